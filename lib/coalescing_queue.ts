@@ -1,0 +1,48 @@
+/**
+ * A work queue keyed by id with bounded concurrency, where asking again for a key that is already
+ * waiting costs nothing, and asking for a key that is running queues exactly one more run after it.
+ * This keeps inspects in order per container and bounded toward the engine during event bursts.
+ */
+export class CoalescingQueue {
+  #waiting = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  #running = new Set<string>();
+  #order: string[] = [];
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly work: (key: string) => Promise<void>,
+  ) {}
+
+  /** Keys waiting or running. */
+  get size(): number {
+    return this.#waiting.size + this.#running.size;
+  }
+
+  /** Schedules a run for `key`; resolves when a run that started after this call has finished. */
+  schedule(key: string): Promise<void> {
+    const waiting = this.#waiting.get(key);
+    if (waiting) return waiting.promise;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.#waiting.set(key, { promise, resolve });
+    if (!this.#running.has(key)) this.#order.push(key);
+    this.#pump();
+    return promise;
+  }
+
+  #pump(): void {
+    while (this.#running.size < this.concurrency && this.#order.length > 0) {
+      const key = this.#order.shift()!;
+      const waiting = this.#waiting.get(key);
+      if (!waiting || this.#running.has(key)) continue;
+      this.#waiting.delete(key);
+      this.#running.add(key);
+      this.work(key).catch(() => {}).finally(() => {
+        this.#running.delete(key);
+        waiting.resolve();
+        if (this.#waiting.has(key)) this.#order.push(key);
+        this.#pump();
+      });
+    }
+  }
+}

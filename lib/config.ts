@@ -1,0 +1,243 @@
+/**
+ * Configuration: environment variables, each overridable by a command-line flag.
+ * Pure: `parseConfig(args, env)` never reads the process environment itself.
+ */
+
+/** Where the Docker Engine API listens. */
+export type DockerEndpoint =
+  | { kind: "unix"; path: string; url: string }
+  | { kind: "tcp"; hostname: string; port: number; url: string };
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** The exporter's validated settings. Durations are in milliseconds. */
+export interface Config {
+  port: number;
+  host: string;
+  docker: DockerEndpoint;
+  refreshIntervalMs: number;
+  staleAfterMs: number;
+  logLevel: LogLevel;
+  /** Container label keys (globs allowed) copied onto `docker_container_info`. */
+  containerLabels: string[];
+}
+
+/** Thrown for a setting that cannot be used; the message names the setting and what it accepts. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** What the command line asked for besides running. */
+export type Command =
+  | { kind: "run"; config: Config }
+  | { kind: "help" }
+  | { kind: "version" };
+
+interface Setting {
+  env: string;
+  flag: string;
+  default: string;
+  help: string;
+}
+
+/** Every setting, in the order `--help` lists them. */
+export const SETTINGS: readonly Setting[] = [
+  { env: "EXPORTER_PORT", flag: "--port", default: "8000", help: "TCP port to serve /metrics on (1-65535)" },
+  { env: "EXPORTER_HOST", flag: "--host", default: "0.0.0.0", help: "address to listen on" },
+  {
+    env: "DOCKER_HOST",
+    flag: "--docker-host",
+    default: "unix:///var/run/docker.sock",
+    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port",
+  },
+  {
+    env: "EXPORTER_REFRESH_INTERVAL",
+    flag: "--refresh-interval",
+    default: "15s",
+    help: "how often to reconcile with a full container list (e.g. 500ms, 15s, 2m)",
+  },
+  {
+    env: "EXPORTER_STALE_AFTER",
+    flag: "--stale-after",
+    default: "30s",
+    help: "drop a container not observed for this long; must exceed the refresh interval",
+  },
+  { env: "EXPORTER_LOG_LEVEL", flag: "--log-level", default: "info", help: "debug, info, warn or error" },
+  {
+    env: "EXPORTER_CONTAINER_LABELS",
+    flag: "--container-labels",
+    default: "",
+    help: "comma-separated container label keys (globs: com.example.*) to add to docker_container_info",
+  },
+];
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds.
+ * Returns `undefined` for anything else (including zero).
+ */
+export function parseDuration(text: string): number | undefined {
+  const match = /^((?:\d+(?:ms|s|m|h|d))+)$/.exec(text.trim());
+  if (!match) return undefined;
+  let total = 0;
+  for (const part of match[1].matchAll(/(\d+)(ms|s|m|h|d)/g)) {
+    total += Number(part[1]) * DURATION_UNITS_MS[part[2]];
+  }
+  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
+}
+
+/** Formats milliseconds back into the shortest duration string `parseDuration` accepts. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** Parses `DOCKER_HOST`-style addresses: `unix:///path` or `tcp://host:port`. */
+export function parseDockerEndpoint(text: string): DockerEndpoint | undefined {
+  if (text.startsWith("unix://")) {
+    const path = text.slice("unix://".length);
+    return path.startsWith("/") ? { kind: "unix", path, url: text } : undefined;
+  }
+  const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/?$/.exec(text);
+  if (tcp) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65535) return undefined;
+    return { kind: "tcp", hostname: tcp[1].replace(/^\[|\]$/g, ""), port, url: text };
+  }
+  return undefined;
+}
+
+/**
+ * Reads the command line and environment into a `Command`.
+ * Flags win over environment variables; `--flag value` and `--flag=value` both work.
+ * @throws ConfigError naming the bad setting and what it accepts.
+ */
+export function parseConfig(args: readonly string[], env: (name: string) => string | undefined): Command {
+  const fromFlags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") return { kind: "help" };
+    if (arg === "--version") return { kind: "version" };
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [
+      arg,
+      undefined,
+    ];
+    const setting = SETTINGS.find((s) => s.flag === flag);
+    if (!setting) throw new ConfigError(`Unknown argument ${JSON.stringify(arg)}; see --help`);
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value: ${setting.help}`);
+    fromFlags.set(setting.env, value);
+  }
+  const raw = (name: string): { value: string; source: string } => {
+    const setting = SETTINGS.find((s) => s.env === name)!;
+    if (fromFlags.has(name)) return { value: fromFlags.get(name)!, source: setting.flag };
+    const fromEnv = env(name);
+    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: name };
+    return { value: setting.default, source: name };
+  };
+
+  const port = raw("EXPORTER_PORT");
+  const portNumber = /^\d{1,5}$/.test(port.value.trim()) ? Number(port.value.trim()) : NaN;
+  if (!(portNumber >= 1 && portNumber <= 65535)) {
+    throw new ConfigError(`${port.source}=${JSON.stringify(port.value)} is not a port; use a number from 1 to 65535`);
+  }
+
+  const host = raw("EXPORTER_HOST");
+  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(host.value)) {
+    throw new ConfigError(
+      `${host.source}=${JSON.stringify(host.value)} is not a listen address; use an IP or host name such as 0.0.0.0`,
+    );
+  }
+
+  const dockerHost = raw("DOCKER_HOST");
+  const docker = parseDockerEndpoint(dockerHost.value.trim());
+  if (!docker) {
+    throw new ConfigError(
+      `${dockerHost.source}=${
+        JSON.stringify(dockerHost.value)
+      } is not a Docker address; use unix:///path/to/docker.sock or tcp://host:port`,
+    );
+  }
+
+  const duration = (name: string): number => {
+    const { value, source } = raw(name);
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      throw new ConfigError(
+        `${source}=${JSON.stringify(value)} is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h`,
+      );
+    }
+    return ms;
+  };
+  const refreshIntervalMs = duration("EXPORTER_REFRESH_INTERVAL");
+  const staleAfterMs = duration("EXPORTER_STALE_AFTER");
+  if (staleAfterMs <= refreshIntervalMs) {
+    throw new ConfigError(
+      `${raw("EXPORTER_STALE_AFTER").source}=${formatDuration(staleAfterMs)} must be longer than ${
+        raw("EXPORTER_REFRESH_INTERVAL").source
+      }=${formatDuration(refreshIntervalMs)}, or every container would be dropped between refreshes`,
+    );
+  }
+
+  const level = raw("EXPORTER_LOG_LEVEL");
+  const logLevel = level.value.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(
+      `${level.source}=${JSON.stringify(level.value)} is not a log level; use ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+
+  const labels = raw("EXPORTER_CONTAINER_LABELS");
+  const containerLabels = labels.value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const badLabel = containerLabels.find((key) => !/^[A-Za-z0-9_.\-/*?]+$/.test(key));
+  if (badLabel !== undefined) {
+    throw new ConfigError(
+      `${labels.source} has ${
+        JSON.stringify(badLabel)
+      }, which is not a label key; use comma-separated keys of letters, digits, . _ - / with * and ? as globs`,
+    );
+  }
+
+  return {
+    kind: "run",
+    config: {
+      port: portNumber,
+      host: host.value,
+      docker,
+      refreshIntervalMs,
+      staleAfterMs,
+      logLevel: logLevel as LogLevel,
+      containerLabels,
+    },
+  };
+}
+
+/** The `--help` text. */
+export function helpText(version: string): string {
+  const lines = [
+    `docker-exporter ${version}: Prometheus metrics for the containers of one Docker engine.`,
+    "",
+    "Usage: docker-exporter [flags]",
+    "",
+    "Each setting is an environment variable or a flag (the flag wins):",
+  ];
+  for (const s of SETTINGS) {
+    lines.push(`  ${s.flag.padEnd(20)} ${s.env.padEnd(27)} ${s.help} (default ${JSON.stringify(s.default)})`);
+  }
+  lines.push(
+    "  --help                                           print this text",
+    "  --version                                        print the version",
+  );
+  return lines.join("\n");
+}

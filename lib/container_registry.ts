@@ -1,0 +1,206 @@
+/**
+ * The in-memory registry of containers: what the engine last told us about each one and when we last saw it.
+ * Pure: time comes in as arguments, and nothing here talks to Docker or HTTP.
+ */
+import type { ContainerInspect, ContainerSummary } from "./docker_api.ts";
+
+/** Container states as the engine names them; `docker_container_state` has one series for each. */
+export const CONTAINER_STATES = ["created", "running", "paused", "restarting", "removing", "exited", "dead"] as const;
+export type ContainerState = typeof CONTAINER_STATES[number];
+
+/** Health states; `none` for a container without a HEALTHCHECK. */
+export const HEALTH_STATES = ["healthy", "unhealthy", "starting", "none"] as const;
+export type HealthState = typeof HEALTH_STATES[number];
+
+/** What the exporter knows about one container. Times are Unix seconds; `undefined` when never happened. */
+export interface ContainerRecord {
+  id: string;
+  /** Without the leading `/`. */
+  name: string;
+  /** `Config.Image`, as the container was created from (`nginx:1.27`). */
+  image: string;
+  imageId: string;
+  labels: Readonly<Record<string, string>>;
+  state: ContainerState;
+  createdSeconds: number | undefined;
+  startedSeconds: number | undefined;
+  finishedSeconds: number | undefined;
+  restartCount: number;
+  exitCode: number;
+  oomKilled: boolean;
+  health: HealthState;
+  failingStreak: number;
+}
+
+/** Parses a Docker timestamp (RFC 3339 with nanoseconds) to Unix seconds; Docker's zero time gives `undefined`. */
+export function parseDockerTime(text: string | undefined): number | undefined {
+  if (!text || text.startsWith("0001-01-01")) return undefined;
+  // Date.parse keeps milliseconds only; the nanoseconds are added back so start times stay exact.
+  const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  if (!match) return undefined;
+  const whole = Date.parse(match[1] + match[3]);
+  if (Number.isNaN(whole)) return undefined;
+  const fraction = match[2] ? Number(`0.${match[2]}`) : 0;
+  return whole / 1000 + fraction;
+}
+
+function asState(status: string | undefined): ContainerState {
+  return (CONTAINER_STATES as readonly string[]).includes(status ?? "") ? status as ContainerState : "dead";
+}
+
+function asHealth(status: string | undefined): HealthState {
+  return (HEALTH_STATES as readonly string[]).includes(status ?? "") ? status as HealthState : "none";
+}
+
+/** Builds a record from `GET /containers/{id}/json`. */
+export function recordFromInspect(inspect: ContainerInspect): ContainerRecord {
+  const state = inspect.State ?? {};
+  return {
+    id: inspect.Id,
+    name: (inspect.Name ?? "").replace(/^\//, ""),
+    image: inspect.Config?.Image ?? "",
+    imageId: inspect.Image ?? "",
+    labels: inspect.Config?.Labels ?? {},
+    state: asState(state.Status),
+    createdSeconds: parseDockerTime(inspect.Created),
+    startedSeconds: parseDockerTime(state.StartedAt),
+    finishedSeconds: parseDockerTime(state.FinishedAt),
+    restartCount: inspect.RestartCount ?? 0,
+    exitCode: state.ExitCode ?? 0,
+    oomKilled: state.OOMKilled === true,
+    health: asHealth(state.Health?.Status),
+    failingStreak: state.Health?.FailingStreak ?? 0,
+  };
+}
+
+/** The health a list entry's Status shows: `Up 5 minutes (healthy)`; `undefined` when it shows none. */
+export function healthFromStatus(status: string | undefined): HealthState | undefined {
+  const match = /\((healthy|unhealthy|health: starting)\)/.exec(status ?? "");
+  if (!match) return undefined;
+  return match[1] === "health: starting" ? "starting" : match[1] as HealthState;
+}
+
+/** True when a list entry shows something the record does not (so the container needs a fresh inspect). */
+export function summaryDiffers(record: ContainerRecord, summary: ContainerSummary): boolean {
+  if (summary.State !== undefined && summary.State !== record.state) return true;
+  const name = summary.Names?.[0]?.replace(/^\//, "");
+  if (name !== undefined && name !== record.name) return true;
+  const health = healthFromStatus(summary.Status);
+  return (health ?? "none") !== record.health && record.state === "running";
+}
+
+interface Entry {
+  record: ContainerRecord;
+  lastSeenMs: number;
+}
+
+/**
+ * The registry. Every change bumps `version`, so renderers can cache by it.
+ * Removed ids are remembered for `tombstoneMs` so that a late answer about a destroyed container
+ * cannot bring it back.
+ */
+export class ContainerRegistry {
+  #entries = new Map<string, Entry>();
+  #tombstones = new Map<string, number>();
+  #version = 0;
+
+  constructor(private readonly tombstoneMs: number) {}
+
+  /** Increases on every change to what `containers()` returns. */
+  get version(): number {
+    return this.#version;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Every record, in no particular order. */
+  containers(): ContainerRecord[] {
+    return Array.from(this.#entries.values(), (entry) => entry.record);
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    return this.#entries.get(id)?.record;
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** Stores a fresh record (and marks it seen), unless its container was removed. Returns whether it was stored. */
+  upsert(record: ContainerRecord, nowMs: number): boolean {
+    if (this.#tombstones.has(record.id)) return false;
+    const previous = this.#entries.get(record.id);
+    this.#entries.set(record.id, { record, lastSeenMs: nowMs });
+    if (!previous || !sameRecord(previous.record, record)) this.#version++;
+    return true;
+  }
+
+  /** Changes some fields of a known container at once (from an event, before a fresh inspect lands). */
+  patch(id: string, changes: Partial<ContainerRecord>, nowMs: number): void {
+    const entry = this.#entries.get(id);
+    if (!entry) return;
+    const record = { ...entry.record, ...changes };
+    entry.lastSeenMs = nowMs;
+    if (!sameRecord(entry.record, record)) {
+      entry.record = record;
+      this.#version++;
+    }
+  }
+
+  /** Notes that the engine still reports this container. */
+  markSeen(id: string, nowMs: number): void {
+    const entry = this.#entries.get(id);
+    if (entry) entry.lastSeenMs = nowMs;
+  }
+
+  /** Forgets a container for good (destroyed or vanished). Returns whether it was known. */
+  remove(id: string, nowMs: number): boolean {
+    this.#tombstones.set(id, nowMs);
+    const had = this.#entries.delete(id);
+    if (had) this.#version++;
+    return had;
+  }
+
+  /**
+   * Drops containers missing from a full list whose request started at `listStartedMs`,
+   * unless something newer than the list (an event) has shown them since. Returns the dropped ids.
+   */
+  dropMissing(listedIds: ReadonlySet<string>, listStartedMs: number, nowMs: number): string[] {
+    const dropped: string[] = [];
+    for (const [id, entry] of this.#entries) {
+      if (!listedIds.has(id) && entry.lastSeenMs < listStartedMs) {
+        this.remove(id, nowMs);
+        dropped.push(id);
+      }
+    }
+    return dropped;
+  }
+
+  /** Drops every container not seen within `staleAfterMs`, and expires old tombstones. Returns the dropped ids. */
+  sweep(nowMs: number, staleAfterMs: number): string[] {
+    const dropped: string[] = [];
+    for (const [id, entry] of this.#entries) {
+      if (nowMs - entry.lastSeenMs > staleAfterMs) {
+        this.#entries.delete(id);
+        dropped.push(id);
+      }
+    }
+    if (dropped.length > 0) this.#version++;
+    for (const [id, removedMs] of this.#tombstones) {
+      if (nowMs - removedMs > this.tombstoneMs) this.#tombstones.delete(id);
+    }
+    return dropped;
+  }
+}
+
+function sameRecord(a: ContainerRecord, b: ContainerRecord): boolean {
+  for (const key of Object.keys(a) as (keyof ContainerRecord)[]) {
+    if (key === "labels") continue;
+    if (a[key] !== b[key]) return false;
+  }
+  const aLabels = Object.keys(a.labels);
+  if (aLabels.length !== Object.keys(b.labels).length) return false;
+  return aLabels.every((key) => a.labels[key] === b.labels[key]);
+}

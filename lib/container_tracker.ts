@@ -1,0 +1,240 @@
+/**
+ * Keeps the container registry in step with the engine: first sync, the event stream, periodic
+ * refresh, the stale sweeper, and reconnecting with backoff when the engine goes away.
+ * All I/O goes through the injected `DockerApi` and `openEvents`; time through `now`.
+ */
+import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
+import { CoalescingQueue } from "./coalescing_queue.ts";
+import { type ContainerRegistry, recordFromInspect, summaryDiffers } from "./container_registry.ts";
+import { type DockerApi, negotiateApiVersion } from "./docker_api.ts";
+import { DockerApiError } from "./docker_errors.ts";
+import type { EventStream, EventStreamItem } from "./docker_events.ts";
+import { eventEffect } from "./event_effects.ts";
+import { ExporterStats } from "./exporter_stats.ts";
+import type { Logger } from "./logger.ts";
+
+/** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
+const ALREADY_COUNTED = new Error("already counted");
+
+/** Everything the tracker needs, passed in so tests can supply their own. */
+export interface TrackerOptions {
+  api: DockerApi;
+  /** Opens `/events`; resolves once the engine has answered. */
+  openEvents: (options: { apiVersion: string; sinceSeconds?: number; signal: AbortSignal }) => Promise<EventStream>;
+  registry: ContainerRegistry;
+  stats: ExporterStats;
+  logger: Logger;
+  now: () => number;
+  refreshIntervalMs: number;
+  staleAfterMs: number;
+  /** Inspects in flight at once, toward the engine. */
+  inspectConcurrency?: number;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+}
+
+/** Follows one engine. Create it, call `run(signal)`, and read the registry and stats it keeps. */
+export class ContainerTracker {
+  readonly #options: TrackerOptions;
+  readonly #queue: CoalescingQueue;
+  #refreshing: Promise<boolean> | undefined;
+  #apiVersion: string | undefined;
+  /** Our clock when the current event stream was opened; `since` for the next one if no event came. */
+  #streamOpenedMs: number | undefined;
+
+  constructor(options: TrackerOptions) {
+    this.#options = options;
+    this.#queue = new CoalescingQueue(options.inspectConcurrency ?? 8, (id) => this.#inspect(id));
+  }
+
+  /**
+   * Follows the engine until `signal` aborts: connects, syncs, applies events, and on any failure
+   * waits with capped exponential backoff and starts again. Never throws.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const { refreshIntervalMs, staleAfterMs } = this.#options;
+    const refreshTimer = setInterval(() => void this.refresh(), refreshIntervalMs);
+    const sweepTimer = setInterval(() => this.sweep(), Math.max(100, Math.min(5000, staleAfterMs / 6)));
+    let attempt = 0;
+    try {
+      while (!signal.aborted) {
+        let stream: EventStream | undefined;
+        try {
+          await this.#connect();
+          const since = this.#sinceSeconds();
+          this.#streamOpenedMs = this.#options.now();
+          stream = await this.#options.openEvents({ apiVersion: this.#apiVersion!, sinceSeconds: since, signal });
+          // The stream is open before the list is taken, so nothing that happens in between is missed.
+          if (!(await this.refresh())) throw ALREADY_COUNTED;
+          attempt = 0;
+          for await (const item of stream.items) this.#handle(item);
+          if (!signal.aborted) throw new DockerApiError("Docker closed the event stream", "events");
+        } catch (error) {
+          stream?.close();
+          if (signal.aborted) break;
+          if (error !== ALREADY_COUNTED) this.#failed(error);
+          this.#options.stats.eventStreamReconnects++;
+          const delay = backoffDelay(
+            attempt++,
+            this.#options.backoff ?? DEFAULT_BACKOFF,
+            (this.#options.random ?? Math.random)(),
+          );
+          this.#options.logger.debug("reconnecting to Docker", { delay_ms: delay, attempt });
+          await sleep(delay, signal);
+        }
+      }
+    } finally {
+      clearInterval(refreshTimer);
+      clearInterval(sweepTimer);
+      await this.#refreshing;
+    }
+  }
+
+  /**
+   * Reconciles the registry with a full container list: inspects new and changed containers,
+   * drops vanished ones, and marks the rest seen. Concurrent calls share one refresh.
+   * Resolves to whether it succeeded; a failure is already counted and logged.
+   */
+  refresh(): Promise<boolean> {
+    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  /** Drops containers not seen within the stale period. */
+  sweep(): void {
+    const dropped = this.#options.registry.sweep(this.#options.now(), this.#options.staleAfterMs);
+    if (dropped.length > 0) this.#options.logger.info("dropped stale containers", { count: dropped.length });
+  }
+
+  async #connect(): Promise<void> {
+    const { api, stats } = this.#options;
+    const version = await api.version();
+    this.#apiVersion = negotiateApiVersion(version);
+    api.useApiVersion(this.#apiVersion);
+    const info = await api.info();
+    const engine = {
+      version: String(version.Version ?? ""),
+      apiVersion: this.#apiVersion,
+      os: String(version.Os ?? ""),
+      kernelVersion: String(version.KernelVersion ?? ""),
+      hostname: String(info.Name ?? ""),
+    };
+    if (JSON.stringify(engine) !== JSON.stringify(stats.engine)) {
+      stats.engine = engine;
+      stats.engineRevision++;
+    }
+    this.#up();
+  }
+
+  #sinceSeconds(): number | undefined {
+    const { lastEventMs } = this.#options.stats;
+    const from = lastEventMs ?? this.#streamOpenedMs;
+    // One second of overlap: replayed events only cause a redundant inspect, a missed one a wrong series.
+    return from === undefined ? undefined : Math.floor(from / 1000) - 1;
+  }
+
+  async #refresh(): Promise<boolean> {
+    const { api, registry, stats, now, logger } = this.#options;
+    if (this.#apiVersion === undefined) return false;
+    const startedMs = now();
+    try {
+      const list = await api.listContainers();
+      const listed = new Set<string>();
+      const changed: Promise<void>[] = [];
+      const seenMs = now();
+      for (const summary of list) {
+        listed.add(summary.Id);
+        registry.markSeen(summary.Id, seenMs);
+        const record = registry.get(summary.Id);
+        if (!record || summaryDiffers(record, summary)) changed.push(this.#queue.schedule(summary.Id));
+      }
+      const dropped = registry.dropMissing(listed, startedMs, seenMs);
+      if (dropped.length > 0) logger.debug("containers vanished", { ids: dropped });
+      await Promise.all(changed);
+      stats.lastRefreshDurationMs = now() - startedMs;
+      stats.synced = true;
+      this.#up();
+      return true;
+    } catch (error) {
+      this.#failed(error);
+      return false;
+    }
+  }
+
+  async #inspect(id: string): Promise<void> {
+    const { api, registry, now, logger } = this.#options;
+    try {
+      const inspect = await api.inspectContainer(id);
+      if (inspect === undefined) registry.remove(id, now());
+      else registry.upsert(recordFromInspect(inspect), now());
+    } catch (error) {
+      // Not fatal: the next refresh sees the container again and retries.
+      this.#count(error);
+      logger.debug("inspect failed", { id, error });
+    }
+  }
+
+  #handle(item: EventStreamItem): void {
+    const { registry, stats, logger, now } = this.#options;
+    if (item.kind === "garbage") {
+      stats.eventDecodeErrors++;
+      logger.warn("skipped unusable data in the event stream", { error: item.error, text: item.text });
+      return;
+    }
+    const { event } = item;
+    ExporterStats.increment(stats.eventsByAction, event.action);
+    stats.lastEventMs = Math.max(stats.lastEventMs ?? 0, event.timeMs || now());
+    const nowMs = now();
+    const effect = eventEffect(event, registry.has(event.id));
+    logger.debug("event", { action: event.action, detail: event.detail, id: event.id });
+    if (effect.remove) {
+      registry.remove(event.id, nowMs);
+      return;
+    }
+    if (effect.patch) registry.patch(event.id, effect.patch, nowMs);
+    else registry.markSeen(event.id, nowMs);
+    if (effect.inspect) void this.#queue.schedule(event.id);
+  }
+
+  #count(error: unknown): void {
+    const operation = error instanceof DockerApiError ? error.operation : "unknown";
+    ExporterStats.increment(this.#options.stats.apiErrorsByOperation, operation);
+  }
+
+  #failed(error: unknown): void {
+    this.#count(error);
+    const { stats, logger } = this.#options;
+    // An HTTP error means the engine answered; only a missing answer means it is down.
+    const answered = error instanceof DockerApiError && error.status !== undefined;
+    if (answered) {
+      logger.warn("Docker returned an error", { error });
+      return;
+    }
+    if (stats.engineUp || !this.#loggedDown) logger.error("Docker is unreachable; retrying", { error });
+    this.#loggedDown = true;
+    stats.engineUp = false;
+  }
+
+  #loggedDown = false;
+
+  #up(): void {
+    const { stats, logger } = this.#options;
+    if (!stats.engineUp) {
+      logger.info("connected to Docker", { ...stats.engine });
+      this.#loggedDown = false;
+    }
+    stats.engineUp = true;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * Raw HTTP/1.1 over the Docker socket (unix or TCP), for the long-lived `/events` stream,
+ * which dockerode's buffered JSON helpers do not decode safely.
+ */
+import type { DockerEndpoint } from "./config.ts";
+import { ChunkedDecoder } from "./chunked_decoder.ts";
+import { describeConnectError, DockerApiError } from "./docker_errors.ts";
+
+/** The status line and headers of a response; header names are lower-cased. */
+export interface ResponseHead {
+  status: number;
+  headers: Map<string, string>;
+}
+
+/** A response whose body is read as it arrives. */
+export interface StreamingResponse {
+  head: ResponseHead;
+  /** The decoded body (chunked encoding removed), piece by piece; ends when the body or connection ends. */
+  body: AsyncIterable<Uint8Array>;
+  /** Closes the connection; the body iterator then ends. Safe to call twice. */
+  close(): void;
+}
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+
+/** Encodes a GET request with no body, as Docker's API expects it. */
+export function encodeGetRequest(path: string): Uint8Array {
+  return encoder.encode(`GET ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: docker-exporter\r\nAccept: */*\r\n\r\n`);
+}
+
+/**
+ * Finds the end of the response head in `bytes`. Returns the parsed head and the offset where the body starts,
+ * or `undefined` when more bytes are needed.
+ * @throws DockerApiError when the head is not HTTP.
+ */
+export function parseResponseHead(bytes: Uint8Array): { head: ResponseHead; bodyStart: number } | undefined {
+  let end = -1;
+  for (let i = 3; i < bytes.length; i++) {
+    if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) {
+      end = i + 1;
+      break;
+    }
+  }
+  if (end < 0) {
+    if (bytes.length > MAX_HEAD_BYTES) throw new DockerApiError("response head too large", "events");
+    return undefined;
+  }
+  const lines = new TextDecoder().decode(bytes.subarray(0, end - 4)).split("\r\n");
+  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
+  if (!status) throw new DockerApiError(`not an HTTP response: ${JSON.stringify(lines[0].slice(0, 60))}`, "events");
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return { head: { status: Number(status[1]), headers }, bodyStart: end };
+}
+
+async function connect(endpoint: DockerEndpoint): Promise<Deno.Conn> {
+  try {
+    return endpoint.kind === "unix"
+      ? await Deno.connect({ transport: "unix", path: endpoint.path })
+      : await Deno.connect({ transport: "tcp", hostname: endpoint.hostname, port: endpoint.port });
+  } catch (error) {
+    throw new DockerApiError(describeConnectError(endpoint, error), "events", undefined, { cause: error });
+  }
+}
+
+/**
+ * Sends `GET path` and waits (at most `headTimeoutMs`) for the response head; the body then streams.
+ * A non-2xx answer is read (up to 64 KiB) and thrown as `DockerApiError` with its status and message.
+ */
+export async function openStream(
+  endpoint: DockerEndpoint,
+  path: string,
+  options: { headTimeoutMs: number; signal?: AbortSignal; operation: string },
+): Promise<StreamingResponse> {
+  const conn = await connect(endpoint);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch { /* already closed by the peer */ }
+  };
+  const onAbort = () => close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(close, options.headTimeoutMs);
+  const buffer = new Uint8Array(64 * 1024);
+  const read = async (): Promise<Uint8Array | null> => {
+    try {
+      const n = await conn.read(buffer);
+      return n === null ? null : buffer.slice(0, n);
+    } catch (error) {
+      if (closed) return null;
+      throw new DockerApiError(
+        `reading from Docker failed: ${(error as Error).message}`,
+        options.operation,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+  };
+  try {
+    await conn.write(encodeGetRequest(path));
+    let pending: Uint8Array = new Uint8Array(0);
+    let parsed: ReturnType<typeof parseResponseHead>;
+    while (!(parsed = parseResponseHead(pending))) {
+      const more = await read();
+      if (more === null) {
+        throw new DockerApiError(
+          closed && !options.signal?.aborted
+            ? `no response from Docker within ${options.headTimeoutMs} ms`
+            : "Docker closed the connection before answering",
+          options.operation,
+        );
+      }
+      pending = concat(pending, more);
+    }
+    clearTimeout(timer);
+    const { head, bodyStart } = parsed;
+    const chunked = /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
+    const first = pending.subarray(bodyStart);
+    const body = async function* (): AsyncGenerator<Uint8Array> {
+      const decoder = chunked ? new ChunkedDecoder() : undefined;
+      let piece: Uint8Array | null = first;
+      try {
+        while (piece !== null) {
+          if (decoder) {
+            for (const payload of decoder.push(piece)) yield payload;
+            if (decoder.done) return;
+          } else if (piece.length > 0) {
+            yield piece;
+          }
+          piece = await read();
+        }
+      } finally {
+        close();
+        options.signal?.removeEventListener("abort", onAbort);
+      }
+    };
+    if (head.status < 200 || head.status > 299) {
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const piece of body()) {
+        text += decoder.decode(piece, { stream: true });
+        if (text.length > 65536) break;
+      }
+      let message = text.trim();
+      try {
+        message = JSON.parse(message).message ?? message;
+      } catch { /* plain text error body */ }
+      throw new DockerApiError(
+        `Docker answered ${head.status} to GET ${path.split("?")[0]}: ${message.slice(0, 300)}`,
+        options.operation,
+        head.status,
+      );
+    }
+    return { head, body: body(), close };
+  } catch (error) {
+    clearTimeout(timer);
+    close();
+    options.signal?.removeEventListener("abort", onAbort);
+    throw error;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

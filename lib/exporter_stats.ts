@@ -1,0 +1,39 @@
+/** Counters and gauges about the exporter's own work, written by the tracker and read by the metrics module. */
+
+/** What the exporter knows about the engine it follows. */
+export interface EngineSummary {
+  version: string;
+  apiVersion: string;
+  os: string;
+  kernelVersion: string;
+  hostname: string;
+}
+
+/** The exporter's own counters. Plain data: the tracker mutates it, renderers read it. */
+export class ExporterStats {
+  /** Container events received, by action (`health_status` without its detail). */
+  readonly eventsByAction = new Map<string, number>();
+  /** Failed engine calls, by operation: version, info, list, inspect, events. */
+  readonly apiErrorsByOperation = new Map<string, number>();
+  /** Pieces of the event stream that were not usable events (garbage or truncated JSON). */
+  eventDecodeErrors = 0;
+  /** Times the event stream was opened again after it ended or failed. */
+  eventStreamReconnects = 0;
+  /** Engine time of the last event received, in ms since the epoch. */
+  lastEventMs: number | undefined;
+  /** How long the last successful full refresh took. */
+  lastRefreshDurationMs: number | undefined;
+  /** Whether the engine answered the last call made to it. */
+  engineUp = false;
+  /** Whether a first full sync has succeeded. */
+  synced = false;
+  /** The engine, as of the last successful connect. */
+  engine: EngineSummary | undefined;
+  /** Increases whenever `engine` changes, so renderers can cache by it. */
+  engineRevision = 0;
+
+  /** Adds one to `map[key]`. */
+  static increment(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+}

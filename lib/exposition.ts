@@ -1,0 +1,93 @@
+/**
+ * The Prometheus text formatter: metric families in, exposition text out.
+ * Pure: no I/O, no clock, nothing about Docker. Names are validated where families are defined.
+ */
+
+/** One sample: its label pairs (in output order) and its value. */
+export interface Sample {
+  labels: ReadonlyArray<readonly [string, string]>;
+  value: number;
+}
+
+/** A metric family. A counter's `name` ends in `_total`, as its samples are named. */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: "gauge" | "counter";
+  samples: readonly Sample[];
+}
+
+/** `Content-Type` of `formatText` output (Prometheus text format 0.0.4). */
+export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** `Content-Type` of `formatOpenMetrics` output (OpenMetrics 1.0.0). */
+export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/** Escapes a HELP text for the 0.0.4 text format: backslash and newline. */
+export function escapeHelpText(help: string): string {
+  return help.replace(/[\\\n]/g, (c) => (c === "\n" ? "\\n" : "\\\\"));
+}
+
+/** Escapes a label value (and an OpenMetrics HELP text): backslash, double quote and newline. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
+/** Writes a sample value as both formats spell it: `NaN`, `+Inf`, `-Inf`, or the shortest round-trip decimal. */
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return Object.is(value, -0) ? "0" : String(value);
+}
+
+function sampleLines(name: string, samples: readonly Sample[]): string[] {
+  const lines = samples.map((sample) => {
+    if (sample.labels.length === 0) return `${name} ${formatValue(sample.value)}`;
+    const labels = sample.labels.map(([key, value]) => `${key}="${escapeLabelValue(value)}"`).join(",");
+    return `${name}{${labels}} ${formatValue(sample.value)}`;
+  });
+  // Sorting whole lines orders samples by their label values, which makes the output deterministic.
+  return lines.sort();
+}
+
+function byName(families: readonly MetricFamily[]): MetricFamily[] {
+  return [...families].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Formats families in the Prometheus text format 0.0.4: HELP, TYPE, then samples, families sorted by name.
+ * An empty family still gets its HELP and TYPE lines. Returns "" for no families.
+ * @example formatText([{ name: "up", help: "Up.", type: "gauge", samples: [{ labels: [], value: 1 }] }])
+ * // "# HELP up Up.\n# TYPE up gauge\nup 1\n"
+ */
+export function formatText(families: readonly MetricFamily[]): string {
+  let out = "";
+  for (const family of byName(families)) {
+    out += `# HELP ${family.name} ${escapeHelpText(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
+    for (const line of sampleLines(family.name, family.samples)) out += line + "\n";
+  }
+  return out;
+}
+
+/**
+ * Formats families as the body of an OpenMetrics 1.0 exposition, without the closing `# EOF`
+ * (so parts can be joined; add `OPENMETRICS_EOF` last). A counter's metadata names the family
+ * without `_total`, as OpenMetrics requires, while its samples keep it.
+ */
+export function formatOpenMetricsBody(families: readonly MetricFamily[]): string {
+  let out = "";
+  for (const family of byName(families)) {
+    const familyName = family.type === "counter" ? family.name.replace(/_total$/, "") : family.name;
+    out += `# TYPE ${familyName} ${family.type}\n# HELP ${familyName} ${escapeLabelValue(family.help)}\n`;
+    for (const line of sampleLines(family.name, family.samples)) out += line + "\n";
+  }
+  return out;
+}
+
+/** The line that ends every OpenMetrics exposition. */
+export const OPENMETRICS_EOF = "# EOF\n";
+
+/** Formats a complete OpenMetrics 1.0 exposition, ending in `# EOF`. */
+export function formatOpenMetrics(families: readonly MetricFamily[]): string {
+  return formatOpenMetricsBody(families) + OPENMETRICS_EOF;
+}

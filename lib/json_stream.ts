@@ -1,0 +1,119 @@
+/**
+ * Splits a stream of concatenated JSON objects (newline-separated or not) into parsed values,
+ * fed bytes in pieces of any size. A multi-byte UTF-8 character split across pieces survives.
+ * Pure: it holds only its own parsing state.
+ */
+
+/** One result of `JsonStreamDecoder.push`: a parsed object, or the text that could not be parsed. */
+export type JsonStreamItem =
+  | { ok: true; value: unknown }
+  | { ok: false; text: string; error: string };
+
+/** An object bigger than this is treated as garbage rather than buffered without end. */
+const MAX_OBJECT_CHARS = 1 << 20;
+
+/**
+ * Finds each top-level `{...}` object by tracking nesting outside strings, then parses it.
+ * Text between objects other than whitespace is reported as garbage, once per run.
+ */
+export class JsonStreamDecoder {
+  #decoder = new TextDecoder("utf-8");
+  #buffer = "";
+  /** Scan position in `#buffer`; everything before it has been classified. */
+  #pos = 0;
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #objectStart = -1;
+  #garbageStart = -1;
+
+  /** Feeds the next bytes; returns the objects (and garbage) they completed, in order. */
+  push(input: Uint8Array): JsonStreamItem[] {
+    this.#buffer += this.#decoder.decode(input, { stream: true });
+    return this.#scan();
+  }
+
+  /** Ends the stream: whatever is left unfinished is returned as garbage. */
+  end(): JsonStreamItem[] {
+    this.#buffer += this.#decoder.decode();
+    const items = this.#scan();
+    const rest = this.#buffer.trim();
+    if (rest !== "") items.push({ ok: false, text: rest, error: "stream ended inside a JSON value" });
+    this.#reset();
+    return items;
+  }
+
+  #reset(): void {
+    this.#buffer = "";
+    this.#pos = 0;
+    this.#depth = 0;
+    this.#inString = false;
+    this.#escaped = false;
+    this.#objectStart = -1;
+    this.#garbageStart = -1;
+  }
+
+  #scan(): JsonStreamItem[] {
+    const items: JsonStreamItem[] = [];
+    const buffer = this.#buffer;
+    let i = this.#pos;
+    for (; i < buffer.length; i++) {
+      const c = buffer.charCodeAt(i);
+      if (this.#depth === 0) {
+        if (c === 0x7b /* { */) {
+          if (this.#garbageStart >= 0) {
+            items.push(garbage(buffer.slice(this.#garbageStart, i)));
+            this.#garbageStart = -1;
+          }
+          this.#objectStart = i;
+          this.#depth = 1;
+        } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+          if (this.#garbageStart >= 0 && c === 0x0a) {
+            items.push(garbage(buffer.slice(this.#garbageStart, i)));
+            this.#garbageStart = -1;
+          }
+        } else if (this.#garbageStart < 0) {
+          this.#garbageStart = i;
+        }
+        continue;
+      }
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (c === 0x5c /* \ */) this.#escaped = true;
+        else if (c === 0x22 /* " */) this.#inString = false;
+        continue;
+      }
+      if (c === 0x22) this.#inString = true;
+      else if (c === 0x7b || c === 0x5b /* [ */) this.#depth++;
+      else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+        if (--this.#depth === 0) {
+          items.push(parse(buffer.slice(this.#objectStart, i + 1)));
+          this.#objectStart = -1;
+        }
+      }
+    }
+    // Keep only what is still open: an unfinished object or a run of garbage.
+    const keepFrom = this.#objectStart >= 0 ? this.#objectStart : this.#garbageStart >= 0 ? this.#garbageStart : i;
+    this.#buffer = buffer.slice(keepFrom);
+    this.#pos = i - keepFrom;
+    if (this.#objectStart >= 0) this.#objectStart = 0;
+    if (this.#garbageStart >= 0) this.#garbageStart = 0;
+    if (this.#buffer.length > MAX_OBJECT_CHARS) {
+      items.push({ ok: false, text: this.#buffer.slice(0, 200) + "…", error: "value too large" });
+      this.#reset();
+    }
+    return items;
+  }
+}
+
+function garbage(text: string): JsonStreamItem {
+  return { ok: false, text, error: "not JSON" };
+}
+
+function parse(text: string): JsonStreamItem {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, text, error: (error as Error).message };
+  }
+}

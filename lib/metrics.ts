@@ -1,0 +1,308 @@
+/**
+ * Turns what the exporter knows (registry, engine, its own stats) into metric families.
+ * Pure: every input is an argument. Metric and label names are defined, and checked, here.
+ */
+import { CONTAINER_STATES, type ContainerRecord, HEALTH_STATES } from "./container_registry.ts";
+import type { MetricFamily, Sample } from "./exposition.ts";
+import type { EngineSummary, ExporterStats } from "./exporter_stats.ts";
+import type { ProcessSample } from "./process_metrics.ts";
+
+/** The ten Docker Compose labels the compatibility series `start_time_seconds_container` carries. */
+export const COMPOSE_LABEL_KEYS = [
+  "config_hash",
+  "container_number",
+  "depends_on",
+  "image",
+  "oneoff",
+  "project",
+  "project_config_files",
+  "project_working_dir",
+  "service",
+  "version",
+].map((suffix) => `com.docker.compose.${suffix}`);
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Makes a label key usable in a label name: `com.docker.compose.project` → `com_docker_compose_project`. */
+export function sanitizeLabelName(key: string): string {
+  const name = key.replace(/[^a-zA-Z0-9_]/g, "_");
+  return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+/** Builds a matcher for label-key globs (`*` any run, `?` one character). */
+export function labelKeyMatcher(globs: readonly string[]): (key: string) => boolean {
+  if (globs.length === 0) return () => false;
+  const patterns = globs.map((glob) =>
+    new RegExp(
+      "^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
+    )
+  );
+  return (key) => patterns.some((pattern) => pattern.test(key));
+}
+
+function family(name: string, type: MetricFamily["type"], help: string, samples: Sample[]): MetricFamily {
+  if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
+  if (type === "counter" && !name.endsWith("_total")) throw new Error(`counter ${name} must end in _total`);
+  for (const sample of samples) {
+    for (const [label] of sample.labels) {
+      if (!LABEL_NAME.test(label) || label.startsWith("__")) throw new Error(`invalid label name ${label} on ${name}`);
+    }
+  }
+  return { name, type, help, samples };
+}
+
+/** Containers `docker ps` lists (without `-a`): the ones the compatibility series covers. */
+function listedByDockerPs(record: ContainerRecord): boolean {
+  return record.state === "running" || record.state === "paused" || record.state === "restarting";
+}
+
+/**
+ * The per-container families. `labelMatches` picks which container labels go on `docker_container_info`.
+ * When two selected keys sanitize to the same label name, the alphabetically first key wins.
+ */
+export function containerFamilies(
+  containers: readonly ContainerRecord[],
+  labelMatches: (key: string) => boolean,
+): MetricFamily[] {
+  const compat: Sample[] = [];
+  const info: Sample[] = [];
+  const state: Sample[] = [];
+  const started: Sample[] = [];
+  const finished: Sample[] = [];
+  const created: Sample[] = [];
+  const restarts: Sample[] = [];
+  const exitCode: Sample[] = [];
+  const oomKilled: Sample[] = [];
+  const health: Sample[] = [];
+  const failingStreak: Sample[] = [];
+
+  for (const c of containers) {
+    const idName = [["id", c.id], ["name", c.name]] as const;
+    if (listedByDockerPs(c) && c.startedSeconds !== undefined) {
+      compat.push({
+        labels: [
+          ...idName,
+          ["image", c.image],
+          ...COMPOSE_LABEL_KEYS.map((key) =>
+            [sanitizeLabelName(`container_label_${key}`), c.labels[key] ?? ""] as const
+          ),
+        ],
+        value: c.startedSeconds,
+      });
+    }
+    const extra = new Map<string, string>();
+    for (const key of Object.keys(c.labels).sort()) {
+      if (!labelMatches(key)) continue;
+      const label = sanitizeLabelName(`container_label_${key}`);
+      if (!extra.has(label)) extra.set(label, c.labels[key]);
+    }
+    info.push({
+      labels: [
+        ...idName,
+        ["image", c.image],
+        ["image_id", c.imageId],
+        ["compose_project", c.labels["com.docker.compose.project"] ?? ""],
+        ["compose_service", c.labels["com.docker.compose.service"] ?? ""],
+        ...extra,
+      ],
+      value: 1,
+    });
+    for (const s of CONTAINER_STATES) state.push({ labels: [...idName, ["state", s]], value: c.state === s ? 1 : 0 });
+    if (c.startedSeconds !== undefined) started.push({ labels: idName, value: c.startedSeconds });
+    if (c.finishedSeconds !== undefined) finished.push({ labels: idName, value: c.finishedSeconds });
+    if (c.createdSeconds !== undefined) created.push({ labels: idName, value: c.createdSeconds });
+    restarts.push({ labels: idName, value: c.restartCount });
+    exitCode.push({ labels: idName, value: c.exitCode });
+    oomKilled.push({ labels: idName, value: c.oomKilled ? 1 : 0 });
+    for (const h of HEALTH_STATES) health.push({ labels: [...idName, ["status", h]], value: c.health === h ? 1 : 0 });
+    if (c.health !== "none") failingStreak.push({ labels: idName, value: c.failingStreak });
+  }
+
+  return [
+    family(
+      "start_time_seconds_container",
+      "gauge",
+      "Start time of a running container in Unix seconds (compatible with decustom_go).",
+      compat,
+    ),
+    family(
+      "docker_container_info",
+      "gauge",
+      "Always 1; labels describe the container (image, compose project and service, selected container labels).",
+      info,
+    ),
+    family("docker_container_state", "gauge", "1 for the container's current state, 0 for the others.", state),
+    family(
+      "docker_container_start_time_seconds",
+      "gauge",
+      "When the container last started, in Unix seconds.",
+      started,
+    ),
+    family(
+      "docker_container_finished_time_seconds",
+      "gauge",
+      "When the container last stopped, in Unix seconds.",
+      finished,
+    ),
+    family("docker_container_created_seconds", "gauge", "When the container was created, in Unix seconds.", created),
+    family(
+      "docker_container_restarts_total",
+      "counter",
+      "Times the engine restarted the container under its restart policy (RestartCount).",
+      restarts,
+    ),
+    family(
+      "docker_container_exit_code",
+      "gauge",
+      "Exit code of the container's last run (0 if it never exited).",
+      exitCode,
+    ),
+    family(
+      "docker_container_oom_killed",
+      "gauge",
+      "1 if the container's last run was killed for lack of memory.",
+      oomKilled,
+    ),
+    family(
+      "docker_container_health_status",
+      "gauge",
+      "1 for the container's current health (none: no HEALTHCHECK), 0 for the others.",
+      health,
+    ),
+    family(
+      "docker_container_health_failing_streak",
+      "gauge",
+      "Consecutive failed health checks, as of the last health change or inspect.",
+      failingStreak,
+    ),
+  ];
+}
+
+/** `server_hostname` and `docker_engine_info`; empty families while the engine was never reached. */
+export function engineFamilies(engine: EngineSummary | undefined): MetricFamily[] {
+  return [
+    family(
+      "server_hostname",
+      "gauge",
+      "Always 1; the hostname label is the Docker host's name (compatible with decustom_go).",
+      engine ? [{ labels: [["hostname", engine.hostname]], value: 1 }] : [],
+    ),
+    family(
+      "docker_engine_info",
+      "gauge",
+      "Always 1; labels describe the Docker engine.",
+      engine
+        ? [{
+          labels: [
+            ["version", engine.version],
+            ["api_version", engine.apiVersion],
+            ["os", engine.os],
+            ["kernel_version", engine.kernelVersion],
+            ["hostname", engine.hostname],
+          ],
+          value: 1,
+        }]
+        : [],
+    ),
+  ];
+}
+
+/** Static facts about this build, for `docker_exporter_build_info`. */
+export interface BuildInfo {
+  version: string;
+  denoVersion: string;
+}
+
+/** The exporter's own families, including the standard `process_*` ones. Cheap: rendered on every scrape. */
+export function exporterFamilies(
+  stats: ExporterStats,
+  containersTracked: number,
+  build: BuildInfo,
+  process: ProcessSample,
+): MetricFamily[] {
+  const byKey = (label: string, map: ReadonlyMap<string, number>): Sample[] =>
+    Array.from(map, ([key, value]) => ({ labels: [[label, key]] as const, value }));
+  const one = (value: number): Sample[] => [{ labels: [], value }];
+  const families = [
+    family(
+      "docker_up",
+      "gauge",
+      "1 if the Docker engine answered the exporter's last call, else 0.",
+      one(stats.engineUp ? 1 : 0),
+    ),
+    family(
+      "docker_exporter_build_info",
+      "gauge",
+      "Always 1; labels describe the exporter build.",
+      [{ labels: [["version", build.version], ["deno_version", build.denoVersion]], value: 1 }],
+    ),
+    family(
+      "docker_exporter_events_total",
+      "counter",
+      "Container events received from the engine, by action.",
+      byKey("action", stats.eventsByAction),
+    ),
+    family(
+      "docker_exporter_event_decode_errors_total",
+      "counter",
+      "Pieces of the event stream that were not usable container events.",
+      one(stats.eventDecodeErrors),
+    ),
+    family(
+      "docker_exporter_event_stream_reconnects_total",
+      "counter",
+      "Times the event stream was opened again after it ended or failed.",
+      one(stats.eventStreamReconnects),
+    ),
+    family(
+      "docker_exporter_engine_api_errors_total",
+      "counter",
+      "Failed calls to the Docker Engine API, by operation.",
+      byKey("operation", stats.apiErrorsByOperation),
+    ),
+    family(
+      "docker_exporter_last_event_timestamp_seconds",
+      "gauge",
+      "Engine time of the last container event received, in Unix seconds.",
+      stats.lastEventMs === undefined ? [] : one(stats.lastEventMs / 1000),
+    ),
+    family(
+      "docker_exporter_refresh_duration_seconds",
+      "gauge",
+      "How long the last full refresh (list and inspects) took.",
+      stats.lastRefreshDurationMs === undefined ? [] : one(stats.lastRefreshDurationMs / 1000),
+    ),
+    family(
+      "docker_exporter_containers_tracked",
+      "gauge",
+      "Containers in the exporter's registry.",
+      one(containersTracked),
+    ),
+    family(
+      "process_resident_memory_bytes",
+      "gauge",
+      "Resident memory size in bytes.",
+      one(process.residentMemoryBytes),
+    ),
+    family(
+      "process_cpu_seconds_total",
+      "counter",
+      "Total user and system CPU time spent in seconds.",
+      one(process.cpuSeconds),
+    ),
+    family(
+      "process_start_time_seconds",
+      "gauge",
+      "Start time of the process since unix epoch in seconds.",
+      one(process.startTimeSeconds),
+    ),
+  ];
+  if (process.openFds !== undefined) {
+    families.push(family("process_open_fds", "gauge", "Number of open file descriptors.", one(process.openFds)));
+  }
+  if (process.maxFds !== undefined) {
+    families.push(family("process_max_fds", "gauge", "Maximum number of open file descriptors.", one(process.maxFds)));
+  }
+  return families;
+}

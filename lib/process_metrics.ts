@@ -1,0 +1,40 @@
+/** Reads the exporter process's own resource use for the standard `process_*` metrics. */
+import { cpuUsage } from "node:process";
+
+/** One reading of the process. `openFds`/`maxFds` are `undefined` where Deno's permissions hide `/proc/self`. */
+export interface ProcessSample {
+  residentMemoryBytes: number;
+  cpuSeconds: number;
+  startTimeSeconds: number;
+  openFds: number | undefined;
+  maxFds: number | undefined;
+}
+
+/**
+ * Returns a reader of the current process. Deno 2 lets a program read `/proc/self` only with
+ * `--allow-all`; the exporter runs without it, so the fd counts are tried once and then left out.
+ */
+export function createProcessReader(): () => ProcessSample {
+  let fdsReadable = true;
+  return () => {
+    const cpu = cpuUsage();
+    let openFds: number | undefined;
+    let maxFds: number | undefined;
+    if (fdsReadable) {
+      try {
+        openFds = Array.from(Deno.readDirSync("/proc/self/fd")).length;
+        const limit = /^Max open files\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/limits"));
+        maxFds = limit ? Number(limit[1]) : undefined;
+      } catch {
+        fdsReadable = false;
+      }
+    }
+    return {
+      residentMemoryBytes: Deno.memoryUsage().rss,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      startTimeSeconds: performance.timeOrigin / 1000,
+      openFds,
+      maxFds,
+    };
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The Docker exporter: wires configuration, Docker access, the container registry, the tracker
+ * and the HTTP server, and handles signals. The only module with side effects at load.
+ */
+import { ConfigError, helpText, parseConfig } from "./lib/config.ts";
+import { ContainerRegistry } from "./lib/container_registry.ts";
+import { ContainerTracker } from "./lib/container_tracker.ts";
+import { createDockerApi } from "./lib/docker_api.ts";
+import { openEventStream } from "./lib/docker_events.ts";
+import { ExporterStats } from "./lib/exporter_stats.ts";
+import { createLogger } from "./lib/logger.ts";
+import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "./lib/metrics.ts";
+import { createProcessReader } from "./lib/process_metrics.ts";
+import { ScrapeCache } from "./lib/scrape_cache.ts";
+import { createHandler } from "./lib/server.ts";
+import { VERSION } from "./lib/version.ts";
+
+/** How long any single call to the engine may take. */
+const DOCKER_CALL_TIMEOUT_MS = 10_000;
+/** How long shutdown waits for in-flight work before giving up. */
+const SHUTDOWN_GRACE_MS = 3_000;
+
+/** Runs the exporter until SIGTERM or SIGINT; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const encoder = new TextEncoder();
+  const stderr = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
+
+  let command;
+  try {
+    command = parseConfig(args, (name) => Deno.env.get(name));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    stderr(`docker-exporter: ${error.message}`);
+    return 2;
+  }
+  if (command.kind === "help") {
+    console.log(helpText(VERSION));
+    return 0;
+  }
+  if (command.kind === "version") {
+    console.log(`docker-exporter ${VERSION} (deno ${Deno.version.deno})`);
+    return 0;
+  }
+  const { config } = command;
+  const logger = createLogger(config.logLevel, stderr, Date.now);
+  const shutdown = new AbortController();
+
+  const stats = new ExporterStats();
+  const registry = new ContainerRegistry(config.staleAfterMs);
+  const tracker = new ContainerTracker({
+    api: createDockerApi(config.docker, { timeoutMs: DOCKER_CALL_TIMEOUT_MS, signal: shutdown.signal }),
+    openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: DOCKER_CALL_TIMEOUT_MS }),
+    registry,
+    stats,
+    logger,
+    now: Date.now,
+    refreshIntervalMs: config.refreshIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+  });
+
+  const labelMatches = labelKeyMatcher(config.containerLabels);
+  const readProcess = createProcessReader();
+  const build = { version: VERSION, denoVersion: Deno.version.deno };
+  const scrape = new ScrapeCache({
+    revision: () => `${registry.version}/${stats.engineRevision}`,
+    stableFamilies: () => [...containerFamilies(registry.containers(), labelMatches), ...engineFamilies(stats.engine)],
+    liveFamilies: () => exporterFamilies(stats, registry.size, build, readProcess()),
+  });
+
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: shutdown.signal,
+      onListen: ({ hostname, port }) =>
+        logger.info("serving metrics", { address: `http://${hostname}:${port}/metrics`, docker: config.docker.url }),
+      onError: (error) => {
+        logger.error("request failed", { error });
+        return new Response("internal error\n", { status: 500 });
+      },
+    }, createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION }));
+  } catch (error) {
+    logger.error(`cannot listen on ${config.host}:${config.port}`, { error });
+    return 1;
+  }
+
+  const stop = (signal: string) => () => {
+    if (shutdown.signal.aborted) return;
+    logger.info("shutting down", { signal });
+    shutdown.abort();
+  };
+  Deno.addSignalListener("SIGTERM", stop("SIGTERM"));
+  Deno.addSignalListener("SIGINT", stop("SIGINT"));
+
+  const following = tracker.run(shutdown.signal);
+  await Promise.race([
+    Promise.all([following, server.finished]),
+    new Promise<void>((resolve) => {
+      shutdown.signal.addEventListener("abort", () => Deno.unrefTimer(setTimeout(resolve, SHUTDOWN_GRACE_MS)), {
+        once: true,
+      });
+    }),
+  ]);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
