@@ -42,6 +42,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { config } = command;
+  if (command.kind === "healthcheck") return await probeHealth(config.host, config.port);
   const logger = createLogger(config.logLevel, stderr, Date.now);
   const shutdown = new AbortController();
 
@@ -81,7 +82,12 @@ export async function main(args: string[]): Promise<number> {
       },
     }, createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION }));
   } catch (error) {
-    logger.error(`cannot listen on ${config.host}:${config.port}`, { error });
+    const hint = error instanceof Deno.errors.NotCapable
+      ? `; grant it with --allow-net=${config.host}:${config.port}`
+      : error instanceof Deno.errors.AddrInUse
+      ? "; another process uses that port (set EXPORTER_PORT)"
+      : "";
+    logger.error(`cannot listen on ${config.host}:${config.port}${hint}`, { error });
     return 1;
   }
 
@@ -103,6 +109,24 @@ export async function main(args: string[]): Promise<number> {
     }),
   ]);
   return 0;
+}
+
+/**
+ * The container HEALTHCHECK: asks the exporter on this host for `/healthz`; no shell or curl needed.
+ * Returns 0 when it answers 200 within two seconds, else 1.
+ */
+async function probeHealth(host: string, port: number): Promise<number> {
+  const target = host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
+  const url = `http://${target.includes(":") && !target.startsWith("[") ? `[${target}]` : target}:${port}/healthz`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await response.body?.cancel();
+    if (response.ok) return 0;
+    console.error(`${url} answered ${response.status}`);
+  } catch (error) {
+    console.error(`${url} did not answer: ${(error as Error).message}`);
+  }
+  return 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

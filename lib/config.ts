@@ -32,6 +32,7 @@ export class ConfigError extends Error {
 /** What the command line asked for besides running. */
 export type Command =
   | { kind: "run"; config: Config }
+  | { kind: "healthcheck"; config: Config }
   | { kind: "help" }
   | { kind: "version" };
 
@@ -125,10 +126,15 @@ export function parseDockerEndpoint(text: string): DockerEndpoint | undefined {
  */
 export function parseConfig(args: readonly string[], env: (name: string) => string | undefined): Command {
   const fromFlags = new Map<string, string>();
+  let healthcheck = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--help" || arg === "-h") return { kind: "help" };
     if (arg === "--version") return { kind: "version" };
+    if (arg === "--healthcheck") {
+      healthcheck = true;
+      continue;
+    }
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [
       arg,
       undefined,
@@ -210,7 +216,7 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
   }
 
   return {
-    kind: "run",
+    kind: healthcheck ? "healthcheck" : "run",
     config: {
       port: portNumber,
       host: host.value,
@@ -236,6 +242,7 @@ export function helpText(version: string): string {
     lines.push(`  ${s.flag.padEnd(20)} ${s.env.padEnd(27)} ${s.help} (default ${JSON.stringify(s.default)})`);
   }
   lines.push(
+    "  --healthcheck                                    probe this exporter's /healthz on EXPORTER_PORT; exit 0 or 1",
     "  --help                                           print this text",
     "  --version                                        print the version",
   );
