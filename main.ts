@@ -3,20 +3,11 @@
  * and the HTTP server, and handles signals. The only module with side effects at load.
  */
 import { ConfigError, helpText, parseConfig } from "./lib/config.ts";
-import { ContainerRegistry } from "./lib/container_registry.ts";
-import { ContainerTracker } from "./lib/container_tracker.ts";
-import { createDockerApi } from "./lib/docker_api.ts";
-import { openEventStream } from "./lib/docker_events.ts";
-import { ExporterStats } from "./lib/exporter_stats.ts";
 import { createLogger } from "./lib/logger.ts";
-import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "./lib/metrics.ts";
 import { createProcessReader } from "./lib/process_metrics.ts";
-import { ScrapeCache } from "./lib/scrape_cache.ts";
-import { createHandler } from "./lib/server.ts";
+import { buildExporter } from "./lib/exporter.ts";
 import { VERSION } from "./lib/version.ts";
 
-/** How long any single call to the engine may take. */
-const DOCKER_CALL_TIMEOUT_MS = 10_000;
 /** How long shutdown waits for in-flight work before giving up. */
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -46,26 +37,11 @@ export async function main(args: string[]): Promise<number> {
   const logger = createLogger(config.logLevel, stderr, Date.now);
   const shutdown = new AbortController();
 
-  const stats = new ExporterStats();
-  const registry = new ContainerRegistry(config.staleAfterMs);
-  const tracker = new ContainerTracker({
-    api: createDockerApi(config.docker, { timeoutMs: DOCKER_CALL_TIMEOUT_MS, signal: shutdown.signal }),
-    openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: DOCKER_CALL_TIMEOUT_MS }),
-    registry,
-    stats,
+  const exporter = buildExporter(config, {
     logger,
     now: Date.now,
-    refreshIntervalMs: config.refreshIntervalMs,
-    staleAfterMs: config.staleAfterMs,
-  });
-
-  const labelMatches = labelKeyMatcher(config.containerLabels);
-  const readProcess = createProcessReader();
-  const build = { version: VERSION, denoVersion: Deno.version.deno };
-  const scrape = new ScrapeCache({
-    revision: () => `${registry.version}/${stats.engineRevision}`,
-    stableFamilies: () => [...containerFamilies(registry.containers(), labelMatches), ...engineFamilies(stats.engine)],
-    liveFamilies: () => exporterFamilies(stats, registry.size, build, readProcess()),
+    readProcess: createProcessReader(),
+    signal: shutdown.signal,
   });
 
   let server: Deno.HttpServer;
@@ -80,7 +56,7 @@ export async function main(args: string[]): Promise<number> {
         logger.error("request failed", { error });
         return new Response("internal error\n", { status: 500 });
       },
-    }, createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION }));
+    }, exporter.handler);
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
       ? `; grant it with --allow-net=${config.host}:${config.port}`
@@ -99,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop("SIGTERM"));
   Deno.addSignalListener("SIGINT", stop("SIGINT"));
 
-  const following = tracker.run(shutdown.signal);
+  const following = exporter.run();
   await Promise.race([
     Promise.all([following, server.finished]),
     new Promise<void>((resolve) => {

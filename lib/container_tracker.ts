@@ -80,7 +80,11 @@ export class ContainerTracker {
             (this.#options.random ?? Math.random)(),
           );
           this.#options.logger.debug("reconnecting to Docker", { delay_ms: delay, attempt });
-          await sleep(delay, signal);
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve;
+            sleep(delay, signal).then(resolve);
+          });
+          this.#wake = undefined;
         }
       }
     } finally {
@@ -216,12 +220,16 @@ export class ContainerTracker {
   }
 
   #loggedDown = false;
+  /** Ends the reconnect backoff early; set while `run` waits. */
+  #wake: (() => void) | undefined;
 
   #up(): void {
     const { stats, logger } = this.#options;
     if (!stats.engineUp) {
       logger.info("connected to Docker", { ...stats.engine });
       this.#loggedDown = false;
+      // A refresh reached the engine while the event stream waits to reconnect: reconnect now.
+      this.#wake?.();
     }
     stats.engineUp = true;
   }

@@ -1,0 +1,66 @@
+/**
+ * Builds one exporter from its configuration: Docker access, registry, tracker, and the HTTP handler.
+ * Nothing happens until `run` is called; main.ts adds the listening socket and signals, tests a fake engine.
+ */
+import type { Config } from "./config.ts";
+import { ContainerRegistry } from "./container_registry.ts";
+import { ContainerTracker } from "./container_tracker.ts";
+import { createDockerApi } from "./docker_api.ts";
+import { openEventStream } from "./docker_events.ts";
+import { ExporterStats } from "./exporter_stats.ts";
+import type { Logger } from "./logger.ts";
+import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "./metrics.ts";
+import type { ProcessSample } from "./process_metrics.ts";
+import { ScrapeCache } from "./scrape_cache.ts";
+import { createHandler } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+/** How long any single call to the engine may take. */
+export const DOCKER_CALL_TIMEOUT_MS = 10_000;
+
+/** The side of the world an exporter needs. */
+export interface ExporterDeps {
+  logger: Logger;
+  now: () => number;
+  readProcess: () => ProcessSample;
+  /** Aborting it cancels engine calls in flight and ends `run`. */
+  signal: AbortSignal;
+  dockerCallTimeoutMs?: number;
+}
+
+/** A wired exporter. */
+export interface Exporter {
+  handler: (request: Request) => Promise<Response>;
+  registry: ContainerRegistry;
+  stats: ExporterStats;
+  tracker: ContainerTracker;
+  /** Follows the engine until the signal aborts. */
+  run(): Promise<void>;
+}
+
+/** Wires an exporter for `config`. */
+export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
+  const timeoutMs = deps.dockerCallTimeoutMs ?? DOCKER_CALL_TIMEOUT_MS;
+  const stats = new ExporterStats();
+  // Tombstones live as long as the stale period: a late answer about a removed container is older than that.
+  const registry = new ContainerRegistry(config.staleAfterMs);
+  const tracker = new ContainerTracker({
+    api: createDockerApi(config.docker, { timeoutMs, signal: deps.signal }),
+    openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),
+    registry,
+    stats,
+    logger: deps.logger,
+    now: deps.now,
+    refreshIntervalMs: config.refreshIntervalMs,
+    staleAfterMs: config.staleAfterMs,
+  });
+  const labelMatches = labelKeyMatcher(config.containerLabels);
+  const build = { version: VERSION, denoVersion: Deno.version.deno };
+  const scrape = new ScrapeCache({
+    revision: () => `${registry.version}/${stats.engineRevision}`,
+    stableFamilies: () => [...containerFamilies(registry.containers(), labelMatches), ...engineFamilies(stats.engine)],
+    liveFamilies: () => exporterFamilies(stats, registry.size, build, deps.readProcess()),
+  });
+  const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });
+  return { handler, registry, stats, tracker, run: () => tracker.run(deps.signal) };
+}

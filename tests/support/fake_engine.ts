@@ -1,0 +1,297 @@
+/**
+ * A scripted Docker engine on a unix socket, for faults the real engine cannot produce on demand:
+ * an event stream cut mid-chunk, garbage JSON, HTTP errors, a hung call, an engine that vanishes.
+ * It speaks just enough HTTP/1.1 for dockerode and the exporter's own event reader.
+ */
+
+/** A container as the fake engine stores it: the inspect document. */
+export interface FakeContainer {
+  Id: string;
+  Name: string;
+  Image: string;
+  Created: string;
+  RestartCount: number;
+  Config: { Image: string; Labels: Record<string, string> };
+  State: {
+    Status: string;
+    StartedAt: string;
+    FinishedAt: string;
+    ExitCode: number;
+    OOMKilled: boolean;
+    Health?: { Status: string; FailingStreak: number };
+  };
+}
+
+/** What a scripted override answers: a status and JSON body, or `"hang"` to never answer. */
+export type FakeAnswer = { status: number; body: unknown } | "hang";
+
+/** One request the fake engine received. */
+export interface FakeRequest {
+  method: string;
+  path: string;
+}
+
+const encoder = new TextEncoder();
+const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+/** Builds a running container's inspect document with sensible defaults. */
+export function fakeContainer(
+  id: string,
+  name: string,
+  overrides: Partial<FakeContainer["State"]> = {},
+): FakeContainer {
+  const fullId = id.padEnd(64, "0");
+  return {
+    Id: fullId,
+    Name: `/${name}`,
+    Image: "sha256:" + "ab".repeat(32),
+    Created: "2026-11-25T10:00:00.000000001Z",
+    RestartCount: 0,
+    Config: { Image: "busybox:test", Labels: {} },
+    State: {
+      Status: "running",
+      StartedAt: "2026-11-25T10:00:01.5Z",
+      FinishedAt: ZERO_TIME,
+      ExitCode: 0,
+      OOMKilled: false,
+      ...overrides,
+    },
+  };
+}
+
+/** The scripted engine. Start with `FakeEngine.start()`, then script it through its fields and methods. */
+export class FakeEngine {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly requests: FakeRequest[] = [];
+  /** Answers that replace the normal ones, by operation; consumed in order, one per request. */
+  readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "events", FakeAnswer[]>();
+  hostname = "fake-host";
+  apiVersion = "1.41";
+  #listener: Deno.Listener | undefined;
+  #conns = new Set<Deno.Conn>();
+  #eventStreams = new Set<Deno.Conn>();
+  #eventWaiters: (() => void)[] = [];
+
+  private constructor(readonly path: string) {}
+
+  /** Starts listening on a fresh socket path in a temporary directory. */
+  static async start(path?: string): Promise<FakeEngine> {
+    const engine = new FakeEngine(path ?? `${await Deno.makeTempDir({ prefix: "fake-engine-" })}/docker.sock`);
+    engine.listen();
+    return engine;
+  }
+
+  /** `unix://` address for DOCKER_HOST. */
+  get url(): string {
+    return `unix://${this.path}`;
+  }
+
+  /** How many event streams are open now. */
+  get openEventStreams(): number {
+    return this.#eventStreams.size;
+  }
+
+  /** (Re)starts listening after `stop()`. */
+  listen(): void {
+    try {
+      Deno.removeSync(this.path);
+    } catch { /* not there */ }
+    this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    void this.#accept(this.#listener);
+  }
+
+  /** Stops listening and drops every connection, as a daemon that dies. */
+  stop(): void {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const conn of this.#conns) safeClose(conn);
+    this.#conns.clear();
+    this.#eventStreams.clear();
+    try {
+      Deno.removeSync(this.path);
+    } catch { /* already gone */ }
+  }
+
+  /** Resolves once at least `count` event streams are open. */
+  async waitForEventStreams(count = 1, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#eventStreams.size < count) {
+      if (Date.now() > deadline) throw new Error(`no event stream opened within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        this.#eventWaiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  /** Sends raw bytes to every open event stream (already chunk-framed, or deliberately not). */
+  async sendRaw(bytes: Uint8Array | string): Promise<void> {
+    const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+    for (const conn of this.#eventStreams) {
+      try {
+        await conn.write(data);
+      } catch {
+        this.#eventStreams.delete(conn);
+      }
+    }
+  }
+
+  /** Sends one event object as a chunk, the way dockerd does. */
+  sendEvent(event: Record<string, unknown>): Promise<void> {
+    const json = encoder.encode(JSON.stringify(event) + "\n");
+    return this.sendRaw(concat(encoder.encode(json.length.toString(16) + "\r\n"), json, encoder.encode("\r\n")));
+  }
+
+  /** Sends a container event for `id` with `action`, stamped now. */
+  sendAction(id: string, action: string, attributes: Record<string, string> = {}): Promise<void> {
+    const nowNs = Date.now() * 1e6;
+    return this.sendEvent({
+      Type: "container",
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: "local",
+      time: Math.floor(nowNs / 1e9),
+      timeNano: nowNs,
+    });
+  }
+
+  /** Closes every open event stream, optionally after writing `lastBytes` (a cut mid-chunk). */
+  async cutEventStreams(lastBytes?: string): Promise<void> {
+    if (lastBytes) await this.sendRaw(lastBytes);
+    for (const conn of this.#eventStreams) safeClose(conn);
+    this.#eventStreams.clear();
+  }
+
+  /** Adds (or replaces) a container. */
+  add(container: FakeContainer): FakeContainer {
+    this.containers.set(container.Id, container);
+    return container;
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.#conns.add(conn);
+        void this.#serve(conn);
+      }
+    } catch { /* listener closed */ }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(16 * 1024);
+    let pending = "";
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        pending += new TextDecoder().decode(buffer.subarray(0, n));
+        let end;
+        while ((end = pending.indexOf("\r\n\r\n")) >= 0) {
+          const head = pending.slice(0, end);
+          pending = pending.slice(end + 4);
+          const [method, path] = head.split("\r\n")[0].split(" ");
+          this.requests.push({ method, path });
+          const keepOpen = await this.#answer(conn, method, path);
+          if (keepOpen === "stream") return;
+        }
+      }
+    } catch { /* peer went away */ }
+    this.#conns.delete(conn);
+    safeClose(conn);
+  }
+
+  async #answer(conn: Deno.Conn, method: string, fullPath: string): Promise<"stream" | "done"> {
+    const path = fullPath.replace(/^\/v\d+\.\d+/, "").split("?")[0];
+    const operation = path === "/version"
+      ? "version"
+      : path === "/info"
+      ? "info"
+      : path === "/containers/json"
+      ? "list"
+      : path === "/events"
+      ? "events"
+      : /^\/containers\/[^/]+\/json$/.test(path)
+      ? "inspect"
+      : undefined;
+    const override = operation ? this.overrides.get(operation)?.shift() : undefined;
+    if (override === "hang") return "stream";
+    if (override) {
+      await this.#write(conn, override.status, override.body);
+      return "done";
+    }
+    if (method !== "GET" && method !== "HEAD") {
+      await this.#write(conn, 405, { message: "the fake engine is read-only" });
+      return "done";
+    }
+    switch (operation) {
+      case "version":
+        await this.#write(conn, 200, {
+          Version: "99.0.0-fake",
+          ApiVersion: this.apiVersion,
+          MinAPIVersion: "1.12",
+          Os: "linux",
+          KernelVersion: "6.0.0-fake",
+        });
+        return "done";
+      case "info":
+        await this.#write(conn, 200, { Name: this.hostname });
+        return "done";
+      case "list":
+        await this.#write(
+          conn,
+          200,
+          Array.from(this.containers.values(), (c) => ({
+            Id: c.Id,
+            Names: [c.Name],
+            State: c.State.Status,
+            Status: c.State.Health ? `Up (${c.State.Health.Status})` : "Up",
+          })),
+        );
+        return "done";
+      case "inspect": {
+        const id = decodeURIComponent(path.split("/")[2]);
+        const container = this.containers.get(id) ??
+          Array.from(this.containers.values()).find((c) => c.Id.startsWith(id));
+        if (container) await this.#write(conn, 200, container);
+        else await this.#write(conn, 404, { message: `No such container: ${id}` });
+        return "done";
+      }
+      case "events":
+        await conn.write(
+          encoder.encode(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+          ),
+        );
+        this.#eventStreams.add(conn);
+        for (const wake of this.#eventWaiters.splice(0)) wake();
+        return "stream";
+      default:
+        await this.#write(conn, 404, { message: "page not found" });
+        return "done";
+    }
+  }
+
+  async #write(conn: Deno.Conn, status: number, body: unknown): Promise<void> {
+    const text = encoder.encode(JSON.stringify(body));
+    const head = `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Error"}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${text.length}\r\nConnection: close\r\n\r\n`;
+    await conn.write(concat(encoder.encode(head), text));
+    safeClose(conn);
+  }
+}
+
+function safeClose(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
