@@ -1,0 +1,234 @@
+/**
+ * The tracker with an in-memory engine: event sequences, refresh reconciliation and sweeping,
+ * with an injected clock. No sockets, no timers that matter (intervals are an hour long).
+ */
+import assert from "node:assert/strict";
+import { ContainerRegistry } from "../../lib/container_registry.ts";
+import { ContainerTracker } from "../../lib/container_tracker.ts";
+import type { ContainerInspect, DockerApi } from "../../lib/docker_api.ts";
+import type { EventStreamItem } from "../../lib/docker_events.ts";
+import { ExporterStats } from "../../lib/exporter_stats.ts";
+import { silentLogger } from "../../lib/logger.ts";
+import { fakeContainer } from "../support/fake_engine.ts";
+
+/** An async queue the test pushes events into and the tracker iterates. */
+class EventQueue {
+  #items: EventStreamItem[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+  push(item: EventStreamItem) {
+    this.#items.push(item);
+    this.#wake?.();
+  }
+  close() {
+    this.#closed = true;
+    this.#wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<EventStreamItem> {
+    while (!this.#closed) {
+      const item = this.#items.shift();
+      if (item) yield item;
+      else await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+}
+
+function setup() {
+  let clock = 1_000_000;
+  const containers = new Map<string, ContainerInspect>();
+  const calls: string[] = [];
+  /** While set, inspects wait for it: lets a test look between an event and its inspect. */
+  let gate: Promise<void> | undefined;
+  let openGate = () => {};
+  const api: DockerApi = {
+    version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
+    useApiVersion: () => {},
+    info: () => Promise.resolve({ Name: "host" }),
+    listContainers: () => {
+      calls.push("list");
+      return Promise.resolve(
+        Array.from(containers.values(), (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" })),
+      );
+    },
+    inspectContainer: async (id) => {
+      calls.push(`inspect ${id.slice(0, 4)}`);
+      await gate;
+      const found = containers.get(id);
+      return found && structuredClone(found);
+    },
+  };
+  const events = new EventQueue();
+  const registry = new ContainerRegistry(60_000);
+  const stats = new ExporterStats();
+  const tracker = new ContainerTracker({
+    api,
+    openEvents: () => Promise.resolve({ items: events, close: () => events.close() }),
+    registry,
+    stats,
+    logger: silentLogger,
+    now: () => clock,
+    refreshIntervalMs: 3_600_000,
+    staleAfterMs: 30_000,
+  });
+  const controller = new AbortController();
+  const send = (id: string, action: string, attributes: Record<string, string> = {}) =>
+    events.push({ kind: "event", event: { action, detail: "", id, attributes, timeMs: clock } });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+  return {
+    containers,
+    calls,
+    registry,
+    stats,
+    tracker,
+    send,
+    settle,
+    advance: (ms: number) => (clock += ms),
+    holdInspects: () => (gate = new Promise<void>((resolve) => (openGate = resolve))),
+    releaseInspects: () => {
+      gate = undefined;
+      openGate();
+    },
+    start: async () => {
+      const running = tracker.run(controller.signal);
+      while (!stats.synced) await settle();
+      return async () => {
+        controller.abort();
+        events.close();
+        await running;
+      };
+    },
+  };
+}
+
+const A = "a".repeat(64);
+const B = "b".repeat(64);
+
+Deno.test("the tracker follows create, start, die, restart and destroy of one container", async () => {
+  const t = setup();
+  const stop = await t.start();
+  try {
+    t.containers.set(A, fakeContainer(A, "web", { Status: "created", StartedAt: "0001-01-01T00:00:00Z" }));
+    t.send(A, "create");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "created");
+    assert.equal(t.registry.get(A)?.startedSeconds, undefined);
+
+    t.containers.get(A)!.State = {
+      ...t.containers.get(A)!.State,
+      Status: "running",
+      StartedAt: "2026-11-25T10:00:00Z",
+    };
+    t.send(A, "start");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "running");
+    assert.equal(t.registry.get(A)?.startedSeconds, Date.parse("2026-11-25T10:00:00Z") / 1000);
+
+    t.holdInspects();
+    t.send(A, "die", { exitCode: "137" });
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "exited", "die applies at once, before the inspect answers");
+    assert.equal(t.registry.get(A)?.exitCode, 137);
+    t.containers.get(A)!.State = { ...t.containers.get(A)!.State, Status: "exited", ExitCode: 137 };
+    t.releaseInspects();
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "exited");
+
+    t.containers.get(A)!.RestartCount = 1;
+    t.containers.get(A)!.State = {
+      ...t.containers.get(A)!.State,
+      Status: "running",
+      StartedAt: "2026-11-25T11:00:00Z",
+    };
+    t.send(A, "restart");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.startedSeconds, Date.parse("2026-11-25T11:00:00Z") / 1000);
+    assert.equal(t.registry.get(A)?.restartCount, 1);
+
+    t.send(A, "destroy");
+    await t.settle();
+    assert.equal(t.registry.has(A), false);
+    assert.equal(t.stats.eventsByAction.get("destroy"), 1);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("rename, pause and unpause change the record without an inspect", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "old"));
+  const stop = await t.start();
+  try {
+    t.calls.length = 0;
+    t.send(A, "rename", { name: "new", oldName: "/old" });
+    t.send(A, "pause");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.name, "new");
+    assert.equal(t.registry.get(A)?.state, "paused");
+    t.send(A, "unpause");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "running");
+    assert.deepEqual(t.calls, []);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a burst of events for one container costs at most two inspects, applied in order", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "web"));
+  const stop = await t.start();
+  try {
+    t.calls.length = 0;
+    t.holdInspects();
+    for (let i = 0; i < 50; i++) t.send(A, i % 2 ? "start" : "restart");
+    await t.settle();
+    t.containers.get(A)!.RestartCount = 3;
+    t.releaseInspects();
+    await t.settle();
+    assert.deepEqual(t.calls, ["inspect aaaa", "inspect aaaa"], "one in flight, one queued behind it");
+    assert.equal(t.registry.get(A)?.restartCount, 3, "the last inspect, begun after the last event, wins");
+    assert.equal(t.registry.get(A)?.state, "running");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a refresh adds missed containers, drops vanished ones, and inspects only what changed", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "a"));
+  const stop = await t.start();
+  try {
+    t.containers.delete(A);
+    t.containers.set(B, fakeContainer(B, "b"));
+    t.calls.length = 0;
+    t.advance(1000);
+    assert.equal(await t.tracker.refresh(), true);
+    assert.equal(t.registry.has(A), false);
+    assert.equal(t.registry.get(B)?.name, "b");
+    assert.deepEqual(t.calls, ["list", "inspect bbbb"]);
+
+    t.calls.length = 0;
+    await t.tracker.refresh();
+    assert.deepEqual(t.calls, ["list"], "an unchanged container is not inspected again");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("the sweeper drops containers not seen for the stale period, and a refresh keeps them", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "a"));
+  const stop = await t.start();
+  try {
+    t.advance(20_000);
+    await t.tracker.refresh();
+    t.advance(20_000);
+    t.tracker.sweep();
+    assert.equal(t.registry.has(A), true, "seen by the refresh 20 s ago");
+    t.advance(11_000);
+    t.tracker.sweep();
+    assert.equal(t.registry.has(A), false, "not seen for 31 s");
+  } finally {
+    await stop();
+  }
+});
