@@ -6,6 +6,8 @@ import { ConfigError, helpText, parseConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createProcessReader } from "./lib/process_metrics.ts";
 import { buildExporter } from "./lib/exporter.ts";
+import { withBasicAuth } from "./lib/basic_auth.ts";
+import { loadWebConfig } from "./lib/web_config.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** How long shutdown waits for in-flight work before giving up. */
@@ -33,7 +35,15 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { config } = command;
-  if (command.kind === "healthcheck") return await probeHealth(config.host, config.port);
+  let web: Awaited<ReturnType<typeof loadWebConfig>> | undefined;
+  try {
+    if (config.webConfigFile) web = await loadWebConfig(config.webConfigFile);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    stderr(`docker-exporter: ${error.message}`);
+    return 2;
+  }
+  if (command.kind === "healthcheck") return await probeHealth(config.host, config.port, web?.cert !== undefined);
   const logger = createLogger(config.logLevel, stderr, Date.now);
   const shutdown = new AbortController();
 
@@ -44,19 +54,34 @@ export async function main(args: string[]): Promise<number> {
     signal: shutdown.signal,
   });
 
+  let handler = exporter.handler;
+  const users = web?.config.basicAuthUsers;
+  if (users && users.size > 0) {
+    const bcrypt = await import("bcryptjs");
+    // Unknown users are checked against a hash of the same cost, so a refusal takes as long either way.
+    const cost = bcrypt.getRounds(users.values().next().value!);
+    const dummyHash = await bcrypt.hash(crypto.randomUUID(), cost);
+    handler = withBasicAuth(handler, users, bcrypt.compare, dummyHash, () => exporter.stats.authFailures++);
+  }
+
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
       hostname: config.host,
       port: config.port,
+      ...(web?.cert !== undefined ? { cert: web.cert, key: web.key } : {}),
       signal: shutdown.signal,
       onListen: ({ hostname, port }) =>
-        logger.info("serving metrics", { address: `http://${hostname}:${port}/metrics`, docker: config.docker.url }),
+        logger.info("serving metrics", {
+          address: `${web?.cert ? "https" : "http"}://${hostname}:${port}/metrics`,
+          docker: config.docker.url,
+          basic_auth: (users?.size ?? 0) > 0,
+        }),
       onError: (error) => {
         logger.error("request failed", { error });
         return new Response("internal error\n", { status: 500 });
       },
-    }, exporter.handler);
+    }, handler);
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
       ? `; grant it with --allow-net=${config.host}:${config.port}`
@@ -89,10 +114,21 @@ export async function main(args: string[]): Promise<number> {
 
 /**
  * The container HEALTHCHECK: asks the exporter on this host for `/healthz`; no shell or curl needed.
- * Returns 0 when it answers 200 within two seconds, else 1.
+ * Returns 0 when it answers 200 within two seconds, else 1. Over TLS, whose certificate need not name
+ * this address, a completed TLS handshake counts as healthy.
  */
-async function probeHealth(host: string, port: number): Promise<number> {
+async function probeHealth(host: string, port: number, tls: boolean): Promise<number> {
   const target = host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
+  if (tls) {
+    try {
+      const conn = await Deno.connect({ hostname: target, port });
+      conn.close();
+      return 0;
+    } catch (error) {
+      console.error(`${target}:${port} did not answer: ${(error as Error).message}`);
+      return 1;
+    }
+  }
   const url = `http://${target.includes(":") && !target.startsWith("[") ? `[${target}]` : target}:${port}/healthz`;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) });

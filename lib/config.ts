@@ -22,6 +22,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Container label keys (globs allowed) copied onto `docker_container_info`. */
   containerLabels: string[];
+  /** Path of the TLS/basic-auth web configuration file, or "" for plain HTTP. */
+  webConfigFile: string;
 }
 
 /** Thrown for a setting that cannot be used; the message names the setting and what it accepts. */
@@ -71,6 +73,12 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--container-labels",
     default: "",
     help: "comma-separated container label keys (globs: com.example.*) to add to docker_container_info",
+  },
+  {
+    env: "EXPORTER_WEB_CONFIG_FILE",
+    flag: "--web.config.file",
+    default: "",
+    help: "YAML file enabling TLS and/or basic auth (exporter-toolkit format)",
   },
 ];
 
@@ -225,6 +233,7 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
       staleAfterMs,
       logLevel: logLevel as LogLevel,
       containerLabels,
+      webConfigFile: raw("EXPORTER_WEB_CONFIG_FILE").value.trim(),
     },
   };
 }

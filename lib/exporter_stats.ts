@@ -23,6 +23,8 @@ export class ExporterStats {
   lastEventMs: number | undefined;
   /** How long the last successful full refresh took. */
   lastRefreshDurationMs: number | undefined;
+  /** Requests to the HTTP server refused for missing or wrong credentials. */
+  authFailures = 0;
   /** Whether the engine answered the last call made to it. */
   engineUp = false;
   /** Whether a first full sync has succeeded. */

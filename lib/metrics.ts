@@ -274,6 +274,12 @@ export function exporterFamilies(
       stats.lastRefreshDurationMs === undefined ? [] : one(stats.lastRefreshDurationMs / 1000),
     ),
     family(
+      "docker_exporter_http_auth_failures_total",
+      "counter",
+      "Requests refused for missing or wrong basic-auth credentials.",
+      one(stats.authFailures),
+    ),
+    family(
       "docker_exporter_containers_tracked",
       "gauge",
       "Containers in the exporter's registry.",

@@ -1,0 +1,133 @@
+/**
+ * The web configuration file Prometheus exporters share (exporter-toolkit's `--web.config.file`):
+ * TLS for the listener and bcrypt-hashed basic-auth users. Parsing is pure; loading reads the files.
+ */
+import { ConfigError } from "./config.ts";
+
+/** A validated web configuration. */
+export interface WebConfig {
+  /** PEM text of the certificate chain and key, when TLS is on. */
+  tls?: { certFile: string; keyFile: string };
+  /** user name → bcrypt hash. Empty: no authentication. */
+  basicAuthUsers: Map<string, string>;
+}
+
+const TLS_FIELDS = new Set(["cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"]);
+const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * Validates a parsed YAML document (as `yaml.parse` returns it) from the file at `path`.
+ * Relative file names are resolved against the file's directory, as exporter-toolkit does.
+ * @throws ConfigError naming the field and what it accepts.
+ */
+export function parseWebConfig(document: unknown, path: string): WebConfig {
+  const where = (field: string) => `--web.config.file ${path}: ${field}`;
+  if (document === null || document === undefined) return { basicAuthUsers: new Map() };
+  if (typeof document !== "object" || Array.isArray(document)) {
+    throw new ConfigError(`--web.config.file ${path} must be a YAML mapping`);
+  }
+  const root = document as Record<string, unknown>;
+  for (const key of Object.keys(root)) {
+    if (key !== "tls_server_config" && key !== "basic_auth_users") {
+      throw new ConfigError(`${where(key)} is not supported; use tls_server_config and basic_auth_users`);
+    }
+  }
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "./";
+  const resolve = (file: string) => (file.startsWith("/") ? file : dir + file);
+
+  let tls: WebConfig["tls"];
+  if (root.tls_server_config !== undefined && root.tls_server_config !== null) {
+    const section = mapping(root.tls_server_config, where("tls_server_config"));
+    for (const key of Object.keys(section)) {
+      if (!TLS_FIELDS.has(key)) {
+        throw new ConfigError(
+          `${where(`tls_server_config.${key}`)} is not supported; use ${[...TLS_FIELDS].join(", ")}`,
+        );
+      }
+    }
+    const file = (key: string) => {
+      const value = section[key];
+      if (typeof value !== "string" || value === "") {
+        throw new ConfigError(`${where(`tls_server_config.${key}`)} is required: the path of a PEM file`);
+      }
+      return resolve(value);
+    };
+    const clientAuth = section.client_auth_type ?? "NoClientCert";
+    if (clientAuth !== "NoClientCert") {
+      throw new ConfigError(
+        `${where("tls_server_config.client_auth_type")} ${
+          JSON.stringify(clientAuth)
+        } is not supported: Deno's TLS server cannot verify client certificates; use NoClientCert with basic_auth_users`,
+      );
+    }
+    if (section.client_ca_file !== undefined) {
+      throw new ConfigError(
+        `${where("tls_server_config.client_ca_file")} is not supported without client certificates`,
+      );
+    }
+    if (section.min_version !== undefined && section.min_version !== "TLS12" && section.min_version !== "TLS13") {
+      throw new ConfigError(`${where("tls_server_config.min_version")} must be TLS12 or TLS13`);
+    }
+    tls = { certFile: file("cert_file"), keyFile: file("key_file") };
+  }
+
+  const basicAuthUsers = new Map<string, string>();
+  if (root.basic_auth_users !== undefined && root.basic_auth_users !== null) {
+    const users = mapping(root.basic_auth_users, where("basic_auth_users"));
+    for (const [user, hash] of Object.entries(users)) {
+      if (user === "" || user.includes(":")) {
+        throw new ConfigError(`${where(`basic_auth_users.${user}`)}: a user name cannot be empty or contain ':'`);
+      }
+      if (typeof hash !== "string" || !BCRYPT_HASH.test(hash)) {
+        throw new ConfigError(
+          `${
+            where(`basic_auth_users.${user}`)
+          } is not a bcrypt hash; make one with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
+        );
+      }
+      basicAuthUsers.set(user, hash);
+    }
+  }
+  return { tls, basicAuthUsers };
+}
+
+function mapping(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${where} must be a mapping`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Reads and validates the web configuration file, and the certificate and key it names.
+ * @throws ConfigError for a missing or unreadable file, bad YAML or a bad field.
+ */
+export async function loadWebConfig(path: string): Promise<{ config: WebConfig; cert?: string; key?: string }> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await Deno.readTextFile(file);
+    } catch (error) {
+      const hint = error instanceof Deno.errors.NotCapable ? ` (grant it with --allow-read=${file})` : "";
+      throw new ConfigError(`cannot read ${what} ${file}: ${(error as Error).message}${hint}`);
+    }
+  };
+  const { parse } = await import("yaml");
+  let document: unknown;
+  try {
+    document = parse(await read(path, "--web.config.file"));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`--web.config.file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const config = parseWebConfig(document, path);
+  if (!config.tls) return { config };
+  const cert = await read(config.tls.certFile, "tls_server_config.cert_file");
+  const key = await read(config.tls.keyFile, "tls_server_config.key_file");
+  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(`tls_server_config.cert_file ${config.tls.certFile} holds no PEM certificate`);
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    throw new ConfigError(`tls_server_config.key_file ${config.tls.keyFile} holds no PEM private key`);
+  }
+  return { config, cert, key };
+}
