@@ -275,3 +275,19 @@ Deno.test("the exporter never sends anything but GET to the engine", async () =>
   assert.ok(engine.requests.length > 3);
   assert.deepEqual(engine.requests.filter((r) => r.method !== "GET"), []);
 });
+
+Deno.test("DOCKER_HOST=tcp:// works for sync and events, as behind a read-only socket proxy", async () => {
+  const engine = FakeEngine.startTcp();
+  engine.add(fakeContainer(A, "aaaa"));
+  const harness = startExporter(engine.url);
+  try {
+    await eventually("synced over TCP", async () => (await harness.metric(stateOf(A, "running"))) === 1);
+    await engine.waitForEventStreams();
+    engine.add(fakeContainer(B, "bbbb"));
+    await engine.sendAction(B, "start");
+    await eventually("an event over TCP lands", async () => (await harness.metric(stateOf(B, "running"))) === 1);
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});

@@ -68,6 +68,8 @@ export class FakeEngine {
   hostname = "fake-host";
   apiVersion = "1.41";
   #listener: Deno.Listener | undefined;
+  /** Set when listening on TCP (127.0.0.1) instead of a unix socket. */
+  #tcpPort: number | undefined;
   #conns = new Set<Deno.Conn>();
   #eventStreams = new Set<Deno.Conn>();
   #eventWaiters: (() => void)[] = [];
@@ -81,9 +83,19 @@ export class FakeEngine {
     return engine;
   }
 
-  /** `unix://` address for DOCKER_HOST. */
+  /** Starts listening on TCP at 127.0.0.1 on a free port, as an engine behind a socket proxy. */
+  static startTcp(): FakeEngine {
+    const engine = new FakeEngine("");
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    engine.#tcpPort = listener.addr.port;
+    engine.#listener = listener;
+    void engine.#accept(listener);
+    return engine;
+  }
+
+  /** The address for DOCKER_HOST: `unix:///...`, or `tcp://127.0.0.1:port`. */
   get url(): string {
-    return `unix://${this.path}`;
+    return this.#tcpPort === undefined ? `unix://${this.path}` : `tcp://127.0.0.1:${this.#tcpPort}`;
   }
 
   /** How many event streams are open now. */
@@ -107,6 +119,7 @@ export class FakeEngine {
     for (const conn of this.#conns) safeClose(conn);
     this.#conns.clear();
     this.#eventStreams.clear();
+    if (this.#tcpPort !== undefined) return;
     try {
       Deno.removeSync(this.path);
     } catch { /* already gone */ }
@@ -168,7 +181,7 @@ export class FakeEngine {
     return container;
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
+  async #accept(listener: Deno.Listener<Deno.Conn>): Promise<void> {
     try {
       for await (const conn of listener) {
         this.#conns.add(conn);
