@@ -122,6 +122,7 @@ Deno.test("when the engine goes away its containers are swept, and a restarted e
 
     engine.containers.delete(A);
     engine.requests.length = 0;
+    engine.hostname = "renamed-host";
     engine.listen();
     await eventually(
       "the remaining container is back",
@@ -129,6 +130,8 @@ Deno.test("when the engine goes away its containers are swept, and a restarted e
       15_000,
     );
     assert.equal(await harness.metric(stateOf(A, "running")), undefined, "a container gone meanwhile stays gone");
+    const hostnames = (await harness.scrape()).split("\n").filter((l) => l.startsWith("server_hostname{"));
+    assert.deepEqual(hostnames, ['server_hostname{hostname="renamed-host"} 1'], "the old hostname series is gone");
     assert.equal(await harness.metric("docker_up"), 1);
     const resumed = engine.requests.find((r) => r.path.includes("/events"));
     assert.ok(resumed, "the event stream was reopened");
