@@ -130,6 +130,7 @@ Deno.test("when the engine goes away its containers are swept, and a restarted e
       15_000,
     );
     assert.equal(await harness.metric(stateOf(A, "running")), undefined, "a container gone meanwhile stays gone");
+    await engine.waitForEventStreams();
     const hostnames = (await harness.scrape()).split("\n").filter((l) => l.startsWith("server_hostname{"));
     assert.deepEqual(hostnames, ['server_hostname{hostname="renamed-host"} 1'], "the old hostname series is gone");
     assert.equal(await harness.metric("docker_up"), 1);
