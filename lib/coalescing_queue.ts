@@ -13,7 +13,7 @@ export class CoalescingQueue {
     private readonly work: (key: string) => Promise<void>,
   ) {}
 
-  /** Keys waiting or running. */
+  /** Runs waiting or in progress (a key running with another run queued behind it counts twice). */
   get size(): number {
     return this.#waiting.size + this.#running.size;
   }

@@ -90,17 +90,18 @@ const DURATION_UNITS_MS: Record<string, number> = {
   d: 86_400_000,
 };
 
+/** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds.
- * Returns `undefined` for anything else (including zero).
+ * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds: units from
+ * largest to smallest, each at most once. Returns `undefined` for anything else, and for zero.
  */
 export function parseDuration(text: string): number | undefined {
-  const match = /^((?:\d+(?:ms|s|m|h|d))+)$/.exec(text.trim());
-  if (!match) return undefined;
-  let total = 0;
-  for (const part of match[1].matchAll(/(\d+)(ms|s|m|h|d)/g)) {
-    total += Number(part[1]) * DURATION_UNITS_MS[part[2]];
-  }
+  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text.trim());
+  if (!match || text.trim() === "") return undefined;
+  const units = [DURATION_UNITS_MS.d, DURATION_UNITS_MS.h, DURATION_UNITS_MS.m, DURATION_UNITS_MS.s, 1];
+  const total = units.reduce((sum, unit, i) => sum + Number(match[i + 1] ?? 0) * unit, 0);
   return total > 0 && Number.isSafeInteger(total) ? total : undefined;
 }
 
@@ -189,12 +190,18 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
     const ms = parseDuration(value);
     if (ms === undefined) {
       throw new ConfigError(
-        `${source}=${JSON.stringify(value)} is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h`,
+        `${source}=${
+          JSON.stringify(value)
+        } is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h30m`,
       );
     }
     return ms;
   };
   const refreshIntervalMs = duration("EXPORTER_REFRESH_INTERVAL");
+  if (refreshIntervalMs > MAX_TIMER_MS) {
+    const { value, source } = raw("EXPORTER_REFRESH_INTERVAL");
+    throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
+  }
   const staleAfterMs = duration("EXPORTER_STALE_AFTER");
   if (staleAfterMs <= refreshIntervalMs) {
     throw new ConfigError(

@@ -44,8 +44,19 @@ export function parseDockerTime(text: string | undefined): number | undefined {
   return whole / 1000 + fraction;
 }
 
-function asState(status: string | undefined): ContainerState {
-  return (CONTAINER_STATES as readonly string[]).includes(status ?? "") ? status as ContainerState : "dead";
+/** Podman's own state names, mapped onto Docker's. */
+const STATE_ALIASES: Record<string, ContainerState> = {
+  configured: "created",
+  initialized: "created",
+  stopped: "exited",
+  stopping: "running",
+};
+
+/** Maps an engine's state name onto Docker's seven; anything unknown counts as `dead` (not usable). */
+export function asState(status: string | undefined): ContainerState {
+  const name = (status ?? "").toLowerCase();
+  if ((CONTAINER_STATES as readonly string[]).includes(name)) return name as ContainerState;
+  return STATE_ALIASES[name] ?? "dead";
 }
 
 function asHealth(status: string | undefined): HealthState {

@@ -36,7 +36,7 @@ export function eventEffect(event: ContainerEvent, known: boolean): EventEffect 
       return { remove: false, patch: name ? { name } : undefined, inspect: !known || !name };
     }
     case "die": {
-      const exitCode = Number(event.attributes.exitCode);
+      const exitCode = event.attributes.exitCode ? Number(event.attributes.exitCode) : NaN;
       return {
         remove: false,
         patch: {

@@ -26,6 +26,12 @@ export class JsonStreamDecoder {
   #escaped = false;
   #objectStart = -1;
   #garbageStart = -1;
+  /**
+   * Set after an oversized value: the rest of it is dropped up to the next newline, where dockerd starts the
+   * next event. Scanning the tail instead could open a phantom object at a `{` inside one of its strings and
+   * swallow the events after it.
+   */
+  #skipToNewline = false;
 
   /** Feeds the next bytes; returns the objects (and garbage) they completed, in order. */
   push(input: Uint8Array): JsonStreamItem[] {
@@ -51,10 +57,20 @@ export class JsonStreamDecoder {
     this.#escaped = false;
     this.#objectStart = -1;
     this.#garbageStart = -1;
+    this.#skipToNewline = false;
   }
 
   #scan(): JsonStreamItem[] {
     const items: JsonStreamItem[] = [];
+    if (this.#skipToNewline) {
+      const newline = this.#buffer.indexOf("\n");
+      if (newline < 0) {
+        this.#buffer = "";
+        return items;
+      }
+      this.#buffer = this.#buffer.slice(newline + 1);
+      this.#skipToNewline = false;
+    }
     const buffer = this.#buffer;
     let i = this.#pos;
     for (; i < buffer.length; i++) {
@@ -101,6 +117,7 @@ export class JsonStreamDecoder {
     if (this.#buffer.length > MAX_OBJECT_CHARS) {
       items.push({ ok: false, text: this.#buffer.slice(0, 200) + "…", error: "value too large" });
       this.#reset();
+      this.#skipToNewline = true;
     }
     return items;
   }

@@ -7,16 +7,19 @@ import type { MetricFamily, Sample } from "./exposition.ts";
 import type { EngineSummary, ExporterStats } from "./exporter_stats.ts";
 import type { ProcessSample } from "./process_metrics.ts";
 
-/** The ten Docker Compose labels the compatibility series `start_time_seconds_container` carries. */
+/**
+ * The ten Docker Compose labels the compatibility series `start_time_seconds_container` carries, spelled as
+ * Compose writes them; sanitized they give `container_label_com_docker_compose_config_hash` and so on.
+ */
 export const COMPOSE_LABEL_KEYS = [
-  "config_hash",
-  "container_number",
+  "config-hash",
+  "container-number",
   "depends_on",
   "image",
   "oneoff",
   "project",
-  "project_config_files",
-  "project_working_dir",
+  "project.config_files",
+  "project.working_dir",
   "service",
   "version",
 ].map((suffix) => `com.docker.compose.${suffix}`);

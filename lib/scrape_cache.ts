@@ -3,7 +3,7 @@
  * families are formatted (and gzipped) only when the registry or engine changed; the exporter's own
  * few families, which change all the time, are formatted per scrape and appended.
  */
-import { gzipSync } from "node:zlib";
+import { constants, crc32, deflateRawSync } from "node:zlib";
 import {
   formatOpenMetricsBody,
   formatText,
@@ -33,15 +33,17 @@ export interface ScrapeBody {
 interface Rendering {
   revision: string;
   text: Uint8Array;
-  gzip?: Uint8Array;
+  /** The text as raw deflate ending in a sync flush (so more deflate data may follow), and its CRC-32. */
+  deflated?: { data: Uint8Array; crc: number };
 }
 
 const encoder = new TextEncoder();
 
 /**
  * Caches renderings by revision and format.
- * A gzipped body is two gzip members, the cached one and a fresh small one; RFC 1952 allows a gzip file
- * to hold several members, and every HTTP client decompressing gzip reads them all.
+ * A gzipped body is one gzip member built from the cached deflate of the stable part, followed by a
+ * fresh small deflate of the live part, with the CRC-32 continued across both: only the few live lines are
+ * compressed per scrape. (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.)
  */
 export class ScrapeCache {
   #cached = new Map<ScrapeFormat, Rendering>();
@@ -56,8 +58,11 @@ export class ScrapeCache {
     const liveText = format_(this.sources.liveFamilies()) + (format === "openmetrics" ? OPENMETRICS_EOF : "");
     const live = encoder.encode(liveText);
     if (!gzip) return { contentType, body: concat(stable.text, live), gzipped: false };
-    stable.gzip ??= gzipSync(stable.text);
-    return { contentType, body: concat(stable.gzip, gzipSync(live)), gzipped: true };
+    stable.deflated ??= {
+      data: deflateRawSync(stable.text, { finishFlush: constants.Z_SYNC_FLUSH }),
+      crc: crc32(stable.text),
+    };
+    return { contentType, body: gzipMember(stable.deflated, stable.text.length, live), gzipped: true };
   }
 
   #stable(format: ScrapeFormat): Rendering {
@@ -70,6 +75,19 @@ export class ScrapeCache {
     this.#cached.set(format, rendering);
     return rendering;
   }
+}
+
+/** The fixed 10-byte gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown. */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+/** One gzip member (RFC 1952) holding `head` (already deflated, sync-flushed) followed by `tail`. */
+function gzipMember(head: { data: Uint8Array; crc: number }, headLength: number, tail: Uint8Array): Uint8Array {
+  const tailDeflated = deflateRawSync(tail);
+  const trailer = new Uint8Array(8);
+  const view = new DataView(trailer.buffer);
+  view.setUint32(0, crc32(tail, head.crc) >>> 0, true);
+  view.setUint32(4, (headLength + tail.length) % 2 ** 32, true);
+  return concat(concat(concat(GZIP_HEADER, head.data), tailDeflated), trailer);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
