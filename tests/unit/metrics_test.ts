@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import type { ContainerRecord } from "../../lib/container_registry.ts";
+import { formatText, type MetricFamily, type Sample } from "../../lib/exposition.ts";
+import { ExporterStats } from "../../lib/exporter_stats.ts";
+import {
+  containerFamilies,
+  engineFamilies,
+  exporterFamilies,
+  labelKeyMatcher,
+  sanitizeLabelName,
+} from "../../lib/metrics.ts";
+import type { ProcessSample } from "../../lib/process_metrics.ts";
+import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../support/golden.ts";
+
+function record(id: string, changes: Partial<ContainerRecord>): ContainerRecord {
+  return {
+    id,
+    name: id,
+    image: "busybox:1.36",
+    imageId: "sha256:" + "ab".repeat(32),
+    labels: {},
+    state: "running",
+    createdSeconds: 1_795_600_000,
+    startedSeconds: 1_795_600_001.25,
+    finishedSeconds: undefined,
+    restartCount: 0,
+    exitCode: 0,
+    oomKilled: false,
+    health: "none",
+    failingStreak: 0,
+    ...changes,
+  };
+}
+
+const COMPOSE = "com.docker.compose";
+
+/** The containers behind tests/testdata/scrape.prom: one of each kind a scrape must render. */
+const RECORDS: ContainerRecord[] = [
+  record("c0ffee01", {
+    name: "shop-web-1",
+    image: "nginx:1.27",
+    // The labels Docker Compose (v1 and v2) really sets; note the dashes and dots in four of the keys.
+    labels: {
+      [`${COMPOSE}.config-hash`]: "2f1e0d",
+      [`${COMPOSE}.container-number`]: "1",
+      [`${COMPOSE}.depends_on`]: "db:service_started:false",
+      [`${COMPOSE}.image`]: "sha256:1234",
+      [`${COMPOSE}.oneoff`]: "False",
+      [`${COMPOSE}.project`]: "shop",
+      [`${COMPOSE}.project.config_files`]: "/srv/shop/compose.yaml",
+      [`${COMPOSE}.project.working_dir`]: "/srv/shop",
+      [`${COMPOSE}.service`]: "web",
+      [`${COMPOSE}.version`]: "2.29.7",
+      "com.example.team": "storefront",
+      "unselected.label": "not copied",
+    },
+    health: "healthy",
+  }),
+  record("c0ffee02", {
+    name: "nightly-job",
+    state: "exited",
+    startedSeconds: 1_795_600_100.5,
+    finishedSeconds: 1_795_600_160.75,
+    exitCode: 2,
+  }),
+  record("c0ffee03", { name: "paused-worker", state: "paused", labels: { team: "batch" } }),
+  record("c0ffee04", {
+    name: "flaky-api",
+    health: "unhealthy",
+    failingStreak: 4,
+    restartCount: 3,
+    oomKilled: true,
+  }),
+  record("c0ffee05", {
+    name: "odd-labels",
+    state: "created",
+    startedSeconds: undefined,
+    labels: { "com.example.note": 'say "hi"\\path\nline two' },
+  }),
+  record("c0ffee06", { name: "crashloop", state: "restarting", restartCount: 12, exitCode: 1 }),
+];
+
+const ENGINE = {
+  version: "20.10.24+dfsg1",
+  apiVersion: "1.41",
+  os: "linux",
+  kernelVersion: "6.1.0-28-amd64",
+  hostname: "docker-host-1",
+};
+
+function fixedStats(): ExporterStats {
+  const stats = new ExporterStats();
+  stats.eventsByAction.set("start", 6).set("die", 2).set("health_status", 5);
+  stats.apiErrorsByOperation.set("inspect", 1).set("events", 2);
+  stats.eventDecodeErrors = 1;
+  stats.eventStreamReconnects = 2;
+  stats.lastEventMs = 1_795_600_170_123;
+  stats.lastRefreshDurationMs = 12.5;
+  stats.engineUp = true;
+  stats.synced = true;
+  stats.engine = ENGINE;
+  return stats;
+}
+
+const PROCESS: ProcessSample = {
+  residentMemoryBytes: 52_428_800,
+  cpuSeconds: 1.25,
+  startTimeSeconds: 1_795_599_990.5,
+  openFds: 12,
+  maxFds: 1_048_576,
+};
+
+const BUILD = { version: "0.1.0", denoVersion: "2.9.6" };
+
+function wholeScrape(): string {
+  const stats = fixedStats();
+  return formatText([
+    ...containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"])),
+    ...engineFamilies(stats.engine),
+    ...exporterFamilies(stats, RECORDS.length, BUILD, PROCESS),
+  ]);
+}
+
+function familyNamed(families: readonly MetricFamily[], name: string): MetricFamily {
+  const family = families.find((f) => f.name === name);
+  assert.ok(family, `no family ${name}`);
+  return family;
+}
+
+function labelsOf(sample: Sample): Record<string, string> {
+  return Object.fromEntries(sample.labels);
+}
+
+Deno.test("a whole scrape matches tests/testdata/scrape.prom", async () => {
+  await assertGolden("scrape.prom", wholeScrape());
+});
+
+Deno.test({
+  name: "promtool check metrics accepts tests/testdata/scrape.prom without a word",
+  ignore: !HAVE_PROMTOOL,
+  async fn() {
+    const { code, output } = await promtoolCheckMetrics(await Deno.readTextFile(testdata("scrape.prom")));
+    assert.equal(output, "");
+    assert.equal(code, 0);
+  },
+});
+
+Deno.test("containerFamilies() writes start_time_seconds_container only for running, paused and restarting", () => {
+  const families = containerFamilies(RECORDS, () => false);
+  const compat = familyNamed(families, "start_time_seconds_container");
+  assert.deepEqual(
+    compat.samples.map((sample) => labelsOf(sample).name).sort(),
+    ["crashloop", "flaky-api", "paused-worker", "shop-web-1"],
+  );
+  // A running container that somehow lacks a start time gets no series rather than a wrong one.
+  const noStart = containerFamilies([record("x", { startedSeconds: undefined })], () => false);
+  assert.deepEqual(familyNamed(noStart, "start_time_seconds_container").samples, []);
+});
+
+// Compose writes `config-hash`, `container-number`, `project.config_files` and `project.working_dir`; looking up
+// `config_hash`, `container_number`, `project_config_files` and `project_working_dir` finds nothing, so those four
+// labels would always be empty on a real Compose container.
+Deno.test("containerFamilies() puts all ten compose labels on start_time_seconds_container, empty when missing", () => {
+  const [withCompose] = familyNamed(containerFamilies([RECORDS[0]], () => false), "start_time_seconds_container")
+    .samples;
+  const [without] = familyNamed(containerFamilies([record("bare", {})], () => false), "start_time_seconds_container")
+    .samples;
+  const names = [
+    "id",
+    "name",
+    "image",
+    "container_label_com_docker_compose_config_hash",
+    "container_label_com_docker_compose_container_number",
+    "container_label_com_docker_compose_depends_on",
+    "container_label_com_docker_compose_image",
+    "container_label_com_docker_compose_oneoff",
+    "container_label_com_docker_compose_project",
+    "container_label_com_docker_compose_project_config_files",
+    "container_label_com_docker_compose_project_working_dir",
+    "container_label_com_docker_compose_service",
+    "container_label_com_docker_compose_version",
+  ];
+  assert.deepEqual(withCompose.labels.map(([name]) => name), names);
+  assert.deepEqual(without.labels.map(([name]) => name), names);
+  assert.deepEqual(without.labels.slice(3).map(([, value]) => value), Array(10).fill(""));
+  assert.deepEqual(labelsOf(withCompose), {
+    id: "c0ffee01",
+    name: "shop-web-1",
+    image: "nginx:1.27",
+    container_label_com_docker_compose_config_hash: "2f1e0d",
+    container_label_com_docker_compose_container_number: "1",
+    container_label_com_docker_compose_depends_on: "db:service_started:false",
+    container_label_com_docker_compose_image: "sha256:1234",
+    container_label_com_docker_compose_oneoff: "False",
+    container_label_com_docker_compose_project: "shop",
+    container_label_com_docker_compose_project_config_files: "/srv/shop/compose.yaml",
+    container_label_com_docker_compose_project_working_dir: "/srv/shop",
+    container_label_com_docker_compose_service: "web",
+    container_label_com_docker_compose_version: "2.29.7",
+  });
+  assert.equal(withCompose.value, 1_795_600_001.25);
+});
+
+Deno.test("containerFamilies() copies only the container labels the globs select onto docker_container_info", () => {
+  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  const info = familyNamed(families, "docker_container_info").samples.map(labelsOf);
+  assert.deepEqual(info.find((labels) => labels.name === "shop-web-1"), {
+    id: "c0ffee01",
+    name: "shop-web-1",
+    image: "nginx:1.27",
+    image_id: "sha256:" + "ab".repeat(32),
+    compose_project: "shop",
+    compose_service: "web",
+    container_label_com_example_team: "storefront",
+  });
+  assert.deepEqual(info.find((labels) => labels.name === "paused-worker"), {
+    id: "c0ffee03",
+    name: "paused-worker",
+    image: "busybox:1.36",
+    image_id: "sha256:" + "ab".repeat(32),
+    compose_project: "",
+    compose_service: "",
+  });
+  const none = familyNamed(containerFamilies(RECORDS, labelKeyMatcher([])), "docker_container_info");
+  assert.ok(none.samples.every((sample) => sample.labels.length === 6));
+});
+
+Deno.test("containerFamilies() lets the alphabetically first key win when selected keys sanitize alike", () => {
+  const labels = { "a_b": "underscore", "a.b": "dot", "a-b": "dash", "a/b": "slash" };
+  for (const order of [labels, Object.fromEntries(Object.entries(labels).reverse())]) {
+    const families = containerFamilies([record("x", { labels: order })], labelKeyMatcher(["a?b"]));
+    const [sample] = familyNamed(families, "docker_container_info").samples;
+    const extra = sample.labels.filter(([name]) => name.startsWith("container_label_"));
+    // "a-b" < "a.b" < "a/b" < "a_b" in code-unit order.
+    assert.deepEqual(extra, [["container_label_a_b", "dash"]]);
+  }
+});
+
+Deno.test("containerFamilies() writes one state series per state and one health series per health", () => {
+  const families = containerFamilies([RECORDS[3]], () => false);
+  assert.deepEqual(
+    familyNamed(families, "docker_container_state").samples.map((s) => [labelsOf(s).state, s.value]),
+    [["created", 0], ["running", 1], ["paused", 0], ["restarting", 0], ["removing", 0], ["exited", 0], ["dead", 0]],
+  );
+  assert.deepEqual(
+    familyNamed(families, "docker_container_health_status").samples.map((s) => [labelsOf(s).status, s.value]),
+    [["healthy", 0], ["unhealthy", 1], ["starting", 0], ["none", 0]],
+  );
+  assert.deepEqual(familyNamed(families, "docker_container_health_failing_streak").samples, [{
+    labels: [["id", "c0ffee04"], ["name", "flaky-api"]],
+    value: 4,
+  }]);
+  const noHealth = containerFamilies([record("x", {})], () => false);
+  assert.deepEqual(familyNamed(noHealth, "docker_container_health_failing_streak").samples, []);
+});
+
+Deno.test("engineFamilies() is empty until the engine was reached", () => {
+  const families = engineFamilies(undefined);
+  assert.deepEqual(families.map((f) => [f.name, f.samples.length]), [["server_hostname", 0], [
+    "docker_engine_info",
+    0,
+  ]]);
+});
+
+Deno.test("exporterFamilies() leaves out fd counts it could not read", () => {
+  const families = exporterFamilies(fixedStats(), 0, BUILD, { ...PROCESS, openFds: undefined, maxFds: undefined });
+  const names = families.map((f) => f.name);
+  assert.ok(!names.includes("process_open_fds"));
+  assert.ok(!names.includes("process_max_fds"));
+  assert.ok(names.includes("process_resident_memory_bytes"));
+});
+
+Deno.test("sanitizeLabelName() replaces what a label name cannot hold and guards a leading digit", () => {
+  const table: Array<[string, string]> = [
+    ["com.docker.compose.project", "com_docker_compose_project"],
+    ["org/app-name", "org_app_name"],
+    ["héllo", "h_llo"],
+    ["1st", "_1st"],
+    ["ok_Name9", "ok_Name9"],
+  ];
+  for (const [key, name] of table) assert.equal(sanitizeLabelName(key), name, key);
+});
+
+Deno.test("labelKeyMatcher() reads * and ? as globs and everything else literally", () => {
+  const matches = labelKeyMatcher(["com.example.*", "team?", "a+b"]);
+  const table: Array<[string, boolean]> = [
+    ["com.example.team", true],
+    ["com.example.", true],
+    ["com.exampleXteam", false],
+    ["team1", true],
+    ["team", false],
+    ["team12", false],
+    ["a+b", true],
+    ["aab", false],
+    ["xcom.example.team", false],
+  ];
+  for (const [key, expected] of table) assert.equal(matches(key), expected, key);
+  assert.equal(labelKeyMatcher([])("anything"), false);
+});

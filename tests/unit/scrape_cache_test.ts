@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
+import {
+  formatOpenMetricsBody,
+  formatText,
+  type MetricFamily,
+  OPENMETRICS_CONTENT_TYPE,
+  TEXT_CONTENT_TYPE,
+} from "../../lib/exposition.ts";
+import { ScrapeCache } from "../../lib/scrape_cache.ts";
+
+const decoder = new TextDecoder();
+
+/** Sources whose revision the test sets, counting how often each part is built. */
+class CountingSources {
+  revisionValue = "1/0";
+  stableCalls = 0;
+  liveCalls = 0;
+  containers = 1;
+
+  revision = () => this.revisionValue;
+
+  stableFamilies = (): MetricFamily[] => {
+    this.stableCalls++;
+    return [
+      {
+        name: "docker_container_restarts_total",
+        help: "Restarts.",
+        type: "counter",
+        samples: Array.from(
+          { length: this.containers },
+          (_, i) => ({ labels: [["name", `c${i}`]] as const, value: i }),
+        ),
+      },
+      {
+        name: "docker_container_info",
+        help: "Info.",
+        type: "gauge",
+        samples: [{ labels: [["name", "c0"]], value: 1 }],
+      },
+    ];
+  };
+
+  liveFamilies = (): MetricFamily[] => {
+    this.liveCalls++;
+    return [
+      { name: "docker_up", help: "Up.", type: "gauge", samples: [{ labels: [], value: 1 }] },
+      {
+        name: "process_cpu_seconds_total",
+        help: "CPU.",
+        type: "counter",
+        samples: [{ labels: [], value: this.liveCalls / 4 }],
+      },
+    ];
+  };
+}
+
+/** What a body must be: both parts formatted the plain way, for `containers` and as of live call `liveCall`. */
+function expectedText(containers: number, liveCall: number): string {
+  const probe = new CountingSources();
+  probe.containers = containers;
+  probe.liveCalls = liveCall - 1;
+  return formatText(probe.stableFamilies()) + formatText(probe.liveFamilies());
+}
+
+Deno.test("ScrapeCache renders the stable part once per revision and the live part on every scrape", () => {
+  const sources = new CountingSources();
+  const cache = new ScrapeCache(sources);
+  for (let i = 1; i <= 3; i++) {
+    const scrape = cache.render("text", false);
+    assert.equal(decoder.decode(scrape.body), expectedText(1, i));
+  }
+  assert.equal(sources.stableCalls, 1);
+  assert.equal(sources.liveCalls, 3);
+
+  sources.containers = 3;
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedText(1, 4));
+  assert.equal(sources.stableCalls, 1, "unchanged revision: the old stable part is served, by design");
+
+  sources.revisionValue = "2/0";
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedText(3, 5));
+  assert.equal(sources.stableCalls, 2);
+  cache.render("text", true);
+  cache.render("text", true);
+  assert.equal(sources.stableCalls, 2, "gzip reuses the same stable rendering");
+  assert.equal(sources.liveCalls, 7);
+});
+
+Deno.test("ScrapeCache caches text and OpenMetrics renderings separately", () => {
+  const sources = new CountingSources();
+  const cache = new ScrapeCache(sources);
+  cache.render("text", false);
+  cache.render("openmetrics", false);
+  cache.render("text", false);
+  cache.render("openmetrics", false);
+  assert.equal(sources.stableCalls, 2);
+  sources.revisionValue = "1/1";
+  cache.render("openmetrics", false);
+  assert.equal(sources.stableCalls, 3);
+});
+
+Deno.test("ScrapeCache serves text 0.0.4 with both parts, in order", () => {
+  const sources = new CountingSources();
+  const scrape = new ScrapeCache(sources).render("text", false);
+  assert.equal(scrape.contentType, TEXT_CONTENT_TYPE);
+  assert.equal(scrape.gzipped, false);
+  assert.equal(decoder.decode(scrape.body), expectedText(1, 1));
+  assert.ok(!decoder.decode(scrape.body).includes("# EOF"));
+});
+
+Deno.test("ScrapeCache ends an OpenMetrics body with exactly one # EOF", () => {
+  const sources = new CountingSources();
+  const cache = new ScrapeCache(sources);
+  for (let i = 0; i < 3; i++) {
+    const scrape = cache.render("openmetrics", false);
+    const text = decoder.decode(scrape.body);
+    assert.equal(scrape.contentType, OPENMETRICS_CONTENT_TYPE);
+    assert.equal(text.match(/^# EOF$/gm)?.length, 1);
+    assert.ok(text.endsWith("\n# EOF\n"));
+    const probe = new CountingSources();
+    probe.liveCalls = i;
+    assert.equal(
+      text,
+      formatOpenMetricsBody(probe.stableFamilies()) + formatOpenMetricsBody(probe.liveFamilies()) + "# EOF\n",
+    );
+    // The counter family is named without _total in OpenMetrics metadata.
+    assert.ok(text.includes("# TYPE docker_container_restarts counter\n"));
+  }
+});
+
+Deno.test("ScrapeCache's gzipped body inflates to the plain body", () => {
+  for (const format of ["text", "openmetrics"] as const) {
+    const plainSources = new CountingSources();
+    const gzipSources = new CountingSources();
+    const plain = new ScrapeCache(plainSources).render(format, false);
+    const gzipped = new ScrapeCache(gzipSources).render(format, true);
+    assert.equal(gzipped.gzipped, true);
+    assert.equal(gzipped.contentType, plain.contentType);
+    assert.deepEqual(gzipped.body.subarray(0, 2), new Uint8Array([0x1f, 0x8b]), "starts with the gzip magic");
+    // node:zlib reads every member of a multi-member gzip file.
+    assert.equal(decoder.decode(gunzipSync(gzipped.body)), decoder.decode(plain.body));
+  }
+});
