@@ -24,7 +24,18 @@ export interface Config {
   containerLabels: string[];
   /** Path of the TLS/basic-auth web configuration file, or "" for plain HTTP. */
   webConfigFile: string;
+  /** Where resource metrics come from: cgroup files, the engine's stats API, either (`auto`), or nowhere. */
+  resourceMetrics: ResourceMode;
+  resourceIntervalMs: number;
+  /** Where the host's /sys/fs/cgroup is mounted, without a trailing slash. */
+  cgroupRoot: string;
+  /** Where the host's /proc is mounted, without a trailing slash. */
+  procRoot: string;
 }
+
+/** The values of `EXPORTER_RESOURCE_METRICS`. */
+export const RESOURCE_MODES = ["auto", "cgroup", "api", "off"] as const;
+export type ResourceMode = typeof RESOURCE_MODES[number];
 
 /** Thrown for a setting that cannot be used; the message names the setting and what it accepts. */
 export class ConfigError extends Error {
@@ -79,6 +90,31 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--web.config.file",
     default: "",
     help: "YAML file enabling TLS and/or basic auth (exporter-toolkit format)",
+  },
+  {
+    env: "EXPORTER_RESOURCE_METRICS",
+    flag: "--resource-metrics",
+    default: "auto",
+    help: "per-container CPU, memory, network, block I/O and threads: auto (cgroup files when readable, else " +
+      "the engine's stats API), cgroup, api or off",
+  },
+  {
+    env: "EXPORTER_RESOURCE_INTERVAL",
+    flag: "--resource-interval",
+    default: "15s",
+    help: "how often to collect resource metrics, in the background",
+  },
+  {
+    env: "EXPORTER_CGROUP_ROOT",
+    flag: "--cgroup-root",
+    default: "/sys/fs/cgroup",
+    help: "where the host's /sys/fs/cgroup is mounted (resource metrics from cgroup files)",
+  },
+  {
+    env: "EXPORTER_PROC_ROOT",
+    flag: "--proc-root",
+    default: "/proc",
+    help: "where the host's /proc is mounted (network counters, block device names)",
   },
 ];
 
@@ -230,6 +266,32 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
     );
   }
 
+  const mode = raw("EXPORTER_RESOURCE_METRICS");
+  const resourceMetrics = mode.value.trim().toLowerCase();
+  if (!(RESOURCE_MODES as readonly string[]).includes(resourceMetrics)) {
+    throw new ConfigError(
+      `${mode.source}=${JSON.stringify(mode.value)} is not a resource metrics source; use ${RESOURCE_MODES.join(", ")}`,
+    );
+  }
+  const resourceIntervalMs = duration("EXPORTER_RESOURCE_INTERVAL");
+  if (resourceIntervalMs > MAX_TIMER_MS) {
+    const { value, source } = raw("EXPORTER_RESOURCE_INTERVAL");
+    throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
+  }
+  const directory = (name: string, what: string): string => {
+    const { value, source } = raw(name);
+    const path = value.trim();
+    if (!path.startsWith("/")) {
+      throw new ConfigError(
+        `${source}=${JSON.stringify(value)} is not an absolute path; use the directory where the host's ${what} ` +
+          `is mounted, such as /host${what}`,
+      );
+    }
+    return path.length > 1 ? path.replace(/\/+$/, "") : path;
+  };
+  const cgroupRoot = directory("EXPORTER_CGROUP_ROOT", "/sys/fs/cgroup");
+  const procRoot = directory("EXPORTER_PROC_ROOT", "/proc");
+
   return {
     kind: healthcheck ? "healthcheck" : "run",
     config: {
@@ -241,6 +303,10 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
       logLevel: logLevel as LogLevel,
       containerLabels,
       webConfigFile: raw("EXPORTER_WEB_CONFIG_FILE").value.trim(),
+      resourceMetrics: resourceMetrics as ResourceMode,
+      resourceIntervalMs,
+      cgroupRoot,
+      procRoot,
     },
   };
 }

@@ -30,6 +30,14 @@ export interface ContainerRecord {
   oomKilled: boolean;
   health: HealthState;
   failingStreak: number;
+  /** The init process on the host, 0 while not running: resource metrics read its network counters. */
+  pid?: number;
+  /** `HostConfig.Memory`: the memory limit in bytes, 0 when unlimited. */
+  memoryLimitBytes?: number;
+  /** The CFS quota in microseconds per period (`--cpu-quota`, or `--cpus` times the period), 0 when unlimited. */
+  cpuQuotaMicros?: number;
+  /** The CFS period in microseconds. */
+  cpuPeriodMicros?: number;
 }
 
 /** Parses a Docker timestamp (RFC 3339 with nanoseconds) to Unix seconds; Docker's zero time gives `undefined`. */
@@ -66,6 +74,7 @@ function asHealth(status: string | undefined): HealthState {
 /** Builds a record from `GET /containers/{id}/json`. */
 export function recordFromInspect(inspect: ContainerInspect): ContainerRecord {
   const state = inspect.State ?? {};
+  const host = inspect.HostConfig ?? {};
   return {
     id: inspect.Id,
     name: (inspect.Name ?? "").replace(/^\//, ""),
@@ -81,7 +90,20 @@ export function recordFromInspect(inspect: ContainerInspect): ContainerRecord {
     oomKilled: state.OOMKilled === true,
     health: asHealth(state.Health?.Status),
     failingStreak: state.Health?.FailingStreak ?? 0,
+    pid: positive(state.Pid),
+    memoryLimitBytes: positive(host.Memory),
+    // `--cpus` sets NanoCpus and the engine writes a quota for the default period; it refuses both at once.
+    cpuQuotaMicros: positive(host.CpuQuota) || Math.round(positive(host.NanoCpus) * DEFAULT_CFS_PERIOD_MICROS / 1e9),
+    cpuPeriodMicros: positive(host.CpuPeriod) || DEFAULT_CFS_PERIOD_MICROS,
   };
+}
+
+/** The kernel's CFS period when none is set: 100 ms. */
+const DEFAULT_CFS_PERIOD_MICROS = 100_000;
+
+/** A positive number, or 0 for anything else (absent, null, negative such as an unlimited -1). */
+function positive(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 /** The health a list entry's Status shows: `Up 5 minutes (healthy)`; `undefined` when it shows none. */

@@ -1,5 +1,5 @@
 /**
- * Read-only Docker Engine API calls through dockerode: version, info, container list and inspect.
+ * Read-only Docker Engine API calls through dockerode: version, info, container list, inspect and stats.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import Docker from "dockerode";
@@ -43,7 +43,43 @@ export interface ContainerInspect {
     ExitCode: number;
     OOMKilled: boolean;
     Health?: { Status: string; FailingStreak: number } | null;
+    /** The container's init process on the host; 0 while it is not running. */
+    Pid?: number;
   };
+  /** Resource limits as set by `docker run`/`docker update`; 0 means not set. */
+  HostConfig?: { Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number } | null;
+}
+
+/** One entry of a `blkio_stats` list in `GET /containers/{id}/stats`; `op` is `Read`/`Write` (v1) or `read`/`write` (v2). */
+export interface BlkioStatEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** `GET /containers/{id}/stats?stream=false&one-shot=true`, the fields the exporter uses (cgroup v1 and v2 engines). */
+export interface ContainerStats {
+  cpu_stats?: {
+    cpu_usage?: { total_usage?: number; usage_in_usermode?: number; usage_in_kernelmode?: number };
+    throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
+  };
+  memory_stats?: { usage?: number; failcnt?: number; limit?: number; stats?: Record<string, number> };
+  networks?: Record<string, {
+    rx_bytes?: number;
+    rx_packets?: number;
+    rx_errors?: number;
+    rx_dropped?: number;
+    tx_bytes?: number;
+    tx_packets?: number;
+    tx_errors?: number;
+    tx_dropped?: number;
+  }>;
+  blkio_stats?: {
+    io_service_bytes_recursive?: BlkioStatEntry[] | null;
+    io_serviced_recursive?: BlkioStatEntry[] | null;
+  };
+  pids_stats?: { current?: number; limit?: number };
 }
 
 /** The read-only calls the exporter makes; `main.ts` builds the dockerode one, tests may pass their own. */
@@ -56,6 +92,11 @@ export interface DockerApi {
   listContainers(): Promise<ContainerSummary[]>;
   /** Returns `undefined` when the container no longer exists (404). */
   inspectContainer(id: string): Promise<ContainerInspect | undefined>;
+  /**
+   * One reading of a container's resource use (`stream=false&one-shot=true`: no second sample, so the engine
+   * answers at once on API 1.41 and newer). Returns `undefined` when the container no longer exists (404).
+   */
+  containerStats(id: string): Promise<ContainerStats | undefined>;
 }
 
 /** The oldest API version whose fields the exporter relies on (Docker 1.13). */
@@ -101,11 +142,21 @@ export function createDockerApi(
   let docker = new Docker(connection);
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(options.timeoutMs);
+    // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
+    // alive for the whole timeout: some 10 MB for a burst of 30,000 inspects.
+    const timeoutController = new AbortController();
+    const timeout = timeoutController.signal;
+    const timer = setTimeout(
+      () => timeoutController.abort(new DOMException(`${operation} timed out`, "TimeoutError")),
+      options.timeoutMs,
+    );
     const abortSignal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     try {
-      return await run(abortSignal);
+      // docker-modem stops honouring the signal once the response head has arrived, so a body that is cut
+      // short or trickles would keep the call (and the refresh waiting on it) pending for ever.
+      return await settleOnAbort(run(abortSignal), abortSignal);
     } catch (error) {
+      if (error instanceof DockerApiError) throw error;
       const status = (error as { statusCode?: number }).statusCode;
       if (status !== undefined) {
         const reason = (error as { json?: { message?: string } }).json?.message ?? (error as Error).message;
@@ -119,25 +170,137 @@ export function createDockerApi(
         ? `${operation} was cancelled`
         : describeConnectError(endpoint, error);
       throw new DockerApiError(message, operation, undefined, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   return {
-    version: () => call("version", (abortSignal) => docker.version({ abortSignal }) as Promise<EngineVersion>),
+    version: () =>
+      call(
+        "version",
+        async (abortSignal) => checkObject<EngineVersion>(await docker.version({ abortSignal }), "version"),
+      ),
     useApiVersion(apiVersion: string) {
       docker = new Docker({ ...connection, version: `v${apiVersion}` });
     },
-    info: () => call("info", (abortSignal) => docker.info({ abortSignal }) as Promise<EngineInfo>),
+    info: () =>
+      call("info", async (abortSignal) => checkObject<EngineInfo>(await docker.info({ abortSignal }), "info")),
     listContainers: () =>
-      call("list", (abortSignal) => docker.listContainers({ all: true, abortSignal }) as Promise<ContainerSummary[]>),
+      call("list", async (abortSignal) => checkList(await docker.listContainers({ all: true, abortSignal }))),
     inspectContainer: (id: string) =>
       call("inspect", async (abortSignal) => {
         try {
-          return await docker.getContainer(id).inspect({ abortSignal }) as ContainerInspect;
+          // dockerode puts the id into the path as it is; an id from the event stream is not trusted to be hex.
+          return checkInspect(await docker.getContainer(encodeURIComponent(id)).inspect({ abortSignal }));
+        } catch (error) {
+          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          throw error;
+        }
+      }),
+    containerStats: (id: string) =>
+      call("stats", async (abortSignal) => {
+        try {
+          // docker-modem turns these options into the query `stream=false&one-shot=true`.
+          const stats = await docker.getContainer(encodeURIComponent(id)).stats({
+            stream: false,
+            "one-shot": true,
+            abortSignal,
+          });
+          return checkObject<ContainerStats>(stats, "stats");
         } catch (error) {
           if ((error as { statusCode?: number }).statusCode === 404) return undefined;
           throw error;
         }
       }),
   };
+}
+
+/** Resolves or rejects as `promise` does, or rejects with the signal's reason as soon as `signal` aborts. */
+function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * The engine answered 2xx with a body that is not what the endpoint returns (docker-modem hands back the raw
+ * bytes when the body is not JSON). Status 200 marks it as an answer: the engine is up, the call failed.
+ */
+function unusable(operation: string, what: string, value: unknown): DockerApiError {
+  const shown = value instanceof Uint8Array ? new TextDecoder().decode(value.subarray(0, 80)) : JSON.stringify(value);
+  return new DockerApiError(
+    `Docker answered ${operation} with ${what}: ${(shown ?? String(value)).slice(0, 80)}`,
+    operation,
+    200,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function checkObject<T>(value: unknown, operation: string): T {
+  if (!isObject(value)) throw unusable(operation, "something that is not a JSON object", value);
+  return value as T;
+}
+
+/** A list whose entries all have an id; anything else is refused whole, so no container is dropped for it. */
+function checkList(value: unknown): ContainerSummary[] {
+  if (!Array.isArray(value)) throw unusable("list", "something that is not a JSON array", value);
+  for (const entry of value) {
+    if (!isObject(entry) || typeof entry.Id !== "string" || entry.Id === "") {
+      throw unusable("list", "an entry without an Id", entry);
+    }
+  }
+  return value as ContainerSummary[];
+}
+
+/** Fields of an inspect document the exporter reads, and the type each must have when present. */
+const INSPECT_FIELDS: [string[], "string" | "number" | "boolean" | "object"][] = [
+  [["Name"], "string"],
+  [["Image"], "string"],
+  [["Created"], "string"],
+  [["RestartCount"], "number"],
+  [["Config"], "object"],
+  [["Config", "Image"], "string"],
+  [["Config", "Labels"], "object"],
+  [["State"], "object"],
+  [["State", "Status"], "string"],
+  [["State", "StartedAt"], "string"],
+  [["State", "FinishedAt"], "string"],
+  [["State", "ExitCode"], "number"],
+  [["State", "OOMKilled"], "boolean"],
+  [["State", "Health"], "object"],
+  [["State", "Health", "Status"], "string"],
+  [["State", "Health", "FailingStreak"], "number"],
+  [["State", "Pid"], "number"],
+  [["HostConfig"], "object"],
+  [["HostConfig", "Memory"], "number"],
+  [["HostConfig", "NanoCpus"], "number"],
+  [["HostConfig", "CpuQuota"], "number"],
+  [["HostConfig", "CpuPeriod"], "number"],
+];
+
+/** An inspect document whose fields have the types the registry expects (absent or null ones are defaulted there). */
+function checkInspect(value: unknown): ContainerInspect {
+  if (!isObject(value) || typeof value.Id !== "string" || value.Id === "") {
+    throw unusable("inspect", "something that is not a container", value);
+  }
+  for (const [path, type] of INSPECT_FIELDS) {
+    let field: unknown = value;
+    for (const key of path) field = isObject(field) ? field[key] : undefined;
+    if (field === undefined || field === null) continue;
+    if ((Array.isArray(field) ? "array" : typeof field) !== type) {
+      throw unusable("inspect", `a ${path.join(".")} that is not a ${type}`, field);
+    }
+  }
+  const labels = (value.Config as { Labels?: Record<string, unknown> } | undefined)?.Labels ?? {};
+  for (const [key, label] of Object.entries(labels)) {
+    if (typeof label !== "string") throw unusable("inspect", `a label ${key} that is not a string`, label);
+  }
+  return value as unknown as ContainerInspect;
 }

@@ -2,6 +2,7 @@
  * Builds one exporter from its configuration: Docker access, registry, tracker, and the HTTP handler.
  * Nothing happens until `run` is called; main.ts adds the listening socket and signals, tests a fake engine.
  */
+import { DENO_FILE_SYSTEM, type FileSystem, openCgroupReader } from "./cgroup_reader.ts";
 import type { Config } from "./config.ts";
 import { ContainerRegistry } from "./container_registry.ts";
 import { ContainerTracker } from "./container_tracker.ts";
@@ -11,6 +12,8 @@ import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
 import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "./metrics.ts";
 import type { ProcessSample } from "./process_metrics.ts";
+import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "./resource_collector.ts";
+import { resourceCollectorFamilies, resourceFamilies } from "./resource_metrics.ts";
 import { ScrapeCache } from "./scrape_cache.ts";
 import { createHandler } from "./server.ts";
 import { VERSION } from "./version.ts";
@@ -26,6 +29,8 @@ export interface ExporterDeps {
   /** Aborting it cancels engine calls in flight and ends `run`. */
   signal: AbortSignal;
   dockerCallTimeoutMs?: number;
+  /** What the cgroup and /proc files are read through (default: Deno's file system). */
+  fs?: FileSystem;
 }
 
 /** A wired exporter. */
@@ -34,7 +39,9 @@ export interface Exporter {
   registry: ContainerRegistry;
   stats: ExporterStats;
   tracker: ContainerTracker;
-  /** Follows the engine until the signal aborts. */
+  /** The resource metrics collector; `undefined` when EXPORTER_RESOURCE_METRICS=off. */
+  resources: ResourceCollector | undefined;
+  /** Follows the engine (and collects resource metrics) until the signal aborts. */
   run(): Promise<void>;
 }
 
@@ -44,8 +51,9 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const stats = new ExporterStats();
   // Tombstones live as long as the stale period: a late answer about a removed container is older than that.
   const registry = new ContainerRegistry(config.staleAfterMs);
+  const api = createDockerApi(config.docker, { timeoutMs, signal: deps.signal });
   const tracker = new ContainerTracker({
-    api: createDockerApi(config.docker, { timeoutMs, signal: deps.signal }),
+    api,
     openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),
     registry,
     stats,
@@ -54,13 +62,43 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     refreshIntervalMs: config.refreshIntervalMs,
     staleAfterMs: config.staleAfterMs,
   });
+  // Collected in the background on its own interval; a scrape only renders the last collection.
+  const resources = config.resourceMetrics === "off" ? undefined : new ResourceCollector({
+    mode: config.resourceMetrics,
+    remoteEngine: config.docker.kind === "tcp",
+    openCgroup: () =>
+      cgroupSource(openCgroupReader({
+        fs: deps.fs ?? DENO_FILE_SYSTEM,
+        cgroupRoot: config.cgroupRoot,
+        procRoot: config.procRoot,
+        onWarning: (message, error) => deps.logger.warn(message, { error }),
+      })),
+    openApi: () => apiSource((id) => api.containerStats(id)),
+    targets: () => resourceTargets(registry.containers()),
+    intervalMs: config.resourceIntervalMs,
+    logger: deps.logger,
+    now: deps.now,
+    ready: () => stats.synced,
+  });
   const labelMatches = labelKeyMatcher(config.containerLabels);
   const build = { version: VERSION, denoVersion: Deno.version.deno };
   const scrape = new ScrapeCache({
-    revision: () => `${registry.version}/${stats.engineRevision}`,
-    stableFamilies: () => [...containerFamilies(registry.containers(), labelMatches), ...engineFamilies(stats.engine)],
+    revision: () => `${registry.version}/${stats.engineRevision}/${resources?.generation ?? 0}`,
+    stableFamilies: () => {
+      const containers = registry.containers();
+      return [
+        ...containerFamilies(containers, labelMatches),
+        ...engineFamilies(stats.engine),
+        ...(resources
+          ? [...resourceFamilies(containers, resources.usage), ...resourceCollectorFamilies(resources)]
+          : []),
+      ];
+    },
     liveFamilies: () => exporterFamilies(stats, registry.size, build, deps.readProcess()),
   });
   const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });
-  return { handler, registry, stats, tracker, run: () => tracker.run(deps.signal) };
+  const run = async () => {
+    await Promise.all([tracker.run(deps.signal), resources?.run(deps.signal)]);
+  };
+  return { handler, registry, stats, tracker, resources, run };
 }

@@ -51,6 +51,10 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     logLevel: "info",
     containerLabels: [],
     webConfigFile: "",
+    resourceMetrics: "auto",
+    resourceIntervalMs: 15_000,
+    cgroupRoot: "/sys/fs/cgroup",
+    procRoot: "/proc",
   });
 });
 
@@ -64,6 +68,10 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_LOG_LEVEL: "DEBUG",
     EXPORTER_CONTAINER_LABELS: " com.example.* , team ,,",
     EXPORTER_WEB_CONFIG_FILE: "/etc/exporter/web.yml",
+    EXPORTER_RESOURCE_METRICS: "API",
+    EXPORTER_RESOURCE_INTERVAL: "30s",
+    EXPORTER_CGROUP_ROOT: "/host/sys/fs/cgroup/",
+    EXPORTER_PROC_ROOT: "/host/proc",
   });
   assert.deepEqual(config, {
     port: 9417,
@@ -74,6 +82,10 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     logLevel: "debug",
     containerLabels: ["com.example.*", "team"],
     webConfigFile: "/etc/exporter/web.yml",
+    resourceMetrics: "api",
+    resourceIntervalMs: 30_000,
+    cgroupRoot: "/host/sys/fs/cgroup",
+    procRoot: "/host/proc",
   });
 });
 

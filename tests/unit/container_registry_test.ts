@@ -220,6 +220,10 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
     oomKilled: false,
     health: "none",
     failingStreak: 0,
+    pid: 6833,
+    memoryLimitBytes: 0,
+    cpuQuotaMicros: 0,
+    cpuPeriodMicros: 100_000,
   });
   assertClose(createdSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.308331256), "created");
   assertClose(startedSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.475717411), "started");

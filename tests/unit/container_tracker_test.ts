@@ -56,6 +56,8 @@ function setup() {
       const found = containers.get(id);
       return found && structuredClone(found);
     },
+    // The tracker never asks for stats; the resource collector does.
+    containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
   };
   const events = new EventQueue();
   const registry = new ContainerRegistry(60_000);

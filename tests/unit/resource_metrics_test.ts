@@ -1,0 +1,193 @@
+/**
+ * The resource families: cAdvisor's names, types and labels, which containers get which series, a golden
+ * scrape (tests/testdata/resource_metrics.prom) that `promtool check metrics` accepts.
+ */
+import assert from "node:assert/strict";
+import type { ContainerRecord } from "../../lib/container_registry.ts";
+import { formatText } from "../../lib/exposition.ts";
+import { resourceCollectorFamilies, resourceFamilies } from "../../lib/resource_metrics.ts";
+import type { ContainerUsage } from "../../lib/resource_usage.ts";
+import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../support/golden.ts";
+
+function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRecord {
+  return {
+    id,
+    name: id,
+    image: "busybox:1.36",
+    imageId: "sha256:" + "ab".repeat(32),
+    labels: {},
+    state: "running",
+    createdSeconds: 1_795_600_000,
+    startedSeconds: 1_795_600_001.25,
+    finishedSeconds: undefined,
+    restartCount: 0,
+    exitCode: 0,
+    oomKilled: false,
+    health: "none",
+    failingStreak: 0,
+    pid: 4242,
+    memoryLimitBytes: 0,
+    cpuQuotaMicros: 0,
+    cpuPeriodMicros: 100_000,
+    ...changes,
+  };
+}
+
+const RECORDS: ContainerRecord[] = [
+  record("c0ffee01", {
+    name: "shop-web-1",
+    image: "nginx:1.27",
+    memoryLimitBytes: 268_435_456,
+    cpuQuotaMicros: 150_000,
+  }),
+  record("c0ffee02", { name: "paused-worker", state: "paused" }),
+  record("c0ffee03", { name: "stopped-since", state: "exited" }),
+  record("c0ffee04", { name: "not-read-yet" }),
+  record("c0ffee05", { name: 'odd "name"\\x' }),
+];
+
+const USAGE = new Map<string, ContainerUsage>([
+  ["c0ffee01", {
+    cpu: {
+      totalSeconds: 8.123456,
+      userSeconds: 6.1,
+      systemSeconds: 2.023456,
+      periods: 812,
+      throttledPeriods: 97,
+      throttledSeconds: 4.56789,
+    },
+    memory: {
+      usageBytes: 157286400,
+      workingSetBytes: 136314880,
+      rssBytes: 104857600,
+      cacheBytes: 41943040,
+      failcnt: 12,
+      oomKills: 1,
+    },
+    network: [
+      {
+        interface: "eth0",
+        receiveBytes: 1043521,
+        receivePackets: 9874,
+        receiveErrors: 0,
+        receiveDropped: 2,
+        transmitBytes: 734210,
+        transmitPackets: 6521,
+        transmitErrors: 1,
+        transmitDropped: 0,
+      },
+      {
+        interface: "lo",
+        receiveBytes: 5120,
+        receivePackets: 64,
+        receiveErrors: 0,
+        receiveDropped: 0,
+        transmitBytes: 5120,
+        transmitPackets: 64,
+        transmitErrors: 0,
+        transmitDropped: 0,
+      },
+    ],
+    blockIo: [{ device: "/dev/sda", readBytes: 1048576, writeBytes: 33554432, reads: 24, writes: 512 }],
+    tasks: 7,
+    tasksLimit: 512,
+  }],
+  // Paused: still holds memory. No quota, so no CFS series even though the kernel reports zeros.
+  ["c0ffee02", {
+    cpu: {
+      totalSeconds: 1.5,
+      userSeconds: 1,
+      systemSeconds: 0.5,
+      periods: 0,
+      throttledPeriods: 0,
+      throttledSeconds: 0,
+    },
+    memory: { usageBytes: 52428800, workingSetBytes: 0, rssBytes: 31457280, cacheBytes: 16777216 },
+    network: [],
+    blockIo: [],
+    tasks: 3,
+    tasksLimit: 0,
+  }],
+  // Read in the last collection, stopped since: left out at once.
+  ["c0ffee03", { cpu: { totalSeconds: 9, userSeconds: 9, systemSeconds: 0 }, network: [], blockIo: [] }],
+  ["c0ffee05", { network: [], blockIo: [], tasks: 1 }],
+  // Not in the registry (removed since the collection): left out.
+  ["deadbeef", { cpu: { totalSeconds: 1, userSeconds: 1, systemSeconds: 0 }, network: [], blockIo: [] }],
+]);
+
+const COLLECTOR = { sourceName: "cgroup" as const, lastDurationMs: 7, errors: 2, usage: USAGE };
+
+Deno.test("resourceFamilies() renders the golden scrape tests/testdata/resource_metrics.prom", async () => {
+  const text = formatText([...resourceFamilies(RECORDS, USAGE), ...resourceCollectorFamilies(COLLECTOR)]);
+  await assertGolden("resource_metrics.prom", text);
+});
+
+Deno.test({
+  name: "promtool check metrics accepts tests/testdata/resource_metrics.prom without a word",
+  ignore: !HAVE_PROMTOOL,
+  fn: async () => {
+    const { code, output } = await promtoolCheckMetrics(await Deno.readTextFile(testdata("resource_metrics.prom")));
+    assert.equal(output, "");
+    assert.equal(code, 0);
+  },
+});
+
+Deno.test("resourceFamilies() covers only running and paused containers the last collection read", () => {
+  const names = (family: string) =>
+    resourceFamilies(RECORDS, USAGE)
+      .find((f) => f.name === family)!.samples
+      .map((s) => Object.fromEntries(s.labels).name);
+  assert.deepEqual(names("container_cpu_usage_seconds_total"), ["shop-web-1", "paused-worker"]);
+  assert.deepEqual(names("container_threads"), ["shop-web-1", "paused-worker", 'odd "name"\\x']);
+  // Spec and CFS series only where a quota is set, as in cAdvisor; the memory limit everywhere it is known.
+  for (const family of ["container_cpu_cfs_periods_total", "container_spec_cpu_quota", "container_spec_cpu_period"]) {
+    assert.deepEqual(names(family), ["shop-web-1"], family);
+  }
+  assert.deepEqual(names("container_spec_memory_limit_bytes"), ["shop-web-1", "paused-worker", 'odd "name"\\x']);
+});
+
+Deno.test("resourceFamilies() declares cAdvisor's families, empty when nothing was collected", () => {
+  const families = resourceFamilies(RECORDS, new Map());
+  assert.deepEqual(families.map((f) => `${f.name} ${f.type}`).sort(), [
+    "container_cpu_cfs_periods_total counter",
+    "container_cpu_cfs_throttled_periods_total counter",
+    "container_cpu_cfs_throttled_seconds_total counter",
+    "container_cpu_system_seconds_total counter",
+    "container_cpu_usage_seconds_total counter",
+    "container_cpu_user_seconds_total counter",
+    "container_fs_reads_bytes_total counter",
+    "container_fs_reads_total counter",
+    "container_fs_writes_bytes_total counter",
+    "container_fs_writes_total counter",
+    "container_memory_cache gauge",
+    "container_memory_failcnt gauge",
+    "container_memory_rss gauge",
+    "container_memory_usage_bytes gauge",
+    "container_memory_working_set_bytes gauge",
+    "container_network_receive_bytes_total counter",
+    "container_network_receive_errors_total counter",
+    "container_network_receive_packets_dropped_total counter",
+    "container_network_receive_packets_total counter",
+    "container_network_transmit_bytes_total counter",
+    "container_network_transmit_errors_total counter",
+    "container_network_transmit_packets_dropped_total counter",
+    "container_network_transmit_packets_total counter",
+    "container_oom_events_total counter",
+    "container_spec_cpu_period gauge",
+    "container_spec_cpu_quota gauge",
+    "container_spec_memory_limit_bytes gauge",
+    "container_threads gauge",
+    "container_threads_max gauge",
+  ]);
+  assert.ok(families.every((f) => f.samples.length === 0));
+  assert.deepEqual(
+    resourceCollectorFamilies({ sourceName: undefined, lastDurationMs: undefined, errors: 0, usage: new Map() })
+      .map((f) => [f.name, f.samples.length]),
+    [
+      ["docker_exporter_resource_source_info", 0],
+      ["docker_exporter_resource_collection_duration_seconds", 0],
+      ["docker_exporter_resource_containers", 0],
+      ["docker_exporter_resource_read_errors_total", 1],
+    ],
+  );
+});
