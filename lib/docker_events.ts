@@ -6,7 +6,13 @@ import type { DockerEndpoint } from "./config.ts";
 import { openStream } from "./docker_socket.ts";
 import { JsonStreamDecoder } from "./json_stream.ts";
 
-/** The container event actions the exporter subscribes to (Docker reports `health_status: <status>`). */
+/**
+ * The container event actions the exporter subscribes to (Docker reports `health_status: <status>`).
+ * The last two are Podman's own names: its Docker-compatible `/events` matches the filter against them and
+ * reports `died` as `die` (so without `died` no exit would arrive), and it says `remove` where Docker says
+ * `destroy`. Docker ignores names it never sends. Podman's `init` (before a start) and `cleanup` (after a
+ * `die`) are left out: they change nothing the exporter shows.
+ */
 export const FOLLOWED_ACTIONS = [
   "create",
   "start",
@@ -20,6 +26,8 @@ export const FOLLOWED_ACTIONS = [
   "health_status",
   "rename",
   "destroy",
+  "died",
+  "remove",
 ] as const;
 
 /** One container event, reduced to what the exporter uses. */

@@ -23,20 +23,25 @@ const HEALTH_DETAILS: Record<string, HealthState> = {
 
 /**
  * Decides the effect of `event`. `known` says whether the registry already has the container:
- * an event about an unknown container always leads to an inspect (unless it is a `destroy`),
+ * an event about an unknown container always leads to an inspect (unless it is a removal),
  * so a container missed at sync time is picked up by its next event.
+ * Podman's names are read as Docker's: `remove` as `destroy`, `died` as `die`.
  */
 export function eventEffect(event: ContainerEvent, known: boolean): EventEffect {
   const seconds = event.timeMs > 0 ? event.timeMs / 1000 : undefined;
   switch (event.action) {
     case "destroy":
+    case "remove":
       return { remove: true, inspect: false };
     case "rename": {
       const name = event.attributes.name?.replace(/^\//, "");
       return { remove: false, patch: name ? { name } : undefined, inspect: !known || !name };
     }
-    case "die": {
-      const exitCode = event.attributes.exitCode ? Number(event.attributes.exitCode) : NaN;
+    case "die":
+    case "died": {
+      // Podman's own `died` has the code only in `containerExitCode`; its `die` has it in `exitCode` too.
+      const code = event.attributes.exitCode ?? event.attributes.containerExitCode;
+      const exitCode = code ? Number(code) : NaN;
       return {
         remove: false,
         patch: {
@@ -55,6 +60,8 @@ export function eventEffect(event: ContainerEvent, known: boolean): EventEffect 
     case "unpause":
       return { remove: false, patch: { state: "running" }, inspect: !known };
     case "health_status": {
+      // Podman 4.3 sends a bare `health_status` as a check starts (its `HealthStatus` is the status before the
+      // check), so this inspect may still see the old health; the next refresh brings the result.
       const health = HEALTH_DETAILS[event.detail];
       // The failing streak is not in the event; the inspect brings it.
       return { remove: false, patch: health ? { health } : undefined, inspect: true };

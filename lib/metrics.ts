@@ -24,6 +24,25 @@ export const COMPOSE_LABEL_KEYS = [
   "version",
 ].map((suffix) => `com.docker.compose.${suffix}`);
 
+/**
+ * The value of Compose label `key` (`com.docker.compose.<name>`), else of podman-compose's
+ * `io.podman.compose.<name>`, else "". podman-compose writes its project and service under the Docker names too,
+ * but its config hash and version only under its own.
+ * @example composeLabel({ "io.podman.compose.version": "1.2.0" }, "com.docker.compose.version") // "1.2.0"
+ */
+export function composeLabel(labels: Readonly<Record<string, string>>, key: string): string {
+  const value = labels[key];
+  if (value !== undefined) return value;
+  return labels[PODMAN_KEYS.get(key) ?? key.replace(/^com\.docker\.compose\./, "io.podman.compose.")] ?? "";
+}
+
+/** podman-compose's key for each Compose key, worked out once rather than per container and scrape. */
+const PODMAN_KEYS = new Map(
+  [...COMPOSE_LABEL_KEYS, "com.docker.compose.project", "com.docker.compose.service"].map((key) =>
+    [key, key.replace(/^com\.docker\.compose\./, "io.podman.compose.")] as const
+  ),
+);
+
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -44,16 +63,29 @@ export function labelKeyMatcher(globs: readonly string[]): (key: string) => bool
   return (key) => patterns.some((pattern) => pattern.test(key));
 }
 
-function family(name: string, type: MetricFamily["type"], help: string, samples: Sample[]): MetricFamily {
+/** Builds a family after checking its metric and label names (and that a counter ends in `_total`). */
+export function family(name: string, type: MetricFamily["type"], help: string, samples: Sample[]): MetricFamily {
   if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
   if (type === "counter" && !name.endsWith("_total")) throw new Error(`counter ${name} must end in _total`);
-  for (const sample of samples) {
-    for (const [label] of sample.labels) {
+  // Each distinct name is checked once: a family of 10,000 containers repeats the same few names.
+  const checked = new Set<string>();
+  for (let i = 0; i < samples.length; i++) {
+    const labels = samples[i].labels;
+    for (let j = 0; j < labels.length; j++) {
+      const label = labels[j][0];
+      if (checked.has(label)) continue;
       if (!LABEL_NAME.test(label) || label.startsWith("__")) throw new Error(`invalid label name ${label} on ${name}`);
+      checked.add(label);
     }
   }
   return { name, type, help, samples };
 }
+
+/** The compatibility series' compose labels: the key read and the label name written. */
+const COMPAT_LABELS = COMPOSE_LABEL_KEYS.map((key) => [key, sanitizeLabelName(`container_label_${key}`)] as const);
+/** The label pair of each state and health series, shared by every container's samples. */
+const STATE_LABELS = CONTAINER_STATES.map((s) => ["state", s] as const);
+const HEALTH_LABELS = HEALTH_STATES.map((h) => ["status", h] as const);
 
 /** Containers `docker ps` lists (without `-a`): the ones the compatibility series covers. */
 function listedByDockerPs(record: ContainerRecord): boolean {
@@ -81,22 +113,17 @@ export function containerFamilies(
   const failingStreak: Sample[] = [];
 
   for (const c of containers) {
-    const idName = [["id", c.id], ["name", c.name]] as const;
+    const id = ["id", c.id] as const;
+    const name = ["name", c.name] as const;
+    const idName = [id, name] as const;
     if (listedByDockerPs(c) && c.startedSeconds !== undefined) {
-      compat.push({
-        labels: [
-          ...idName,
-          ["image", c.image],
-          ...COMPOSE_LABEL_KEYS.map((key) =>
-            [sanitizeLabelName(`container_label_${key}`), c.labels[key] ?? ""] as const
-          ),
-        ],
-        value: c.startedSeconds,
-      });
+      const labels: (readonly [string, string])[] = [id, name, ["image", c.image]];
+      for (const [key, label] of COMPAT_LABELS) labels.push([label, composeLabel(c.labels, key)]);
+      compat.push({ labels, value: c.startedSeconds });
     }
     const extra = new Map<string, string>();
-    for (const key of Object.keys(c.labels).sort()) {
-      if (!labelMatches(key)) continue;
+    // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label of every container.
+    for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
       const label = sanitizeLabelName(`container_label_${key}`);
       if (!extra.has(label)) extra.set(label, c.labels[key]);
     }
@@ -105,20 +132,20 @@ export function containerFamilies(
         ...idName,
         ["image", c.image],
         ["image_id", c.imageId],
-        ["compose_project", c.labels["com.docker.compose.project"] ?? ""],
-        ["compose_service", c.labels["com.docker.compose.service"] ?? ""],
+        ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
+        ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
         ...extra,
       ],
       value: 1,
     });
-    for (const s of CONTAINER_STATES) state.push({ labels: [...idName, ["state", s]], value: c.state === s ? 1 : 0 });
+    for (const pair of STATE_LABELS) state.push({ labels: [id, name, pair], value: c.state === pair[1] ? 1 : 0 });
     if (c.startedSeconds !== undefined) started.push({ labels: idName, value: c.startedSeconds });
     if (c.finishedSeconds !== undefined) finished.push({ labels: idName, value: c.finishedSeconds });
     if (c.createdSeconds !== undefined) created.push({ labels: idName, value: c.createdSeconds });
     restarts.push({ labels: idName, value: c.restartCount });
     exitCode.push({ labels: idName, value: c.exitCode });
     oomKilled.push({ labels: idName, value: c.oomKilled ? 1 : 0 });
-    for (const h of HEALTH_STATES) health.push({ labels: [...idName, ["status", h]], value: c.health === h ? 1 : 0 });
+    for (const pair of HEALTH_LABELS) health.push({ labels: [id, name, pair], value: c.health === pair[1] ? 1 : 0 });
     if (c.health !== "none") failingStreak.push({ labels: idName, value: c.failingStreak });
   }
 

@@ -1,7 +1,8 @@
 /**
  * Helpers for the integration tests that drive the real Docker engine at /var/run/docker.sock:
  * telling whether it answers, running the `docker` CLI, the offline busybox test image, containers
- * that are always `--network none` and always cleaned up, and polling.
+ * that are always `--network none` and always cleaned up, and polling. The image and the containers work
+ * the same through another engine's CLI (`ContainerEngine`; engines.ts has Podman).
  *
  * Test files register their Docker tests with `ignore: await dockerTestsIgnored("name_test.ts")`, so that
  * without an engine they show as ignored, after one console message saying why.
@@ -67,7 +68,7 @@ export async function dockerTestsIgnored(file: string): Promise<boolean> {
 }
 
 /** Sends `GET /_ping` over the unix socket; returns why it failed, or `undefined` when the engine said OK. */
-async function pingSocket(path: string, timeoutMs: number): Promise<string | undefined> {
+export async function pingSocket(path: string, timeoutMs: number): Promise<string | undefined> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
@@ -97,17 +98,32 @@ async function pingSocket(path: string, timeoutMs: number): Promise<string | und
  * @throws Error with the command, exit code and stderr when it fails.
  * @example const id = await docker("run", "-d", "--network", "none", image, "sleep", "5");
  */
-export async function docker(...args: string[]): Promise<string> {
-  const output = await new Deno.Command("docker", {
-    args,
+export function docker(...args: string[]): Promise<string> {
+  // The legacy builder needs no buildx plugin and no network; hints would only clutter stderr.
+  return runCommand("docker", args, { DOCKER_BUILDKIT: "0", DOCKER_CLI_HINTS: "false" });
+}
+
+/**
+ * Runs `command args...` with `env` added to this process's environment; returns stdout without the trailing
+ * newline.
+ * @throws Error with the command, exit code and stderr when it fails.
+ */
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const output = await new Deno.Command(command, {
+    args: [...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    // The legacy builder needs no buildx plugin and no network; hints would only clutter stderr.
-    env: { DOCKER_BUILDKIT: "0", DOCKER_CLI_HINTS: "false" },
+    env,
   }).output();
   if (!output.success) {
-    throw new Error(`docker ${args.join(" ")} failed (exit ${output.code}): ${decoder.decode(output.stderr).trim()}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed (exit ${output.code}): ${decoder.decode(output.stderr).trim()}`,
+    );
   }
   return decoder.decode(output.stdout).replace(/\n$/, "");
 }
@@ -115,39 +131,45 @@ export async function docker(...args: string[]): Promise<string> {
 let image: Promise<string> | undefined;
 
 /**
- * Returns the tag of the busybox test image, building it first when no image has that tag.
- * The tag is a hash of the Dockerfile and of /bin/busybox, so a changed recipe builds a new image
- * and an unchanged one is built once per engine. Needs busybox-static (`/bin/busybox`).
+ * Returns the tag of the busybox test image on Docker, building it first when no image has that tag.
+ * Needs busybox-static (`/bin/busybox`).
  */
 export function ensureTestImage(): Promise<string> {
-  image ??= (async () => {
-    const dockerfile = await Deno.readFile(new URL("Dockerfile", IMAGE_DIR));
-    const busybox = await Deno.readFile(BUSYBOX).catch((error) => {
-      throw new Error(`${BUSYBOX} is missing (apt-get install busybox-static): ${error.message}`);
-    });
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(dockerfile, busybox)));
-    const tag = `${IMAGE_REPOSITORY}:${
-      Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("")
-    }`;
-    try {
-      await docker("image", "inspect", "--format", "{{.Id}}", tag);
-      return tag;
-    } catch {
-      // Not built yet on this engine.
-    }
-    const context = await Deno.makeTempDir({ prefix: "docker-exporter-image-" });
-    try {
-      await Deno.writeFile(`${context}/Dockerfile`, dockerfile);
-      await Deno.writeFile(`${context}/busybox`, busybox, { mode: 0o755 });
-      await docker("build", "--network", "none", "--quiet", "--tag", tag, context);
-    } finally {
-      await Deno.remove(context, { recursive: true });
-    }
-    return tag;
-  })();
+  image ??= buildTestImage(docker);
   // A failed build is not cached, so the next test tries again and reports its own error.
   image.catch(() => (image = undefined));
   return image;
+}
+
+/**
+ * Builds the busybox test image with `cli` (`docker` or `podman`, which take the same `image inspect` and
+ * `build` arguments) unless it has it already, and returns its tag. The tag is a hash of the Dockerfile and of
+ * /bin/busybox, so a changed recipe builds a new image and an unchanged one is built once per engine.
+ */
+export async function buildTestImage(cli: (...args: string[]) => Promise<string>): Promise<string> {
+  const dockerfile = await Deno.readFile(new URL("Dockerfile", IMAGE_DIR));
+  const busybox = await Deno.readFile(BUSYBOX).catch((error) => {
+    throw new Error(`${BUSYBOX} is missing (apt-get install busybox-static): ${error.message}`);
+  });
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(dockerfile, busybox)));
+  const tag = `${IMAGE_REPOSITORY}:${
+    Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+  try {
+    await cli("image", "inspect", "--format", "{{.Id}}", tag);
+    return tag;
+  } catch {
+    // Not built yet on this engine.
+  }
+  const context = await Deno.makeTempDir({ prefix: "docker-exporter-image-" });
+  try {
+    await Deno.writeFile(`${context}/Dockerfile`, dockerfile);
+    await Deno.writeFile(`${context}/busybox`, busybox, { mode: 0o755 });
+    await cli("build", "--network", "none", "--quiet", "--tag", tag, context);
+  } finally {
+    await Deno.remove(context, { recursive: true });
+  }
+  return tag;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -156,6 +178,22 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
   out.set(b, a.length);
   return out;
 }
+
+/** The CLI of an engine that takes `docker`'s arguments, as a `ContainerScope` uses it. */
+export interface ContainerEngine {
+  /** Runs the CLI; returns stdout without the trailing newline, throws with stderr when it fails. */
+  cli(...args: string[]): Promise<string>;
+  /** The tag of the busybox test image on this engine, built when missing. */
+  ensureImage(): Promise<string>;
+  /**
+   * What `rm --force` needs besides to kill at once: Docker sends SIGKILL, Podman first stops with SIGTERM and
+   * a grace period unless given `--time 0`.
+   */
+  readonly forceRemoveFlags: readonly string[];
+}
+
+/** The Docker engine at `DOCKER_SOCKET`, through the `docker` CLI. */
+export const DOCKER_ENGINE: ContainerEngine = { cli: docker, ensureImage: ensureTestImage, forceRemoveFlags: [] };
 
 /** What to run; every container gets `--network none` and its scope's name prefix and label. */
 export interface ContainerSpec {
@@ -185,6 +223,7 @@ export const SLEEP_COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"
 /**
  * The containers of one test: each named `<prefix>-<name>` with a prefix unique to this scope, and all
  * removed (with `docker rm -f`) by `cleanup()` or at the end of an `await using` block.
+ * `engine` runs them (default: Docker).
  * @example
  * await using scope = new ContainerScope("engine");
  * const { id, name } = await scope.run({ labels: { "com.example.team": "a" } });
@@ -192,10 +231,12 @@ export const SLEEP_COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"
 export class ContainerScope implements AsyncDisposable {
   /** `itest-<task>-<random>`: what every container name of this scope starts with. */
   readonly prefix: string;
+  readonly #engine: ContainerEngine;
   #count = 0;
 
-  constructor(task: string) {
+  constructor(task: string, engine: ContainerEngine = DOCKER_ENGINE) {
     this.prefix = `itest-${task}-${crypto.randomUUID().slice(0, 8)}`;
+    this.#engine = engine;
   }
 
   /** A name under this scope's prefix. */
@@ -214,10 +255,10 @@ export class ContainerScope implements AsyncDisposable {
   }
 
   async #launch(verb: "run" | "create", spec: ContainerSpec): Promise<TestContainer> {
-    const tag = await ensureTestImage();
+    const tag = await this.#engine.ensureImage();
     const name = this.nameFor(spec.name ?? String(++this.#count));
     const labels = Object.entries(spec.labels ?? {}).flatMap(([key, value]) => ["--label", `${key}=${value}`]);
-    const id = await docker(
+    const id = await this.#engine.cli(
       verb,
       ...(verb === "run" ? ["--detach"] : []),
       "--network",
@@ -231,15 +272,22 @@ export class ContainerScope implements AsyncDisposable {
       tag,
       ...(spec.command ?? SLEEP_COMMAND),
     );
-    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`docker ${verb} printed ${JSON.stringify(id)}, not an id`);
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`${verb} printed ${JSON.stringify(id)}, not an id`);
     return { id, name };
   }
 
   /** Removes every container of this scope (renamed ones too), with their anonymous volumes. */
   async cleanup(): Promise<void> {
-    const ids = await docker("ps", "--all", "--quiet", "--no-trunc", "--filter", `label=${SCOPE_LABEL}=${this.prefix}`);
+    const ids = await this.#engine.cli(
+      "ps",
+      "--all",
+      "--quiet",
+      "--no-trunc",
+      "--filter",
+      `label=${SCOPE_LABEL}=${this.prefix}`,
+    );
     if (ids === "") return;
-    await docker("rm", "--force", "--volumes", ...ids.split("\n"));
+    await this.#engine.cli("rm", "--force", ...this.#engine.forceRemoveFlags, "--volumes", ...ids.split("\n"));
   }
 
   [Symbol.asyncDispose](): Promise<void> {

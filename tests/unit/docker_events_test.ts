@@ -134,6 +134,9 @@ const FOLLOWED = [
   "health_status",
   "rename",
   "destroy",
+  // Podman's own names for die and destroy, which its `/events` filter matches.
+  "died",
+  "remove",
 ];
 
 Deno.test("eventsPath() asks for container events of the followed actions, percent-encoded", () => {

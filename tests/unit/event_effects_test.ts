@@ -62,6 +62,34 @@ const TABLE: Row[] = [
     unknown: { remove: false, patch: { state: "exited" }, inspect: true },
   },
   {
+    what: "die as Podman sends it (the code in containerExitCode too)",
+    event: event("die", { containerExitCode: "137", exitCode: "137" }),
+    known: {
+      remove: false,
+      patch: { state: "exited", exitCode: 137, finishedSeconds: TIME_MS / 1000 },
+      inspect: true,
+    },
+    unknown: {
+      remove: false,
+      patch: { state: "exited", exitCode: 137, finishedSeconds: TIME_MS / 1000 },
+      inspect: true,
+    },
+  },
+  {
+    what: "died (Podman's own name for die, its code only in containerExitCode)",
+    event: event("died", { containerExitCode: "3" }),
+    known: {
+      remove: false,
+      patch: { state: "exited", exitCode: 3, finishedSeconds: TIME_MS / 1000 },
+      inspect: true,
+    },
+    unknown: {
+      remove: false,
+      patch: { state: "exited", exitCode: 3, finishedSeconds: TIME_MS / 1000 },
+      inspect: true,
+    },
+  },
+  {
     what: "kill",
     event: event("kill", { signal: "15" }),
     known: { remove: false, inspect: false },
@@ -104,6 +132,12 @@ const TABLE: Row[] = [
     unknown: { remove: false, patch: { health: "starting" }, inspect: true },
   },
   {
+    what: "health_status as Podman sends it (no detail)",
+    event: event("health_status"),
+    known: { remove: false, patch: undefined, inspect: true },
+    unknown: { remove: false, patch: undefined, inspect: true },
+  },
+  {
     what: "health_status with an unknown detail",
     event: event("health_status", {}, "sleepy"),
     known: { remove: false, patch: undefined, inspect: true },
@@ -130,6 +164,12 @@ const TABLE: Row[] = [
   {
     what: "destroy",
     event: event("destroy"),
+    known: { remove: true, inspect: false },
+    unknown: { remove: true, inspect: false },
+  },
+  {
+    what: "remove (Podman's destroy)",
+    event: event("remove"),
     known: { remove: true, inspect: false },
     unknown: { remove: true, inspect: false },
   },
@@ -164,6 +204,8 @@ Deno.test("eventEffect() table covers every followed action", () => {
     "health_status",
     "rename",
     "destroy",
+    "died",
+    "remove",
   ];
   const covered = new Set(TABLE.map((row) => row.event.action));
   for (const action of followed) assert.ok(covered.has(action), action);

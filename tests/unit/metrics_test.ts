@@ -3,6 +3,7 @@ import type { ContainerRecord } from "../../lib/container_registry.ts";
 import { formatText, type MetricFamily, type Sample } from "../../lib/exposition.ts";
 import { ExporterStats } from "../../lib/exporter_stats.ts";
 import {
+  composeLabel,
   containerFamilies,
   engineFamilies,
   exporterFamilies,
@@ -199,6 +200,56 @@ Deno.test("containerFamilies() puts all ten compose labels on start_time_seconds
     container_label_com_docker_compose_version: "2.29.7",
   });
   assert.equal(withCompose.value, 1_795_600_001.25);
+});
+
+// podman-compose (1.2.0, podman_compose.py) writes its config hash and version only as io.podman.compose.*, the
+// project and service under both names, and no depends_on, image or oneoff.
+Deno.test("containerFamilies() fills compose labels from podman-compose's io.podman.compose.* where Compose's are missing", () => {
+  const podmanCompose = record("p0dc0de1", {
+    name: "shop_web_1",
+    labels: {
+      "io.podman.compose.config-hash": "9d1c",
+      "io.podman.compose.project": "shop",
+      "io.podman.compose.version": "1.2.0",
+      "PODMAN_SYSTEMD_UNIT": "podman-compose@shop.service",
+      [`${COMPOSE}.project`]: "shop",
+      [`${COMPOSE}.project.working_dir`]: "/srv/shop",
+      [`${COMPOSE}.project.config_files`]: "compose.yaml",
+      [`${COMPOSE}.container-number`]: "1",
+      [`${COMPOSE}.service`]: "web",
+    },
+  });
+  const families = containerFamilies([podmanCompose], () => false);
+  assert.deepEqual(labelsOf(familyNamed(families, "start_time_seconds_container").samples[0]), {
+    id: "p0dc0de1",
+    name: "shop_web_1",
+    image: "busybox:1.36",
+    container_label_com_docker_compose_config_hash: "9d1c",
+    container_label_com_docker_compose_container_number: "1",
+    container_label_com_docker_compose_depends_on: "",
+    container_label_com_docker_compose_image: "",
+    container_label_com_docker_compose_oneoff: "",
+    container_label_com_docker_compose_project: "shop",
+    container_label_com_docker_compose_project_config_files: "compose.yaml",
+    container_label_com_docker_compose_project_working_dir: "/srv/shop",
+    container_label_com_docker_compose_service: "web",
+    container_label_com_docker_compose_version: "1.2.0",
+  });
+  // A container labelled with the io.podman.compose names only.
+  const onlyPodman = record("p0dc0de2", {
+    labels: { "io.podman.compose.project": "shop", "io.podman.compose.service": "db" },
+  });
+  const info = familyNamed(containerFamilies([onlyPodman], () => false), "docker_container_info").samples[0];
+  assert.deepEqual([labelsOf(info).compose_project, labelsOf(info).compose_service], ["shop", "db"]);
+});
+
+Deno.test("composeLabel() prefers Docker Compose's label, even an empty one, over podman-compose's", () => {
+  const key = `${COMPOSE}.project`;
+  assert.equal(composeLabel({ [key]: "docker", "io.podman.compose.project": "podman" }, key), "docker");
+  assert.equal(composeLabel({ [key]: "", "io.podman.compose.project": "podman" }, key), "");
+  assert.equal(composeLabel({ "io.podman.compose.project": "podman" }, key), "podman");
+  assert.equal(composeLabel({ "io.podman.compose.version": "1.2.0" }, key), "");
+  assert.equal(composeLabel({}, key), "");
 });
 
 Deno.test("containerFamilies() copies only the container labels the globs select onto docker_container_info", () => {
