@@ -13,7 +13,14 @@ export interface WebConfig {
 }
 
 const TLS_FIELDS = new Set(["cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"]);
-const BCRYPT_HASH = /^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$/;
+/**
+ * `$2a$`, `$2b$` or `$2y$`, a cost of 4 to 31, then salt and hash. bcryptjs cannot compare other variants
+ * (`$2$` never matches) or costs (it throws), and hashing the decoy for unknown users at a cost above 31
+ * would never finish.
+ */
+const BCRYPT_HASH = /^\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+/** `min_version` values the listener honours: Deno's TLS server speaks TLS 1.2 and 1.3, never anything older. */
+const MIN_VERSIONS = new Set(["TLS10", "TLS11", "TLS12"]);
 
 /**
  * Validates a parsed YAML document (as `yaml.parse` returns it) from the file at `path`.
@@ -65,8 +72,14 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
         `${where("tls_server_config.client_ca_file")} is not supported without client certificates`,
       );
     }
-    if (section.min_version !== undefined && section.min_version !== "TLS12" && section.min_version !== "TLS13") {
-      throw new ConfigError(`${where("tls_server_config.min_version")} must be TLS12 or TLS13`);
+    if (section.min_version === "TLS13") {
+      throw new ConfigError(
+        `${where("tls_server_config.min_version")} "TLS13" is not supported: ` +
+          "Deno's TLS server cannot refuse TLS 1.2 clients; use TLS12",
+      );
+    }
+    if (section.min_version !== undefined && !MIN_VERSIONS.has(section.min_version as string)) {
+      throw new ConfigError(`${where("tls_server_config.min_version")} must be TLS10, TLS11 or TLS12`);
     }
     tls = { certFile: file("cert_file"), keyFile: file("key_file") };
   }
@@ -82,7 +95,7 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
         throw new ConfigError(
           `${
             where(`basic_auth_users.${user}`)
-          } is not a bcrypt hash; make one with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
+          } is not a bcrypt hash ($2a$, $2b$ or $2y$ with a cost from 04 to 31); make one with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
         );
       }
       basicAuthUsers.set(user, hash);

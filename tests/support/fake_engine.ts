@@ -22,8 +22,14 @@ export interface FakeContainer {
   };
 }
 
-/** What a scripted override answers: a status and JSON body, or `"hang"` to never answer. */
-export type FakeAnswer = { status: number; body: unknown } | "hang";
+/**
+ * What a scripted override answers: a status and JSON body; a status and raw body bytes (not JSON, or huge),
+ * optionally cut after `cutAfter` bytes although the Content-Length announces them all; or `"hang"` to never answer.
+ */
+export type FakeAnswer =
+  | { status: number; body: unknown }
+  | { status: number; raw: string | Uint8Array; cutAfter?: number }
+  | "hang";
 
 /** One request the fake engine received. */
 export interface FakeRequest {
@@ -142,7 +148,7 @@ export class FakeEngine {
     const data = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
     for (const conn of this.#eventStreams) {
       try {
-        await conn.write(data);
+        await writeAll(conn, data);
       } catch {
         this.#eventStreams.delete(conn);
       }
@@ -151,21 +157,17 @@ export class FakeEngine {
 
   /** Sends one event object as a chunk, the way dockerd does. */
   sendEvent(event: Record<string, unknown>): Promise<void> {
-    const json = encoder.encode(JSON.stringify(event) + "\n");
-    return this.sendRaw(concat(encoder.encode(json.length.toString(16) + "\r\n"), json, encoder.encode("\r\n")));
+    return this.sendRaw(eventFrame(event));
   }
 
-  /** Sends a container event for `id` with `action`, stamped now. */
-  sendAction(id: string, action: string, attributes: Record<string, string> = {}): Promise<void> {
-    const nowNs = Date.now() * 1e6;
-    return this.sendEvent({
-      Type: "container",
-      Action: action,
-      Actor: { ID: id, Attributes: attributes },
-      scope: "local",
-      time: Math.floor(nowNs / 1e9),
-      timeNano: nowNs,
-    });
+  /** Sends a container event for `id` with `action`, stamped `timeMs` (default now). */
+  sendAction(id: string, action: string, attributes: Record<string, string> = {}, timeMs?: number): Promise<void> {
+    return this.sendEvent(containerEvent(id, action, attributes, timeMs));
+  }
+
+  /** Sends many event objects, each its own chunk, in a single write: a burst as fast as the socket takes it. */
+  sendEvents(events: readonly Record<string, unknown>[]): Promise<void> {
+    return this.sendRaw(concat(...events.map(eventFrame)));
   }
 
   /** Closes every open event stream, optionally after writing `lastBytes` (a cut mid-chunk). */
@@ -228,6 +230,10 @@ export class FakeEngine {
       : undefined;
     const override = operation ? this.overrides.get(operation)?.shift() : undefined;
     if (override === "hang") return "stream";
+    if (override && "raw" in override) {
+      await this.#writeRaw(conn, override.status, override.raw, override.cutAfter);
+      return "done";
+    }
     if (override) {
       await this.#write(conn, override.status, override.body);
       return "done";
@@ -285,12 +291,48 @@ export class FakeEngine {
   }
 
   async #write(conn: Deno.Conn, status: number, body: unknown): Promise<void> {
-    const text = encoder.encode(JSON.stringify(body));
+    await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)));
+  }
+
+  /** Answers with `raw` as the body; with `cutAfter`, closes after that many body bytes. */
+  async #writeRaw(conn: Deno.Conn, status: number, raw: string | Uint8Array, cutAfter?: number): Promise<void> {
+    const body = typeof raw === "string" ? encoder.encode(raw) : raw;
     const head = `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Error"}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${text.length}\r\nConnection: close\r\n\r\n`;
-    await conn.write(concat(encoder.encode(head), text));
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    try {
+      await writeAll(conn, encoder.encode(head));
+      await writeAll(conn, cutAfter === undefined ? body : body.subarray(0, cutAfter));
+    } catch { /* the client gave up */ }
     safeClose(conn);
   }
+}
+
+/** A container event as dockerd sends it, for `id` and `action`, stamped `timeMs` (default now). */
+export function containerEvent(
+  id: string,
+  action: string,
+  attributes: Record<string, string> = {},
+  timeMs = Date.now(),
+): Record<string, unknown> {
+  const timeNano = timeMs * 1e6;
+  return {
+    Type: "container",
+    Action: action,
+    Actor: { ID: id, Attributes: attributes },
+    scope: "local",
+    time: Math.floor(timeNano / 1e9),
+    timeNano,
+  };
+}
+
+/** One event object framed as one HTTP chunk, the way dockerd writes it. */
+export function eventFrame(event: Record<string, unknown>): Uint8Array {
+  const json = encoder.encode(JSON.stringify(event) + "\n");
+  return concat(encoder.encode(json.length.toString(16) + "\r\n"), json, encoder.encode("\r\n"));
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
 }
 
 function safeClose(conn: Deno.Conn): void {

@@ -1,0 +1,252 @@
+/**
+ * The `--web.config.file` parser and loader (exporter-toolkit's format): what is accepted, and the exact
+ * message for each thing refused, which must name the field so an operator can fix it.
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/config.ts";
+import { loadWebConfig, parseWebConfig, type WebConfig } from "../../lib/web_config.ts";
+
+const PATH = "/etc/docker-exporter/web.yml";
+/** A well-formed bcrypt hash (of "secret", cost 10); the parser checks the shape, not the password. */
+const HASH = "$2b$10$HRnLZskRYnwnOJNie3fGCuaVDKXhS2XQeYuZjG31Lcfx/qCw1F67y";
+
+function refused(document: unknown, message: string): void {
+  assert.throws(() => parseWebConfig(document, PATH), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `not a ConfigError: ${error}`);
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("parseWebConfig() of an empty file means plain HTTP without authentication", () => {
+  assert.deepEqual(parseWebConfig(null, PATH), { basicAuthUsers: new Map() });
+  assert.deepEqual(parseWebConfig(undefined, PATH), { basicAuthUsers: new Map() });
+});
+
+Deno.test("parseWebConfig() resolves relative certificate paths against the config file's directory", () => {
+  const config = parseWebConfig({
+    tls_server_config: { cert_file: "tls/server.pem", key_file: "/abs/server.key", client_auth_type: "NoClientCert" },
+    basic_auth_users: { prometheus: HASH, "ops user": HASH.replace("$2b$", "$2y$") },
+  }, PATH);
+  const expected: WebConfig = {
+    tls: { certFile: "/etc/docker-exporter/tls/server.pem", keyFile: "/abs/server.key" },
+    basicAuthUsers: new Map([["prometheus", HASH], ["ops user", HASH.replace("$2b$", "$2y$")]]),
+  };
+  assert.deepEqual(config, expected);
+  assert.deepEqual(parseWebConfig({ tls_server_config: { cert_file: "c.pem", key_file: "k.pem" } }, "web.yml").tls, {
+    certFile: "./c.pem",
+    keyFile: "./k.pem",
+  });
+});
+
+Deno.test("parseWebConfig() accepts basic auth without TLS, and TLS without basic auth", () => {
+  assert.deepEqual(parseWebConfig({ basic_auth_users: { a: HASH } }, PATH), {
+    tls: undefined,
+    basicAuthUsers: new Map([["a", HASH]]),
+  });
+  assert.deepEqual(parseWebConfig({ tls_server_config: { cert_file: "/c", key_file: "/k" } }, PATH), {
+    tls: { certFile: "/c", keyFile: "/k" },
+    basicAuthUsers: new Map(),
+  });
+});
+
+Deno.test("parseWebConfig() accepts each min_version the listener honours", () => {
+  for (const version of ["TLS10", "TLS11", "TLS12"]) {
+    const config = parseWebConfig(
+      { tls_server_config: { cert_file: "/c", key_file: "/k", min_version: version } },
+      PATH,
+    );
+    assert.deepEqual(config.tls, { certFile: "/c", keyFile: "/k" }, version);
+  }
+});
+
+const refusals: { name: string; document: unknown; message: string }[] = [
+  { name: "a list", document: ["tls_server_config"], message: `--web.config.file ${PATH} must be a YAML mapping` },
+  { name: "a string", document: "tls", message: `--web.config.file ${PATH} must be a YAML mapping` },
+  {
+    name: "an unknown top-level key",
+    document: { http_server_config: { http2: false } },
+    message:
+      `--web.config.file ${PATH}: http_server_config is not supported; use tls_server_config and basic_auth_users`,
+  },
+  {
+    name: "tls_server_config that is not a mapping",
+    document: { tls_server_config: "server.pem" },
+    message: `--web.config.file ${PATH}: tls_server_config must be a mapping`,
+  },
+  {
+    name: "no cert_file",
+    document: { tls_server_config: { key_file: "k.pem" } },
+    message: `--web.config.file ${PATH}: tls_server_config.cert_file is required: the path of a PEM file`,
+  },
+  {
+    name: "an empty key_file",
+    document: { tls_server_config: { cert_file: "c.pem", key_file: "" } },
+    message: `--web.config.file ${PATH}: tls_server_config.key_file is required: the path of a PEM file`,
+  },
+  {
+    name: "a numeric cert_file",
+    document: { tls_server_config: { cert_file: 42, key_file: "k.pem" } },
+    message: `--web.config.file ${PATH}: tls_server_config.cert_file is required: the path of a PEM file`,
+  },
+  {
+    name: "cipher_suites",
+    document: { tls_server_config: { cert_file: "c", key_file: "k", cipher_suites: ["TLS_AES_128_GCM_SHA256"] } },
+    message: `--web.config.file ${PATH}: tls_server_config.cipher_suites is not supported; ` +
+      "use cert_file, key_file, client_auth_type, client_ca_file, min_version",
+  },
+  ...["RequireAndVerifyClientCert", "VerifyClientCertIfGiven", "RequireAnyClientCert", "RequestClientCert"].map(
+    (type) => ({
+      name: `client_auth_type ${type}`,
+      document: { tls_server_config: { cert_file: "c", key_file: "k", client_auth_type: type } },
+      message: `--web.config.file ${PATH}: tls_server_config.client_auth_type "${type}" is not supported: ` +
+        "Deno's TLS server cannot verify client certificates; use NoClientCert with basic_auth_users",
+    }),
+  ),
+  {
+    name: "client_ca_file",
+    document: { tls_server_config: { cert_file: "c", key_file: "k", client_ca_file: "ca.pem" } },
+    message: `--web.config.file ${PATH}: tls_server_config.client_ca_file is not supported without client certificates`,
+  },
+  {
+    name: "min_version TLS13, which the listener cannot enforce",
+    document: { tls_server_config: { cert_file: "c", key_file: "k", min_version: "TLS13" } },
+    message: `--web.config.file ${PATH}: tls_server_config.min_version "TLS13" is not supported: ` +
+      "Deno's TLS server cannot refuse TLS 1.2 clients; use TLS12",
+  },
+  {
+    name: "min_version 1.2",
+    document: { tls_server_config: { cert_file: "c", key_file: "k", min_version: "1.2" } },
+    message: `--web.config.file ${PATH}: tls_server_config.min_version must be TLS10, TLS11 or TLS12`,
+  },
+  {
+    name: "basic_auth_users that is a list",
+    document: { basic_auth_users: ["prometheus"] },
+    message: `--web.config.file ${PATH}: basic_auth_users must be a mapping`,
+  },
+  {
+    name: "a user name with a colon",
+    document: { basic_auth_users: { "a:b": HASH } },
+    message: `--web.config.file ${PATH}: basic_auth_users.a:b: a user name cannot be empty or contain ':'`,
+  },
+  {
+    name: "an empty user name",
+    document: { basic_auth_users: { "": HASH } },
+    message: `--web.config.file ${PATH}: basic_auth_users.: a user name cannot be empty or contain ':'`,
+  },
+  ...[
+    ["a plain-text password", "secret"],
+    ["a number", 12345],
+    ["a SHA-256 crypt hash", "$5$rounds=5000$saltsalt$Gbjgi/6N9cVDvj8XnSLNdNfrhaDK4Lpmlu3XRQ3uXm1"],
+    ["cost 03, which bcryptjs refuses to compare", HASH.replace("$10$", "$03$")],
+    ["cost 32, whose decoy hash would never finish", HASH.replace("$10$", "$32$")],
+    ["cost 99", HASH.replace("$10$", "$99$")],
+    ["the $2$ variant, which bcryptjs never matches", HASH.replace("$2b$", "$2$")],
+    ["the $2x$ variant", HASH.replace("$2b$", "$2x$")],
+    ["a hash one character short", HASH.slice(0, -1)],
+  ].map(([what, hash]) => ({
+    name: `a hash that is ${what}`,
+    document: { basic_auth_users: { prometheus: hash } },
+    message: `--web.config.file ${PATH}: basic_auth_users.prometheus is not a bcrypt hash ` +
+      "($2a$, $2b$ or $2y$ with a cost from 04 to 31); make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`",
+  })),
+];
+
+for (const { name, document, message } of refusals) {
+  Deno.test(`parseWebConfig() refuses ${name}, naming the field`, () => refused(document, message));
+}
+
+Deno.test("parseWebConfig() accepts bcrypt costs 04 and 31 and the $2a$, $2b$ and $2y$ variants", () => {
+  for (const hash of [HASH.replace("$10$", "$04$"), HASH.replace("$10$", "$31$"), HASH.replace("$2b$", "$2a$")]) {
+    assert.deepEqual(parseWebConfig({ basic_auth_users: { u: hash } }, PATH).basicAuthUsers, new Map([["u", hash]]));
+  }
+});
+
+/** A temporary directory holding `files`; removed by the returned function. */
+async function tempFiles(files: Record<string, string>): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "web-config-test-" });
+  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${dir}/${name}`, text);
+  return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** Not a real key pair: loadWebConfig only checks that the files hold PEM blocks of the right kind. */
+const CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n";
+
+async function loadRefused(path: string, message: string | RegExp): Promise<void> {
+  await assert.rejects(loadWebConfig(path), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `not a ConfigError: ${error}`);
+    if (typeof message === "string") assert.equal(error.message, message);
+    else assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("loadWebConfig() reads the certificate and key named relative to the file", async () => {
+  const { dir, remove } = await tempFiles({
+    "web.yml": `tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  p: ${HASH}\n`,
+    "server.pem": CERT_PEM,
+    "server.key": KEY_PEM,
+  });
+  try {
+    const loaded = await loadWebConfig(`${dir}/web.yml`);
+    assert.deepEqual(loaded, {
+      config: {
+        tls: { certFile: `${dir}/server.pem`, keyFile: `${dir}/server.key` },
+        basicAuthUsers: new Map([["p", HASH]]),
+      },
+      cert: CERT_PEM,
+      key: KEY_PEM,
+    });
+  } finally {
+    await remove();
+  }
+});
+
+Deno.test("loadWebConfig() refuses a missing file, bad YAML, duplicate users and a YAML alias bomb", async () => {
+  const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+  for (let i = 1; i < 9; i++) {
+    const previous = String.fromCharCode(96 + i);
+    bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${previous}`)}]`);
+  }
+  const { dir, remove } = await tempFiles({
+    "bad.yml": "tls_server_config: [unclosed\n",
+    "dup.yml": `basic_auth_users:\n  p: ${HASH}\n  p: ${HASH}\n`,
+    "bomb.yml": bomb.join("\n") + "\n",
+  });
+  try {
+    await loadRefused(
+      `${dir}/missing.yml`,
+      new RegExp(`^cannot read --web.config.file ${dir}/missing.yml: No such file`),
+    );
+    await loadRefused(`${dir}/bad.yml`, new RegExp(`^--web.config.file ${dir}/bad.yml is not valid YAML: `));
+    await loadRefused(`${dir}/dup.yml`, new RegExp(`^--web.config.file ${dir}/dup.yml is not valid YAML: .*unique`));
+    await loadRefused(
+      `${dir}/bomb.yml`,
+      `--web.config.file ${dir}/bomb.yml is not valid YAML: Excessive alias count indicates a resource exhaustion attack`,
+    );
+  } finally {
+    await remove();
+  }
+});
+
+Deno.test("loadWebConfig() refuses a certificate or key file that holds no PEM of its kind, naming it", async () => {
+  const { dir, remove } = await tempFiles({
+    "web.yml": "tls_server_config:\n  cert_file: cert.txt\n  key_file: key.pem\n",
+    "web2.yml": "tls_server_config:\n  cert_file: cert.pem\n  key_file: cert.pem\n",
+    "web3.yml": "tls_server_config:\n  cert_file: cert.pem\n  key_file: nothere.key\n",
+    "cert.txt": "not a certificate\n",
+    "cert.pem": CERT_PEM,
+    "key.pem": KEY_PEM,
+  });
+  try {
+    await loadRefused(`${dir}/web.yml`, `tls_server_config.cert_file ${dir}/cert.txt holds no PEM certificate`);
+    await loadRefused(`${dir}/web2.yml`, `tls_server_config.key_file ${dir}/cert.pem holds no PEM private key`);
+    await loadRefused(
+      `${dir}/web3.yml`,
+      new RegExp(`^cannot read tls_server_config.key_file ${dir}/nothere.key: No such file`),
+    );
+  } finally {
+    await remove();
+  }
+});
