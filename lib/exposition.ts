@@ -27,8 +27,12 @@ export function escapeHelpText(help: string): string {
   return help.replace(/[\\\n]/g, (c) => (c === "\n" ? "\\n" : "\\\\"));
 }
 
+const LABEL_VALUE_SPECIAL = /[\\"\n]/;
+
 /** Escapes a label value (and an OpenMetrics HELP text): backslash, double quote and newline. */
 export function escapeLabelValue(value: string): string {
+  // Nearly every value needs nothing; testing first is over three times faster than an empty replace.
+  if (!LABEL_VALUE_SPECIAL.test(value)) return value;
   return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
 }
 
@@ -40,14 +44,22 @@ export function formatValue(value: number): string {
   return Object.is(value, -0) ? "0" : String(value);
 }
 
-function sampleLines(name: string, samples: readonly Sample[]): string[] {
-  const lines = samples.map((sample) => {
-    if (sample.labels.length === 0) return `${name} ${formatValue(sample.value)}`;
-    const labels = sample.labels.map(([key, value]) => `${key}="${escapeLabelValue(value)}"`).join(",");
-    return `${name}{${labels}} ${formatValue(sample.value)}`;
-  });
+function sampleLine(name: string, sample: Sample): string {
+  const labels = sample.labels;
+  if (labels.length === 0) return `${name} ${formatValue(sample.value)}`;
+  let line = `${name}{${labels[0][0]}="${escapeLabelValue(labels[0][1])}"`;
+  for (let i = 1; i < labels.length; i++) line += `,${labels[i][0]}="${escapeLabelValue(labels[i][1])}"`;
+  return `${line}} ${formatValue(sample.value)}`;
+}
+
+/** A family's sample lines, sorted, each ending in a newline, as one string. */
+function sampleBlock(name: string, samples: readonly Sample[]): string {
+  if (samples.length === 0) return "";
+  const lines = new Array<string>(samples.length);
+  for (let i = 0; i < samples.length; i++) lines[i] = sampleLine(name, samples[i]);
   // Sorting whole lines orders samples by their label values, which makes the output deterministic.
-  return lines.sort();
+  lines.sort();
+  return lines.join("\n") + "\n";
 }
 
 function byName(families: readonly MetricFamily[]): MetricFamily[] {
@@ -61,12 +73,7 @@ function byName(families: readonly MetricFamily[]): MetricFamily[] {
  * // "# HELP up Up.\n# TYPE up gauge\nup 1\n"
  */
 export function formatText(families: readonly MetricFamily[]): string {
-  let out = "";
-  for (const family of byName(families)) {
-    out += `# HELP ${family.name} ${escapeHelpText(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
-    for (const line of sampleLines(family.name, family.samples)) out += line + "\n";
-  }
-  return out;
+  return Array.from(formatPieces(families, "text")).join("");
 }
 
 /**
@@ -75,13 +82,25 @@ export function formatText(families: readonly MetricFamily[]): string {
  * without `_total`, as OpenMetrics requires, while its samples keep it.
  */
 export function formatOpenMetricsBody(families: readonly MetricFamily[]): string {
-  let out = "";
+  return Array.from(formatPieces(families, "openmetrics")).join("");
+}
+
+/**
+ * `formatText(families)` (or, for "openmetrics", `formatOpenMetricsBody(families)`) in pieces, two per family
+ * (its metadata, then its sorted samples), which joined give exactly that string. A caller that encodes or
+ * compresses piece by piece never holds a large exposition as one string.
+ */
+export function* formatPieces(families: readonly MetricFamily[], format: "text" | "openmetrics"): Generator<string> {
   for (const family of byName(families)) {
-    const familyName = family.type === "counter" ? family.name.replace(/_total$/, "") : family.name;
-    out += `# TYPE ${familyName} ${family.type}\n# HELP ${familyName} ${escapeLabelValue(family.help)}\n`;
-    for (const line of sampleLines(family.name, family.samples)) out += line + "\n";
+    if (format === "text") {
+      yield `# HELP ${family.name} ${escapeHelpText(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
+    } else {
+      const familyName = family.type === "counter" ? family.name.replace(/_total$/, "") : family.name;
+      yield `# TYPE ${familyName} ${family.type}\n# HELP ${familyName} ${escapeLabelValue(family.help)}\n`;
+    }
+    const block = sampleBlock(family.name, family.samples);
+    if (block !== "") yield block;
   }
-  return out;
 }
 
 /** The line that ends every OpenMetrics exposition. */

@@ -1,0 +1,69 @@
+/**
+ * Inputs for the micro-benchmarks, built from the synthetic engine's documents so that they have the shape
+ * and size of real ones: container records, the families of a registry, and a recorded event stream.
+ */
+import { type ContainerRecord, recordFromInspect } from "../lib/container_registry.ts";
+import type { ContainerInspect } from "../lib/docker_api.ts";
+import type { MetricFamily } from "../lib/exposition.ts";
+import { ExporterStats } from "../lib/exporter_stats.ts";
+import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "../lib/metrics.ts";
+import { eventChunk, inspectDocument, type SyntheticContainer, syntheticContainer } from "./synthetic_engine.ts";
+
+const encoder = new TextEncoder();
+/** A fixed creation time, so every run formats the same numbers. */
+const CREATED_NS = 1_795_600_000_123_456_789n;
+
+/** `n` synthetic containers, as the engine would hold them. */
+export function syntheticContainers(n: number): SyntheticContainer[] {
+  return Array.from({ length: n }, (_, i) => syntheticContainer(i, CREATED_NS + BigInt(i) * 1_000_000_000n));
+}
+
+/** The inspect documents of `n` synthetic containers, parsed (as the tracker receives them). */
+export function inspects(n: number): ContainerInspect[] {
+  return syntheticContainers(n).map((c) => JSON.parse(JSON.stringify(inspectDocument(c))));
+}
+
+/** The registry records of `n` synthetic containers. */
+export function records(n: number): ContainerRecord[] {
+  return inspects(n).map(recordFromInspect);
+}
+
+/** What a scrape of `n` containers formats: container and engine families (the cached part) and the live part. */
+export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: MetricFamily[] } {
+  const stats = new ExporterStats();
+  stats.engine = { version: "20.10.24", apiVersion: "1.41", os: "linux", kernelVersion: "6.1.0", hostname: "bench" };
+  for (const action of ["create", "start", "die", "stop", "destroy"]) stats.eventsByAction.set(action, 1234);
+  stats.lastEventMs = 1_795_600_000_000;
+  stats.lastRefreshDurationMs = 420;
+  stats.engineUp = true;
+  const stable = [...containerFamilies(records(n), labelKeyMatcher([])), ...engineFamilies(stats.engine)];
+  const live = exporterFamilies(stats, n, { version: "bench", denoVersion: Deno.version.deno }, {
+    residentMemoryBytes: 50_000_000,
+    cpuSeconds: 1.5,
+    startTimeSeconds: 1_795_600_000,
+    openFds: 12,
+    maxFds: 1024,
+  });
+  return { stable, live };
+}
+
+/**
+ * The `/events` body (chunked, as dockerd sends it) of a burst of `docker restart`s: kill, die, stop, start
+ * and restart for each of `containers` containers, so `5 * containers` events.
+ */
+export function restartBurstStream(containers: number): Uint8Array {
+  let text = "";
+  for (const c of syntheticContainers(containers)) {
+    const t = CREATED_NS + 3_600_000_000_000n;
+    text += eventChunk(c, "kill", t, { signal: "15" }) + eventChunk(c, "die", t, { exitCode: "137" }) +
+      eventChunk(c, "stop", t) + eventChunk(c, "start", t + 1000n) + eventChunk(c, "restart", t + 1000n);
+  }
+  return encoder.encode(text);
+}
+
+/** Splits `bytes` into pieces of `size` bytes, as socket reads deliver them. */
+export function pieces(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
