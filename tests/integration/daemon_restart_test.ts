@@ -107,7 +107,12 @@ Deno.test({
           ids.size === daemonIds.size && [...daemonIds].every((id) => ids.has(id)) &&
           value(samples, "docker_container_start_time_seconds", { id: always.id }) ===
             unixSeconds(aInspect.State.StartedAt) &&
+          value(samples, "docker_container_start_time_seconds", { id: always2.id }) ===
+            unixSeconds(a2Inspect.State.StartedAt) &&
           value(samples, "docker_container_state", { id: once.id, state: "exited" }) === 1 &&
+          // A replayed die event first sets its own (millisecond) time; the inspect it triggers brings the exact one.
+          value(samples, "docker_container_finished_time_seconds", { id: once.id }) ===
+            unixSeconds(onceInspect.State.FinishedAt) &&
           samples;
       },
       20_000,

@@ -316,7 +316,13 @@ Deno.test({
   async fn() {
     const workload = await startWorkload();
     try {
-      // One collection at start, then none for an hour: whatever a scrape shows comes from that one.
+      // One collection at start, then none for an hour: whatever a scrape shows comes from that one, so the
+      // holder must have its 50 MB before the exporter starts (its shell reaches `sleep` only after that).
+      await waitFor(
+        async () => (await docker("top", workload.holder)).includes("sleep 600"),
+        30_000,
+        "the holder to allocate its 50 MB",
+      );
       await using exporter = await startExporter({ env: { EXPORTER_RESOURCE_INTERVAL: "1h" } });
       const { burner, holder, writer } = workload;
       const samples = await until(
