@@ -11,26 +11,11 @@ import {
   sanitizeLabelName,
 } from "../../lib/metrics.ts";
 import type { ProcessSample } from "../../lib/process_metrics.ts";
+import { containerRecord } from "../support/records.ts";
 import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../support/golden.ts";
 
-function record(id: string, changes: Partial<ContainerRecord>): ContainerRecord {
-  return {
-    id,
-    name: id,
-    image: "busybox:1.36",
-    imageId: "sha256:" + "ab".repeat(32),
-    labels: {},
-    state: "running",
-    createdSeconds: 1_795_600_000,
-    startedSeconds: 1_795_600_001.25,
-    finishedSeconds: undefined,
-    restartCount: 0,
-    exitCode: 0,
-    oomKilled: false,
-    health: "none",
-    failingStreak: 0,
-    ...changes,
-  };
+function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRecord {
+  return containerRecord(id, { ...changes });
 }
 
 const COMPOSE = "com.docker.compose";

@@ -7,30 +7,17 @@ import type { ContainerRecord } from "../../lib/container_registry.ts";
 import { formatText } from "../../lib/exposition.ts";
 import { resourceCollectorFamilies, resourceFamilies } from "../../lib/resource_metrics.ts";
 import type { ContainerUsage } from "../../lib/resource_usage.ts";
+import { containerRecord } from "../support/records.ts";
 import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../support/golden.ts";
 
 function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
-    id,
-    name: id,
-    image: "busybox:1.36",
-    imageId: "sha256:" + "ab".repeat(32),
-    labels: {},
-    state: "running",
-    createdSeconds: 1_795_600_000,
-    startedSeconds: 1_795_600_001.25,
-    finishedSeconds: undefined,
-    restartCount: 0,
-    exitCode: 0,
-    oomKilled: false,
-    health: "none",
-    failingStreak: 0,
+  return containerRecord(id, {
     pid: 4242,
     memoryLimitBytes: 0,
     cpuQuotaMicros: 0,
     cpuPeriodMicros: 100_000,
     ...changes,
-  };
+  });
 }
 
 const RECORDS: ContainerRecord[] = [
