@@ -6,6 +6,7 @@ import { ConfigError, helpText, parseConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createProcessReader } from "./lib/process_metrics.ts";
 import { buildExporter } from "./lib/exporter.ts";
+import { loadDockerode } from "./lib/dockerode_loader.ts";
 import { withBasicAuth } from "./lib/basic_auth.ts";
 import { loadWebConfig } from "./lib/web_config.ts";
 import { VERSION } from "./lib/version.ts";
@@ -52,6 +53,7 @@ export async function main(args: string[]): Promise<number> {
     now: Date.now,
     readProcess: createProcessReader(),
     signal: shutdown.signal,
+    Docker: await loadDockerode(),
   });
 
   let handler = exporter.handler;

@@ -20,6 +20,7 @@ import { formatText } from "../lib/exposition.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "../lib/resource_collector.ts";
 import { resourceFamilies } from "../lib/resource_metrics.ts";
+import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { ContainerScope, ensureTestImage, SLEEP_COMMAND } from "../tests/support/docker.ts";
 import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { DockerProxy } from "./docker_proxy.ts";
@@ -78,6 +79,7 @@ async function startContainers(scope: ContainerScope): Promise<void> {
 
 async function inProcess(scope: ContainerScope): Promise<void> {
   const api = createDockerApi({ kind: "unix", path: "/var/run/docker.sock", url: "unix:///var/run/docker.sock" }, {
+    Docker: await loadDockerode(),
     timeoutMs: 10_000,
   });
   api.useApiVersion((await api.version()).ApiVersion);

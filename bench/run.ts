@@ -22,6 +22,7 @@ import { cpuUsage } from "node:process";
 import { parseConfig } from "../lib/config.ts";
 import { buildExporter } from "../lib/exporter.ts";
 import { silentLogger } from "../lib/logger.ts";
+import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
 import {
@@ -241,6 +242,7 @@ async function handlerTimes(containers: number, gzip: boolean, count: number): P
         };
       },
       signal: shutdown.signal,
+      Docker: await loadDockerode(),
     });
     const running = exporter.run();
     while (exporter.registry.size < containers || !exporter.stats.synced) await sleep(20);
@@ -562,16 +564,25 @@ async function footprintScenario(settings: Settings): Promise<void> {
       `${dir}/dockerode.ts`,
       'import Docker from "dockerode";\nnew Docker({ socketPath: "/nonexistent" });\nsetTimeout(() => {}, 60_000);\n',
     );
+    const loader = new URL("../lib/dockerode_loader.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/dockerode_loader.ts`,
+      `import { loadDockerode } from "${loader}";\nconst Docker = await loadDockerode();\n` +
+        'new Docker({ socketPath: "/nonexistent" });\nsetTimeout(() => {}, 60_000);\n',
+    );
     const bare: number[] = [];
     const withDockerode: number[] = [];
+    const withLoader: number[] = [];
+    const run = (script: string) =>
+      rssOfDenoRun(["run", "--config", config, "--allow-read", "--allow-env", `${dir}/${script}`], 2000);
     for (let i = 0; i < repeat; i++) {
       bare.push(await rssOfDenoRun(["run", `${dir}/bare.ts`], 2000));
-      withDockerode.push(
-        await rssOfDenoRun(["run", "--config", config, "--allow-read", "--allow-env", `${dir}/dockerode.ts`], 2000),
-      );
+      withDockerode.push(await run("dockerode.ts"));
+      withLoader.push(await run("dockerode_loader.ts"));
     }
     record(S, "`deno run` of an empty script", bare, "MiB");
     record(S, "`deno run` of a script that only imports dockerode", withDockerode, "MiB");
+    record(S, "… that loads it as the exporter does (`loadDockerode()`)", withLoader, "MiB");
 
     const variants: { label: string; flags: string[]; containers: number }[] = [
       { label: "exporter, 0 containers", flags: [], containers: 0 },

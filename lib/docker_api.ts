@@ -2,9 +2,9 @@
  * Read-only Docker Engine API calls through dockerode: version, info, container list, inspect and stats.
  * Every call has a timeout; only GET endpoints are ever used.
  */
-import Docker from "dockerode";
 import type { DockerEndpoint } from "./config.ts";
 import { describeConnectError, DockerApiError } from "./docker_errors.ts";
+import type { DockerodeConstructor } from "./dockerode_loader.ts";
 
 /** `GET /version`, the fields the exporter uses. */
 export interface EngineVersion {
@@ -129,13 +129,15 @@ export function negotiateApiVersion(engine: Pick<EngineVersion, "ApiVersion">): 
 }
 
 /**
- * Builds the dockerode-backed `DockerApi`. Every call is aborted after `timeoutMs`, or when `signal` aborts.
- * Failures become `DockerApiError`s naming the operation, with the HTTP status when there was one.
+ * Builds the dockerode-backed `DockerApi` (`Docker` is the class `loadDockerode()` returns). Every call is aborted
+ * after `timeoutMs`, or when `signal` aborts. Failures become `DockerApiError`s naming the operation, with the HTTP
+ * status when there was one.
  */
 export function createDockerApi(
   endpoint: DockerEndpoint,
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: { Docker: DockerodeConstructor; timeoutMs: number; signal?: AbortSignal },
 ): DockerApi {
+  const { Docker } = options;
   const connection = endpoint.kind === "unix"
     ? { socketPath: endpoint.path }
     : { host: endpoint.hostname, port: endpoint.port, protocol: "http" as const };

@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import { ContainerRegistry } from "./container_registry.ts";
 import { ContainerTracker } from "./container_tracker.ts";
 import { createDockerApi } from "./docker_api.ts";
+import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { openEventStream } from "./docker_events.ts";
 import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
@@ -29,6 +30,8 @@ export interface ExporterDeps {
   /** Aborting it cancels engine calls in flight and ends `run`. */
   signal: AbortSignal;
   dockerCallTimeoutMs?: number;
+  /** The dockerode class, from `loadDockerode()`. */
+  Docker: DockerodeConstructor;
   /** What the cgroup and /proc files are read through (default: Deno's file system). */
   fs?: FileSystem;
 }
@@ -51,7 +54,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const stats = new ExporterStats();
   // Tombstones live as long as the stale period: a late answer about a removed container is older than that.
   const registry = new ContainerRegistry(config.staleAfterMs);
-  const api = createDockerApi(config.docker, { timeoutMs, signal: deps.signal });
+  const api = createDockerApi(config.docker, { Docker: deps.Docker, timeoutMs, signal: deps.signal });
   const tracker = new ContainerTracker({
     api,
     openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config.ts";
 import { buildExporter, type Exporter } from "../../lib/exporter.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { loadDockerode } from "../../lib/dockerode_loader.ts";
 import { fakeContainer, FakeEngine } from "../support/fake_engine.ts";
 
 interface Harness {
@@ -15,6 +16,9 @@ interface Harness {
   metric(line: string): Promise<number | undefined>;
   stop(): Promise<void>;
 }
+
+/** dockerode, loaded once for every harness in this file. */
+const Docker = await loadDockerode();
 
 function startExporter(dockerHost: string, env: Record<string, string> = {}): Harness {
   const command = parseConfig([], (name) =>
@@ -35,6 +39,7 @@ function startExporter(dockerHost: string, env: Record<string, string> = {}): Ha
     readProcess: () => ({ residentMemoryBytes: 1, cpuSeconds: 1, startTimeSeconds: 1, openFds: 1, maxFds: 2 }),
     signal: controller.signal,
     dockerCallTimeoutMs: 500,
+    Docker,
   });
   const running = exporter.run();
   const scrape = async () => await (await exporter.handler(new Request("http://localhost/metrics"))).text();

@@ -14,6 +14,7 @@ import { FOLLOWED_ACTIONS } from "../../lib/docker_events.ts";
 import { eventEffect } from "../../lib/event_effects.ts";
 import { buildExporter, type Exporter } from "../../lib/exporter.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { loadDockerode } from "../../lib/dockerode_loader.ts";
 import { startBenchExporter } from "../../bench/support.ts";
 import { runCommand, waitFor } from "../support/docker.ts";
 import { findSamples, type ParsedSample, parseSamples, sampleValue } from "../support/exporter.ts";
@@ -32,6 +33,9 @@ interface Harness {
   apiErrors(operation: string): Promise<number>;
   stop(): Promise<void>;
 }
+
+/** dockerode, loaded once for every harness in this file. */
+const Docker = await loadDockerode();
 
 function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Harness {
   const command = parseConfig([], (name) =>
@@ -53,6 +57,7 @@ function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Ha
     readProcess: () => ({ residentMemoryBytes: 1, cpuSeconds: 1, startTimeSeconds: 1, openFds: 1, maxFds: 2 }),
     signal: controller.signal,
     dockerCallTimeoutMs: 500,
+    Docker,
   });
   const running = exporter.run();
   const samples = async () => {

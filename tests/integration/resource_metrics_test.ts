@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { createDockerApi } from "../../lib/docker_api.ts";
+import { loadDockerode } from "../../lib/dockerode_loader.ts";
 import { ContainerScope, docker, dockerTestsIgnored, ensureTestImage, waitFor } from "../support/docker.ts";
 import {
   Exporter,
@@ -360,7 +361,10 @@ Deno.test({
 Deno.test("containerStats() asks for one sample without streaming: stream=false&one-shot=true", async () => {
   const engine = await FakeEngine.start();
   try {
-    const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, { timeoutMs: 5000 });
+    const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
+      Docker: await loadDockerode(),
+      timeoutMs: 5000,
+    });
     api.useApiVersion("1.41");
     // The fake engine has no stats endpoint: its 404 reads as a container that is gone.
     assert.equal(await api.containerStats("c0ffee"), undefined);

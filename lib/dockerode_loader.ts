@@ -1,0 +1,63 @@
+/**
+ * Loads dockerode without the parts a read-only exporter never runs.
+ *
+ * dockerode and docker-modem `require` ssh2 (ssh:// hosts), @grpc/grpc-js and @grpc/proto-loader (BuildKit
+ * sessions), tar-fs and @balena/dockerignore (image builds and archives) as soon as they load. Evaluating them
+ * costs about 12 MiB of resident memory for code the exporter, which speaks to unix:// and tcp:// hosts with
+ * GET requests only, never calls. While dockerode loads, those `require`s get a stand-in that throws a clear
+ * error if anything ever uses it; every other `require` goes through untouched.
+ */
+import Module from "node:module";
+
+/** The dockerode class. */
+export type DockerodeConstructor = typeof import("dockerode").default;
+
+/** The packages dockerode loads eagerly but the exporter never uses, with the feature each serves. */
+export const SKIPPED_DOCKERODE_PARTS: ReadonlyMap<string, string> = new Map([
+  ["ssh2", "ssh:// Docker hosts"],
+  ["@grpc/grpc-js", "BuildKit sessions"],
+  ["@grpc/proto-loader", "BuildKit sessions"],
+  ["tar-fs", "image builds and archives"],
+  ["@balena/dockerignore", "image builds"],
+]);
+
+type LoadFunction = (this: unknown, request: string, ...rest: unknown[]) => unknown;
+
+/** Node's CommonJS loader, as Deno's node compatibility layer exposes it. */
+const commonJsLoader = Module as unknown as { _load: LoadFunction };
+
+let loading: Promise<DockerodeConstructor> | undefined;
+
+/**
+ * Returns the dockerode class, loading it on the first call with the parts in `SKIPPED_DOCKERODE_PARTS`
+ * replaced by stand-ins. Later calls return the same class.
+ */
+export function loadDockerode(): Promise<DockerodeConstructor> {
+  loading ??= loadWithStandIns();
+  return loading;
+}
+
+async function loadWithStandIns(): Promise<DockerodeConstructor> {
+  const load = commonJsLoader._load;
+  commonJsLoader._load = function (request, ...rest) {
+    const feature = SKIPPED_DOCKERODE_PARTS.get(request);
+    return feature === undefined ? load.call(this, request, ...rest) : standIn(request, feature);
+  };
+  try {
+    return (await import("dockerode")).default;
+  } finally {
+    commonJsLoader._load = load;
+  }
+}
+
+/**
+ * A module whose every export is a function that throws: dockerode reads exports such as `require("ssh2").Client`
+ * while it loads, and only calls them for the features the exporter does not use.
+ */
+function standIn(name: string, feature: string): unknown {
+  // A plain function, so that `new Client()` reaches the throw too.
+  const refuse = function () {
+    throw new Error(`docker-exporter does not load ${name}: ${feature} are not supported`);
+  };
+  return new Proxy({}, { get: (_target, key) => key === "__esModule" ? false : refuse });
+}
