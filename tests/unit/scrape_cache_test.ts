@@ -141,3 +141,41 @@ Deno.test("ScrapeCache's gzipped body inflates to the plain body", () => {
     assert.equal(decoder.decode(gunzipSync(gzipped.body)), decoder.decode(plain.body));
   }
 });
+
+Deno.test("ScrapeCache serves every scrape of a revision the same cached gzip head, and only a small tail anew", () => {
+  const sources = new CountingSources();
+  sources.containers = 20_000;
+  const cache = new ScrapeCache(sources);
+  const first = cache.render("text", true);
+  const second = cache.render("text", true);
+  assert.equal(first.chunks.length, 2);
+  assert.equal(second.chunks[0], first.chunks[0], "the head is the cache's own array, not a copy");
+  assert.ok(second.chunks[1].length < 1024, `tail of ${second.chunks[1].length} bytes`);
+  assert.equal(second.length, second.body.length);
+  assert.equal(decoder.decode(gunzipSync(second.body)), expectedText(20_000, 2));
+});
+
+Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated copy after gzip-only scrapes", () => {
+  for (const format of ["text", "openmetrics"] as const) {
+    const sources = new CountingSources();
+    // Some 900 KB of text: several pieces, each deflated on its own.
+    sources.containers = 20_000;
+    const cache = new ScrapeCache(sources);
+    const gzipped = cache.render(format, true);
+    const plain = cache.render(format, false);
+    assert.equal(sources.stableCalls, 1, "rendered once");
+    const probe = new CountingSources();
+    probe.containers = 20_000;
+    const stable = format === "text"
+      ? formatText(probe.stableFamilies())
+      : formatOpenMetricsBody(probe.stableFamilies());
+    const live = (call: number) => {
+      probe.liveCalls = call - 1;
+      const families = probe.liveFamilies();
+      return format === "text" ? formatText(families) : formatOpenMetricsBody(families) + "# EOF\n";
+    };
+    assert.equal(decoder.decode(plain.body), stable + live(2));
+    assert.equal(decoder.decode(gunzipSync(gzipped.body)), stable + live(1));
+    assert.ok(plain.chunks.length > 5, `${plain.chunks.length} chunks`);
+  }
+});
