@@ -89,7 +89,7 @@ function handle(request: Request, options: HandlerOptions): Response {
       if (scrape.gzipped) headers["Content-Encoding"] = "gzip";
       if (request.method === "HEAD") return new Response(null, { headers });
       return new Response(
-        scrape.length <= ONE_ARRAY_MAX ? scrape.body as Uint8Array<ArrayBuffer> : streamOf(scrape.chunks),
+        scrape.length <= ONE_ARRAY_MAX ? scrape.body as Uint8Array<ArrayBuffer> : streamOf(scrape.chunks()),
         { headers },
       );
     }
@@ -114,13 +114,20 @@ function handle(request: Request, options: HandlerOptions): Response {
  */
 const ONE_ARRAY_MAX = 1024 * 1024;
 
-/** The chunks as a response body, sent as they are. The explicit Content-Length keeps the response unchunked. */
-function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
-  let next = 0;
+/**
+ * The chunks as a response body, each made when the connection takes the one before (see `ScrapeBody.chunks`) and
+ * sent as it is. The explicit Content-Length keeps the response unchunked.
+ */
+function streamOf(chunks: Iterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.iterator]();
   return new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (next < chunks.length) controller.enqueue(chunks[next++]);
-      if (next === chunks.length) controller.close();
+      const next = iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      iterator.return?.();
     },
   });
 }

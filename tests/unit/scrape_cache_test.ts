@@ -146,14 +146,25 @@ Deno.test("ScrapeCache serves every scrape of a revision the same cached gzip he
   const sources = new CountingSources();
   sources.containers = 20_000;
   const cache = new ScrapeCache(sources);
-  const first = cache.render("text", true);
+  const [firstHead] = cache.render("text", true).chunks();
   const second = cache.render("text", true);
-  assert.equal(first.chunks.length, 2);
-  assert.equal(second.chunks[0], first.chunks[0], "the head is the cache's own array, not a copy");
-  assert.ok(second.chunks[1].length < 1024, `tail of ${second.chunks[1].length} bytes`);
+  const [secondHead, tail, ...more] = second.chunks();
+  assert.equal(more.length, 0);
+  assert.equal(secondHead, firstHead, "the head is the cache's own array, not a copy");
+  assert.ok(tail.length < 1024, `tail of ${tail.length} bytes`);
   assert.equal(second.length, second.body.length);
   assert.equal(decoder.decode(gunzipSync(second.body)), expectedText(20_000, 2));
 });
+
+/** The stable part of `CountingSources` with `containers`, and its live part as of live call `call`, in `format`. */
+function expectedParts(format: "text" | "openmetrics", containers: number, call: number): [string, string] {
+  const probe = new CountingSources();
+  probe.containers = containers;
+  probe.liveCalls = call - 1;
+  return format === "text"
+    ? [formatText(probe.stableFamilies()), formatText(probe.liveFamilies())]
+    : [formatOpenMetricsBody(probe.stableFamilies()), formatOpenMetricsBody(probe.liveFamilies()) + "# EOF\n"];
+}
 
 Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated copy after gzip-only scrapes", () => {
   for (const format of ["text", "openmetrics"] as const) {
@@ -164,18 +175,24 @@ Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated c
     const gzipped = cache.render(format, true);
     const plain = cache.render(format, false);
     assert.equal(sources.stableCalls, 1, "rendered once");
-    const probe = new CountingSources();
-    probe.containers = 20_000;
-    const stable = format === "text"
-      ? formatText(probe.stableFamilies())
-      : formatOpenMetricsBody(probe.stableFamilies());
-    const live = (call: number) => {
-      probe.liveCalls = call - 1;
-      const families = probe.liveFamilies();
-      return format === "text" ? formatText(families) : formatOpenMetricsBody(families) + "# EOF\n";
-    };
-    assert.equal(decoder.decode(plain.body), stable + live(2));
-    assert.equal(decoder.decode(gunzipSync(gzipped.body)), stable + live(1));
-    assert.ok(plain.chunks.length > 5, `${plain.chunks.length} chunks`);
+    assert.equal(decoder.decode(gunzipSync(gzipped.body)), expectedParts(format, 20_000, 1).join(""));
+    assert.equal(decoder.decode(plain.body), expectedParts(format, 20_000, 2).join(""));
+    assert.ok([...plain.chunks()].length > 5, "in pieces");
+  }
+});
+
+Deno.test("ScrapeCache keeps a plain text up to keepTextMax, and inflates a larger one for each plain scrape", () => {
+  for (const [keepTextMax, kept] of [[1e7, true], [100_000, false]] as const) {
+    const sources = new CountingSources();
+    sources.containers = 20_000;
+    const cache = new ScrapeCache(sources, { keepTextMax });
+    const [firstPiece] = cache.render("text", false).chunks();
+    const second = cache.render("text", false);
+    const [secondPiece] = second.chunks();
+    assert.equal(secondPiece === firstPiece, kept, kept ? "served from the kept text" : "inflated anew");
+    assert.equal(decoder.decode(second.body), expectedText(20_000, 2));
+    assert.equal(second.length, second.body.length);
+    assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedText(20_000, 3));
+    assert.equal(sources.stableCalls, 1, "rendered once");
   }
 });
