@@ -70,8 +70,11 @@ export function labelSortKey(value: string): string {
   return escapeLabelValue(value) + '"';
 }
 
-/** Characters of sample lines gathered into one piece: small next to the whole, large enough to compress well. */
-const PIECE_CHARS = 256 * 1024;
+/**
+ * Characters of sample lines gathered into one piece: few enough that the lines are collected while young
+ * (a scrape cache encodes pieces into larger buffers to compress).
+ */
+const PIECE_CHARS = 16 * 1024;
 
 /** The family's sample lines, sorted, each ending in a newline, in pieces of about `PIECE_CHARS` at most. */
 function* sampleBlocks(family: MetricFamily): Generator<string> {
@@ -121,7 +124,7 @@ export function formatOpenMetricsBody(families: readonly MetricFamily[]): string
 
 /**
  * `formatText(families)` (or, for "openmetrics", `formatOpenMetricsBody(families)`) in pieces which joined give
- * exactly that string: a family's metadata, then its sorted samples in pieces of some 256 K characters. A caller
+ * exactly that string: a family's metadata, then its sorted samples in pieces of some 16 K characters. A caller
  * that encodes or compresses piece by piece never holds a large exposition as one string, nor, for families
  * with `groups`, all their samples at once.
  */

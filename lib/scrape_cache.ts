@@ -55,7 +55,7 @@ interface Rendering {
    */
   gzip: { head: Uint8Array; crc: number; pieces: number[] };
   /**
-   * The text, encoded, in pieces of some 256 KiB: kept once a scrape without gzip came, and only up to
+   * The text, encoded, in pieces of 256 KiB: kept once a scrape without gzip came, and only up to
    * `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
    */
   text?: Uint8Array[];
@@ -120,39 +120,72 @@ export class ScrapeCache {
     const cached = this.#cached.get(format);
     if (cached && cached.revision === revision) return cached;
     this.#cached.delete(format);
-    let text: Uint8Array[] | undefined = this.#plainWanted ? [] : undefined;
-    const deflater = new PieceDeflater();
-    let length = 0;
-    for (const piece of formatPieces(this.sources.stableFamilies(), format)) {
-      const bytes = encoder.encode(piece);
-      length += bytes.length;
-      deflater.push(bytes);
-      if (length > this.#keepTextMax) text = undefined;
-      text?.push(bytes);
-    }
-    const rendering: Rendering = { revision, length, gzip: deflater.finish(), text };
+    const deflater = new PieceDeflater(this.#plainWanted ? this.#keepTextMax : 0);
+    for (const piece of formatPieces(this.sources.stableFamilies(), format)) deflater.push(piece);
+    const { length, gzip, text } = deflater.finish();
+    const rendering: Rendering = { revision, length, gzip, text };
     this.#cached.set(format, rendering);
     return rendering;
   }
 }
 
-/** Deflates pieces one at a time, each on its own and sync-flushed, into one gzip head. */
+/** Bytes of text deflated at a time: one deflate per family costs 1-2 % less, 64 KiB pieces 8 % more. */
+const PIECE_BYTES = 256 * 1024;
+
+/**
+ * Encodes text into one reused buffer and deflates it whenever the buffer fills, each piece on its own and
+ * sync-flushed, into one gzip head. Only the small strings it is given and the deflated pieces are allocated,
+ * so a rendering leaves little behind for the garbage collector (with 256 KiB strings, much of the text and its
+ * lines lived long enough to be moved to V8's old space).
+ */
 class PieceDeflater {
+  #buffer = new Uint8Array(PIECE_BYTES);
+  #filled = 0;
   #deflated: Uint8Array[] = [GZIP_HEADER];
   #pieces: number[] = [];
-  #length = GZIP_HEADER.length;
+  #deflatedLength = GZIP_HEADER.length;
+  #length = 0;
   #crc = 0;
+  /** The text's pieces, while the text is at most `keepTextMax` bytes. */
+  #text: Uint8Array[] | undefined;
 
-  push(bytes: Uint8Array): void {
-    const deflated = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
-    this.#deflated.push(deflated);
-    this.#length += deflated.length;
-    this.#pieces.push(this.#length);
-    this.#crc = crc32(bytes, this.#crc);
+  constructor(private readonly keepTextMax: number) {
+    this.#text = keepTextMax > 0 ? [] : undefined;
   }
 
-  finish(): { head: Uint8Array; crc: number; pieces: number[] } {
-    return { head: concat(...this.#deflated), crc: this.#crc, pieces: this.#pieces };
+  push(text: string): void {
+    let rest = text;
+    while (rest.length > 0) {
+      const { read, written } = encoder.encodeInto(rest, this.#buffer.subarray(this.#filled));
+      this.#filled += written;
+      if (read === rest.length) return;
+      // The buffer is full (or too full for the next character).
+      this.#flush();
+      rest = rest.slice(read);
+    }
+  }
+
+  finish(): { length: number; gzip: { head: Uint8Array; crc: number; pieces: number[] }; text?: Uint8Array[] } {
+    this.#flush();
+    return {
+      length: this.#length,
+      gzip: { head: concat(...this.#deflated), crc: this.#crc, pieces: this.#pieces },
+      text: this.#text,
+    };
+  }
+
+  #flush(): void {
+    if (this.#filled === 0) return;
+    const bytes = this.#buffer.subarray(0, this.#filled);
+    const deflated = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
+    this.#deflated.push(deflated);
+    this.#deflatedLength += deflated.length;
+    this.#pieces.push(this.#deflatedLength);
+    this.#crc = crc32(bytes, this.#crc);
+    this.#length += bytes.length;
+    this.#text = this.#length > this.keepTextMax ? undefined : this.#text;
+    this.#text?.push(bytes.slice());
+    this.#filled = 0;
   }
 }
 

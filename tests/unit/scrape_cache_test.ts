@@ -177,7 +177,7 @@ Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated c
     assert.equal(sources.stableCalls, 1, "rendered once");
     assert.equal(decoder.decode(gunzipSync(gzipped.body)), expectedParts(format, 20_000, 1).join(""));
     assert.equal(decoder.decode(plain.body), expectedParts(format, 20_000, 2).join(""));
-    assert.ok([...plain.chunks()].length > 5, "in pieces");
+    assert.ok([...plain.chunks()].length > 3, "in pieces");
   }
 });
 
