@@ -5,7 +5,7 @@
 import type { ContainerRecord } from "./container_registry.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { family, groupedFamily, sortById } from "./metrics.ts";
-import type { ContainerUsage, NetworkUsage } from "./resource_usage.ts";
+import type { BlockIoUsage, ContainerUsage, NetworkUsage } from "./resource_usage.ts";
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 
@@ -34,6 +34,13 @@ const NETWORK_COUNTERS: ReadonlyArray<readonly [keyof Omit<NetworkUsage, "interf
     "container_network_transmit_packets_dropped_total",
     "Cumulative count of packets dropped while transmitting.",
   ],
+];
+
+const BLOCK_IO_COUNTERS: ReadonlyArray<readonly [keyof Omit<BlockIoUsage, "device">, string, string]> = [
+  ["readBytes", "container_fs_reads_bytes_total", "Cumulative count of bytes read."],
+  ["writeBytes", "container_fs_writes_bytes_total", "Cumulative count of bytes written."],
+  ["reads", "container_fs_reads_total", "Cumulative count of reads completed."],
+  ["writes", "container_fs_writes_total", "Cumulative count of writes completed."],
 ];
 
 /** A container the resource families cover, with its reading. */
@@ -195,37 +202,8 @@ export function resourceFamilies(
     ...NETWORK_COUNTERS.map(([field, name, help]) =>
       perItem(name, help, (u) => u.network, "interface", (net) => net.interface, (net) => net[field])
     ),
-    perItem(
-      "container_fs_reads_bytes_total",
-      "Cumulative count of bytes read.",
-      (u) => u.blockIo,
-      "device",
-      (io) => io.device,
-      (io) => io.readBytes,
-    ),
-    perItem(
-      "container_fs_writes_bytes_total",
-      "Cumulative count of bytes written.",
-      (u) => u.blockIo,
-      "device",
-      (io) => io.device,
-      (io) => io.writeBytes,
-    ),
-    perItem(
-      "container_fs_reads_total",
-      "Cumulative count of reads completed.",
-      (u) => u.blockIo,
-      "device",
-      (io) => io.device,
-      (io) => io.reads,
-    ),
-    perItem(
-      "container_fs_writes_total",
-      "Cumulative count of writes completed.",
-      (u) => u.blockIo,
-      "device",
-      (io) => io.device,
-      (io) => io.writes,
+    ...BLOCK_IO_COUNTERS.map(([field, name, help]) =>
+      perItem(name, help, (u) => u.blockIo, "device", (io) => io.device, (io) => io[field])
     ),
     perContainer(
       "container_threads",
