@@ -25,7 +25,7 @@ export function inspects(n: number): ContainerInspect[] {
 
 /** The registry records of `n` synthetic containers. */
 export function records(n: number): ContainerRecord[] {
-  return inspects(n).map(recordFromInspect);
+  return inspects(n).map((inspect) => recordFromInspect(inspect));
 }
 
 /** What a scrape of `n` containers formats: container and engine families (the cached part) and the live part. */

@@ -41,7 +41,7 @@ const inspected = inspects(1_000);
 Deno.bench({
   name: "recordFromInspect() for 1,000 inspect documents",
   group: "sync",
-  fn: () => void inspected.forEach(recordFromInspect),
+  fn: () => void inspected.forEach((inspect) => recordFromInspect(inspect)),
 });
 
 for (const n of [1_000, 10_000]) {

@@ -15,7 +15,8 @@
  *   footprint  where the idle exporter's memory goes, and what V8 flags change
  *   real       the real engine (opt-in): 100 then 200 busybox containers, event-to-metric latency over 50 runs
  * `--repeat` (default 3) repeats each measurement and reports medians; `--window` (default 60) is the idle window
- * of `load`; `--real` adds `real`; `--full` is `--real --repeat 5 --window 120` and repeats `scale` too;
+ * of `load`; `--real` adds `real`; `--full` is `--real --repeat 5 --window 120`; `scale` runs once unless
+ * `--full` or an explicit `--repeat` asks for more;
  * `--exporter-flags` adds Deno flags to the exporter's command line, to try V8 settings.
  */
 import { cpuUsage } from "node:process";
@@ -101,6 +102,8 @@ interface Settings {
   windowS: number;
   /** Deno flags for the exporter besides the start task's (`--exporter-flags "--v8-flags=..."`). */
   exporterFlags: string[];
+  /** Runs of `scale`: once by default, `repeat` times with `--full` or an explicit `--repeat`. */
+  scaleRepeat: number;
 }
 
 /** Exporter settings every synthetic scenario uses: resource metrics read cgroups the synthetic engine has not. */
@@ -742,7 +745,9 @@ async function main(args: string[]): Promise<number> {
     repeat: Number(option("--repeat") ?? (full ? 5 : 3)),
     windowS: Number(option("--window") ?? (full ? 120 : 60)),
     exporterFlags: option("--exporter-flags")?.split(" ").filter(Boolean) ?? [],
+    scaleRepeat: 1,
   };
+  if (full || option("--repeat") !== undefined) settings.scaleRepeat = settings.repeat;
   const valued = new Set(["--repeat", "--window", "--json", "--exporter-flags"]);
   const named = args.filter((arg, i) => !arg.startsWith("--") && !valued.has(args[i - 1]));
   const scenarios = named.length > 0 ? named : ["scrape", "burst", "scale", "load", "footprint"];
@@ -756,7 +761,7 @@ async function main(args: string[]): Promise<number> {
     const started = performance.now();
     const loadBefore = loadAverage();
     try {
-      await runScenario(scenario, settings, full);
+      await runScenario(scenario, settings);
     } catch (error) {
       // One failed scenario should not cost the figures of the others.
       log(`${scenario} failed: ${(error as Error).stack ?? error}`);
@@ -782,7 +787,7 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-async function runScenario(scenario: string, settings: Settings, full: boolean): Promise<void> {
+async function runScenario(scenario: string, settings: Settings): Promise<void> {
   switch (scenario) {
     case "scrape":
       await scrapeScenario(settings);
@@ -791,8 +796,8 @@ async function runScenario(scenario: string, settings: Settings, full: boolean):
       await burstScenario(settings);
       break;
     case "scale":
-      // About 30 s a run: once by default, every repeat with --full.
-      await scaleScenario(settings, full ? settings.repeat : 1);
+      // About 30 s a run: once by default, every repeat with --full or an explicit --repeat.
+      await scaleScenario(settings, settings.scaleRepeat);
       break;
     case "load": {
       const engine = await SyntheticEngine.start({ containers: 100 });

@@ -71,16 +71,44 @@ function asHealth(status: string | undefined): HealthState {
   return (HEALTH_STATES as readonly string[]).includes(status ?? "") ? status as HealthState : "none";
 }
 
-/** Builds a record from `GET /containers/{id}/json`. */
-export function recordFromInspect(inspect: ContainerInspect): ContainerRecord {
+/**
+ * Shares equal strings between records, so that an image name, image id or label value that thousands of
+ * containers repeat is held once rather than once per container (about 350 of some 840 bytes a record at
+ * 10,000 Compose containers). Bounded: once it holds `capacity` strings it starts afresh, so that values of
+ * removed containers do not pile up; a string longer than `maxLength` is never pooled.
+ */
+export class StringPool {
+  #strings = new Map<string, string>();
+
+  constructor(private readonly capacity = 4096, private readonly maxLength = 256) {}
+
+  /** The pooled string equal to `value`, pooling `value` if none is. */
+  intern(value: string): string {
+    if (value.length > this.maxLength) return value;
+    const pooled = this.#strings.get(value);
+    if (pooled !== undefined) return pooled;
+    if (this.#strings.size >= this.capacity) this.#strings.clear();
+    this.#strings.set(value, value);
+    return value;
+  }
+}
+
+/**
+ * Builds a record from `GET /containers/{id}/json`, keeping nothing of the document but the fields it reads.
+ * Strings that containers share go through `pool` when one is given.
+ */
+export function recordFromInspect(inspect: ContainerInspect, pool?: StringPool): ContainerRecord {
   const state = inspect.State ?? {};
   const host = inspect.HostConfig ?? {};
+  const share = pool ? (value: string) => pool.intern(value) : (value: string) => value;
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(inspect.Config?.Labels ?? {})) labels[key] = share(value);
   return {
     id: inspect.Id,
     name: (inspect.Name ?? "").replace(/^\//, ""),
-    image: inspect.Config?.Image ?? "",
-    imageId: inspect.Image ?? "",
-    labels: inspect.Config?.Labels ?? {},
+    image: share(inspect.Config?.Image ?? ""),
+    imageId: share(inspect.Image ?? ""),
+    labels,
     state: asState(state.Status),
     createdSeconds: parseDockerTime(inspect.Created),
     startedSeconds: parseDockerTime(state.StartedAt),

@@ -5,7 +5,7 @@
  */
 import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { CoalescingQueue } from "./coalescing_queue.ts";
-import { type ContainerRegistry, recordFromInspect, summaryDiffers } from "./container_registry.ts";
+import { type ContainerRegistry, recordFromInspect, StringPool, summaryDiffers } from "./container_registry.ts";
 import { type DockerApi, negotiateApiVersion } from "./docker_api.ts";
 import { DockerApiError } from "./docker_errors.ts";
 import type { EventStream, EventStreamItem } from "./docker_events.ts";
@@ -37,6 +37,8 @@ export interface TrackerOptions {
 export class ContainerTracker {
   readonly #options: TrackerOptions;
   readonly #queue: CoalescingQueue;
+  /** Shares the strings that records repeat (image names, label values). */
+  readonly #strings = new StringPool();
   #refreshing: Promise<boolean> | undefined;
   #apiVersion: string | undefined;
   /** Our clock when the current event stream was opened; `since` for the next one if no event came. */
@@ -170,7 +172,7 @@ export class ContainerTracker {
     try {
       const inspect = await api.inspectContainer(id);
       if (inspect === undefined) registry.remove(id, now());
-      else registry.upsert(recordFromInspect(inspect), now());
+      else registry.upsert(recordFromInspect(inspect, this.#strings), now());
     } catch (error) {
       // Not fatal: the next refresh sees the container again and retries.
       this.#count(error);

@@ -15,6 +15,14 @@ export interface MetricFamily {
   help: string;
   type: "gauge" | "counter";
   samples: readonly Sample[];
+  /**
+   * The same samples made a group at a time, for a family too large to hold whole (one group per container at
+   * 10,000 containers). When present the formatters use it instead of `samples`, and it must keep this promise:
+   * once formatted, every line of a group sorts before every line of the next group, so that sorting each group
+   * on its own sorts the family. Groups of samples that all start with the same label, one value per group, given
+   * in the order of `labelSortKey` of that value, keep it.
+   */
+  groups?: () => Iterable<readonly Sample[]>;
 }
 
 /** `Content-Type` of `formatText` output (Prometheus text format 0.0.4). */
@@ -52,14 +60,43 @@ function sampleLine(name: string, sample: Sample): string {
   return `${line}} ${formatValue(sample.value)}`;
 }
 
-/** A family's sample lines, sorted, each ending in a newline, as one string. */
-function sampleBlock(name: string, samples: readonly Sample[]): string {
-  if (samples.length === 0) return "";
-  const lines = new Array<string>(samples.length);
-  for (let i = 0; i < samples.length; i++) lines[i] = sampleLine(name, samples[i]);
+/**
+ * The key that orders sample lines whose first label has `value`, whatever follows: `a < b` exactly when every
+ * line starting with label value `a` sorts before every line starting with `b` (of the same name and label).
+ * The closing quote is part of the key because no escaped value contains a bare quote, so no key is a prefix of
+ * another.
+ */
+export function labelSortKey(value: string): string {
+  return escapeLabelValue(value) + '"';
+}
+
+/**
+ * Characters of sample lines gathered into one piece: few enough that the lines are collected while young
+ * (a scrape cache encodes pieces into larger buffers to compress).
+ */
+const PIECE_CHARS = 16 * 1024;
+
+/** The family's sample lines, sorted, each ending in a newline, in pieces of about `PIECE_CHARS` at most. */
+function* sampleBlocks(family: MetricFamily): Generator<string> {
+  const name = family.name;
+  let piece: string[] = [];
+  let chars = 0;
   // Sorting whole lines orders samples by their label values, which makes the output deterministic.
-  lines.sort();
-  return lines.join("\n") + "\n";
+  for (const group of family.groups?.() ?? [family.samples]) {
+    const lines = new Array<string>(group.length);
+    for (let i = 0; i < group.length; i++) lines[i] = sampleLine(name, group[i]);
+    if (lines.length > 1) lines.sort();
+    for (const line of lines) {
+      piece.push(line);
+      chars += line.length + 1;
+      if (chars >= PIECE_CHARS) {
+        yield piece.join("\n") + "\n";
+        piece = [];
+        chars = 0;
+      }
+    }
+  }
+  if (piece.length > 0) yield piece.join("\n") + "\n";
 }
 
 function byName(families: readonly MetricFamily[]): MetricFamily[] {
@@ -86,9 +123,10 @@ export function formatOpenMetricsBody(families: readonly MetricFamily[]): string
 }
 
 /**
- * `formatText(families)` (or, for "openmetrics", `formatOpenMetricsBody(families)`) in pieces, two per family
- * (its metadata, then its sorted samples), which joined give exactly that string. A caller that encodes or
- * compresses piece by piece never holds a large exposition as one string.
+ * `formatText(families)` (or, for "openmetrics", `formatOpenMetricsBody(families)`) in pieces which joined give
+ * exactly that string: a family's metadata, then its sorted samples in pieces of some 16 K characters. A caller
+ * that encodes or compresses piece by piece never holds a large exposition as one string, nor, for families
+ * with `groups`, all their samples at once.
  */
 export function* formatPieces(families: readonly MetricFamily[], format: "text" | "openmetrics"): Generator<string> {
   for (const family of byName(families)) {
@@ -98,8 +136,7 @@ export function* formatPieces(families: readonly MetricFamily[], format: "text" 
       const familyName = family.type === "counter" ? family.name.replace(/_total$/, "") : family.name;
       yield `# TYPE ${familyName} ${family.type}\n# HELP ${familyName} ${escapeLabelValue(family.help)}\n`;
     }
-    const block = sampleBlock(family.name, family.samples);
-    if (block !== "") yield block;
+    yield* sampleBlocks(family);
   }
 }
 

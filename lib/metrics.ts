@@ -3,7 +3,7 @@
  * Pure: every input is an argument. Metric and label names are defined, and checked, here.
  */
 import { CONTAINER_STATES, type ContainerRecord, HEALTH_STATES } from "./container_registry.ts";
-import type { MetricFamily, Sample } from "./exposition.ts";
+import { labelSortKey, type MetricFamily, type Sample } from "./exposition.ts";
 import type { EngineSummary, ExporterStats } from "./exporter_stats.ts";
 import type { ProcessSample } from "./process_metrics.ts";
 
@@ -65,10 +65,19 @@ export function labelKeyMatcher(globs: readonly string[]): (key: string) => bool
 
 /** Builds a family after checking its metric and label names (and that a counter ends in `_total`). */
 export function family(name: string, type: MetricFamily["type"], help: string, samples: Sample[]): MetricFamily {
+  checkFamilyName(name, type);
+  checkLabelNames(name, samples, new Set());
+  return { name, type, help, samples };
+}
+
+function checkFamilyName(name: string, type: MetricFamily["type"]): void {
   if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${name}`);
   if (type === "counter" && !name.endsWith("_total")) throw new Error(`counter ${name} must end in _total`);
+}
+
+/** Checks the label names of `samples`, skipping those in `checked` and adding the rest. */
+function checkLabelNames(name: string, samples: readonly Sample[], checked: Set<string>): void {
   // Each distinct name is checked once: a family of 10,000 containers repeats the same few names.
-  const checked = new Set<string>();
   for (let i = 0; i < samples.length; i++) {
     const labels = samples[i].labels;
     for (let j = 0; j < labels.length; j++) {
@@ -78,7 +87,46 @@ export function family(name: string, type: MetricFamily["type"], help: string, s
       checked.add(label);
     }
   }
-  return { name, type, help, samples };
+}
+
+/** Sorts items by their `id` as the lines of a family whose first label is `id` sort (see `labelSortKey`). */
+export function sortById<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  const keyed = items.map((item) => ({ key: labelSortKey(item.id), item }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map(({ item }) => item);
+}
+
+/**
+ * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): at 10,000
+ * containers all families' samples held at once take tens of MB. `sorted` must be in `sortById` order and every
+ * sample must start with its item's `id` label. `samples` makes them all, for callers that want them at once.
+ */
+export function groupedFamily<T extends { readonly id: string }>(
+  name: string,
+  type: MetricFamily["type"],
+  help: string,
+  sorted: readonly T[],
+  samplesOf: (item: T) => Sample[],
+): MetricFamily {
+  checkFamilyName(name, type);
+  function* groups(): Generator<Sample[]> {
+    const checked = new Set<string>();
+    for (const item of sorted) {
+      const samples = samplesOf(item);
+      if (samples.length === 0) continue;
+      checkLabelNames(name, samples, checked);
+      yield samples;
+    }
+  }
+  return {
+    name,
+    type,
+    help,
+    groups,
+    get samples() {
+      return Array.from(groups()).flat();
+    },
+  };
 }
 
 /** The compatibility series' compose labels: the key read and the label name written. */
@@ -92,119 +140,124 @@ function listedByDockerPs(record: ContainerRecord): boolean {
   return record.state === "running" || record.state === "paused" || record.state === "restarting";
 }
 
+type Label = readonly [string, string];
+const idName = (c: ContainerRecord): Label[] => [["id", c.id], ["name", c.name]];
+/** One sample labelled with the container's id and name, or none when `value` is undefined. */
+const one = (c: ContainerRecord, value: number | undefined): Sample[] =>
+  value === undefined ? [] : [{ labels: idName(c), value }];
+
 /**
- * The per-container families. `labelMatches` picks which container labels go on `docker_container_info`.
+ * The per-container families, made a container at a time as they are formatted (see `groupedFamily`).
+ * `labelMatches` picks which container labels go on `docker_container_info`.
  * When two selected keys sanitize to the same label name, the alphabetically first key wins.
  */
 export function containerFamilies(
   containers: readonly ContainerRecord[],
   labelMatches: (key: string) => boolean,
 ): MetricFamily[] {
-  const compat: Sample[] = [];
-  const info: Sample[] = [];
-  const state: Sample[] = [];
-  const started: Sample[] = [];
-  const finished: Sample[] = [];
-  const created: Sample[] = [];
-  const restarts: Sample[] = [];
-  const exitCode: Sample[] = [];
-  const oomKilled: Sample[] = [];
-  const health: Sample[] = [];
-  const failingStreak: Sample[] = [];
-
-  for (const c of containers) {
-    const id = ["id", c.id] as const;
-    const name = ["name", c.name] as const;
-    const idName = [id, name] as const;
-    if (listedByDockerPs(c) && c.startedSeconds !== undefined) {
-      const labels: (readonly [string, string])[] = [id, name, ["image", c.image]];
-      for (const [key, label] of COMPAT_LABELS) labels.push([label, composeLabel(c.labels, key)]);
-      compat.push({ labels, value: c.startedSeconds });
-    }
-    const extra = new Map<string, string>();
-    // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label of every container.
-    for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
-      const label = sanitizeLabelName(`container_label_${key}`);
-      if (!extra.has(label)) extra.set(label, c.labels[key]);
-    }
-    info.push({
-      labels: [
-        ...idName,
-        ["image", c.image],
-        ["image_id", c.imageId],
-        ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
-        ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
-        ...extra,
-      ],
-      value: 1,
-    });
-    for (const pair of STATE_LABELS) state.push({ labels: [id, name, pair], value: c.state === pair[1] ? 1 : 0 });
-    if (c.startedSeconds !== undefined) started.push({ labels: idName, value: c.startedSeconds });
-    if (c.finishedSeconds !== undefined) finished.push({ labels: idName, value: c.finishedSeconds });
-    if (c.createdSeconds !== undefined) created.push({ labels: idName, value: c.createdSeconds });
-    restarts.push({ labels: idName, value: c.restartCount });
-    exitCode.push({ labels: idName, value: c.exitCode });
-    oomKilled.push({ labels: idName, value: c.oomKilled ? 1 : 0 });
-    for (const pair of HEALTH_LABELS) health.push({ labels: [id, name, pair], value: c.health === pair[1] ? 1 : 0 });
-    if (c.health !== "none") failingStreak.push({ labels: idName, value: c.failingStreak });
-  }
+  const sorted = sortById(containers);
+  const perContainer = (
+    name: string,
+    type: MetricFamily["type"],
+    help: string,
+    samplesOf: (c: ContainerRecord) => Sample[],
+  ) => groupedFamily(name, type, help, sorted, samplesOf);
 
   return [
-    family(
+    perContainer(
       "start_time_seconds_container",
       "gauge",
       "Start time of a running container in Unix seconds (compatible with decustom_go).",
-      compat,
+      (c) => {
+        if (!listedByDockerPs(c) || c.startedSeconds === undefined) return [];
+        const labels: Label[] = [...idName(c), ["image", c.image]];
+        for (const [key, label] of COMPAT_LABELS) labels.push([label, composeLabel(c.labels, key)]);
+        return [{ labels, value: c.startedSeconds }];
+      },
     ),
-    family(
+    perContainer(
       "docker_container_info",
       "gauge",
       "Always 1; labels describe the container (image, compose project and service, selected container labels).",
-      info,
+      (c) => {
+        const extra = new Map<string, string>();
+        // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label.
+        for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
+          const label = sanitizeLabelName(`container_label_${key}`);
+          if (!extra.has(label)) extra.set(label, c.labels[key]);
+        }
+        return [{
+          labels: [
+            ...idName(c),
+            ["image", c.image],
+            ["image_id", c.imageId],
+            ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
+            ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
+            ...extra,
+          ],
+          value: 1,
+        }];
+      },
     ),
-    family("docker_container_state", "gauge", "1 for the container's current state, 0 for the others.", state),
-    family(
+    perContainer(
+      "docker_container_state",
+      "gauge",
+      "1 for the container's current state, 0 for the others.",
+      (c) => {
+        const [id, name] = idName(c);
+        return STATE_LABELS.map((pair) => ({ labels: [id, name, pair], value: c.state === pair[1] ? 1 : 0 }));
+      },
+    ),
+    perContainer(
       "docker_container_start_time_seconds",
       "gauge",
       "When the container last started, in Unix seconds.",
-      started,
+      (c) => one(c, c.startedSeconds),
     ),
-    family(
+    perContainer(
       "docker_container_finished_time_seconds",
       "gauge",
       "When the container last stopped, in Unix seconds.",
-      finished,
+      (c) => one(c, c.finishedSeconds),
     ),
-    family("docker_container_created_seconds", "gauge", "When the container was created, in Unix seconds.", created),
-    family(
+    perContainer(
+      "docker_container_created_seconds",
+      "gauge",
+      "When the container was created, in Unix seconds.",
+      (c) => one(c, c.createdSeconds),
+    ),
+    perContainer(
       "docker_container_restarts_total",
       "counter",
       "Times the engine restarted the container under its restart policy (RestartCount).",
-      restarts,
+      (c) => one(c, c.restartCount),
     ),
-    family(
+    perContainer(
       "docker_container_exit_code",
       "gauge",
       "Exit code of the container's last run (0 if it never exited).",
-      exitCode,
+      (c) => one(c, c.exitCode),
     ),
-    family(
+    perContainer(
       "docker_container_oom_killed",
       "gauge",
       "1 if the container's last run was killed for lack of memory.",
-      oomKilled,
+      (c) => one(c, c.oomKilled ? 1 : 0),
     ),
-    family(
+    perContainer(
       "docker_container_health_status",
       "gauge",
       "1 for the container's current health (none: no HEALTHCHECK), 0 for the others.",
-      health,
+      (c) => {
+        const [id, name] = idName(c);
+        return HEALTH_LABELS.map((pair) => ({ labels: [id, name, pair], value: c.health === pair[1] ? 1 : 0 }));
+      },
     ),
-    family(
+    perContainer(
       "docker_container_health_failing_streak",
       "gauge",
       "Consecutive failed health checks, as of the last health change or inspect.",
-      failingStreak,
+      (c) => one(c, c.health === "none" ? undefined : c.failingStreak),
     ),
   ];
 }

@@ -4,8 +4,8 @@
  */
 import type { ContainerRecord } from "./container_registry.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { family } from "./metrics.ts";
-import type { ContainerUsage, NetworkUsage } from "./resource_usage.ts";
+import { family, groupedFamily, sortById } from "./metrics.ts";
+import type { BlockIoUsage, ContainerUsage, NetworkUsage } from "./resource_usage.ts";
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 
@@ -36,158 +36,186 @@ const NETWORK_COUNTERS: ReadonlyArray<readonly [keyof Omit<NetworkUsage, "interf
   ],
 ];
 
+const BLOCK_IO_COUNTERS: ReadonlyArray<readonly [keyof Omit<BlockIoUsage, "device">, string, string]> = [
+  ["readBytes", "container_fs_reads_bytes_total", "Cumulative count of bytes read."],
+  ["writeBytes", "container_fs_writes_bytes_total", "Cumulative count of bytes written."],
+  ["reads", "container_fs_reads_total", "Cumulative count of reads completed."],
+  ["writes", "container_fs_writes_total", "Cumulative count of writes completed."],
+];
+
+/** A container the resource families cover, with its reading. */
+interface Covered {
+  id: string;
+  c: ContainerRecord;
+  u: ContainerUsage;
+}
+
 /**
  * The resource families for the containers in `containers` that are running or paused and have a reading
  * in `usage` (a container that stopped since the last collection leaves at once). Every series carries
  * `id` (the full container id), `name` and `image` (`Config.Image`). The CFS series and
  * `container_spec_cpu_quota`/`_period` are there only for containers with a CPU quota, as in cAdvisor.
+ * Each family is made a container at a time as it is formatted (see `groupedFamily`).
  */
 export function resourceFamilies(
   containers: readonly ContainerRecord[],
   usage: ReadonlyMap<string, ContainerUsage>,
 ): MetricFamily[] {
-  const s = {
-    cpuTotal: [] as Sample[],
-    cpuUser: [] as Sample[],
-    cpuSystem: [] as Sample[],
-    cfsPeriods: [] as Sample[],
-    cfsThrottledPeriods: [] as Sample[],
-    cfsThrottledSeconds: [] as Sample[],
-    quota: [] as Sample[],
-    period: [] as Sample[],
-    memUsage: [] as Sample[],
-    memWorkingSet: [] as Sample[],
-    memRss: [] as Sample[],
-    memCache: [] as Sample[],
-    memFailcnt: [] as Sample[],
-    memLimit: [] as Sample[],
-    oom: [] as Sample[],
-    fsReadBytes: [] as Sample[],
-    fsWriteBytes: [] as Sample[],
-    fsReads: [] as Sample[],
-    fsWrites: [] as Sample[],
-    threads: [] as Sample[],
-    threadsMax: [] as Sample[],
-  };
-  const network = NETWORK_COUNTERS.map(() => [] as Sample[]);
-
+  const covered: Covered[] = [];
   for (const c of containers) {
     if (c.state !== "running" && c.state !== "paused") continue;
     const u = usage.get(c.id);
-    if (!u) continue;
-    const labels: Labels = [["id", c.id], ["name", c.name], ["image", c.image]];
-    const quota = c.cpuQuotaMicros ?? 0;
-    if (u.cpu) {
-      s.cpuTotal.push({ labels: [...labels, ["cpu", "total"]], value: u.cpu.totalSeconds });
-      s.cpuUser.push({ labels, value: u.cpu.userSeconds });
-      s.cpuSystem.push({ labels, value: u.cpu.systemSeconds });
-      if (quota > 0 && u.cpu.periods !== undefined) {
-        s.cfsPeriods.push({ labels, value: u.cpu.periods });
-        s.cfsThrottledPeriods.push({ labels, value: u.cpu.throttledPeriods ?? 0 });
-        s.cfsThrottledSeconds.push({ labels, value: u.cpu.throttledSeconds ?? 0 });
-      }
-    }
-    if (quota > 0) {
-      s.quota.push({ labels, value: quota });
-      s.period.push({ labels, value: c.cpuPeriodMicros ?? 0 });
-    }
-    if (c.memoryLimitBytes !== undefined) s.memLimit.push({ labels, value: c.memoryLimitBytes });
-    if (u.memory) {
-      s.memUsage.push({ labels, value: u.memory.usageBytes });
-      s.memWorkingSet.push({ labels, value: u.memory.workingSetBytes });
-      s.memRss.push({ labels, value: u.memory.rssBytes });
-      s.memCache.push({ labels, value: u.memory.cacheBytes });
-      if (u.memory.failcnt !== undefined) s.memFailcnt.push({ labels, value: u.memory.failcnt });
-      if (u.memory.oomKills !== undefined) s.oom.push({ labels, value: u.memory.oomKills });
-    }
-    for (const net of u.network) {
-      const withInterface: Labels = [...labels, ["interface", net.interface]];
-      NETWORK_COUNTERS.forEach(([field], i) => network[i].push({ labels: withInterface, value: net[field] }));
-    }
-    for (const io of u.blockIo) {
-      const withDevice: Labels = [...labels, ["device", io.device]];
-      s.fsReadBytes.push({ labels: withDevice, value: io.readBytes });
-      s.fsWriteBytes.push({ labels: withDevice, value: io.writeBytes });
-      s.fsReads.push({ labels: withDevice, value: io.reads });
-      s.fsWrites.push({ labels: withDevice, value: io.writes });
-    }
-    if (u.tasks !== undefined) s.threads.push({ labels, value: u.tasks });
-    if (u.tasksLimit !== undefined) s.threadsMax.push({ labels, value: u.tasksLimit });
+    if (u) covered.push({ id: c.id, c, u });
   }
+  const sorted = sortById(covered);
+  const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
+  /** A family with at most one sample per container: `valueOf` gives its value, or undefined for none. */
+  const perContainer = (
+    name: string,
+    type: MetricFamily["type"],
+    help: string,
+    valueOf: (c: ContainerRecord, u: ContainerUsage, quota: number) => number | undefined,
+  ) =>
+    groupedFamily(name, type, help, sorted, ({ c, u }): Sample[] => {
+      const value = valueOf(c, u, c.cpuQuotaMicros ?? 0);
+      return value === undefined ? [] : [{ labels: labelsOf(c), value }];
+    });
+  /** A family with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`. */
+  const perItem = <T>(
+    name: string,
+    help: string,
+    itemsOf: (u: ContainerUsage) => readonly T[],
+    label: string,
+    key: (item: T) => string,
+    value: (item: T) => number,
+  ) =>
+    groupedFamily(
+      name,
+      "counter",
+      help,
+      sorted,
+      ({ c, u }): Sample[] =>
+        itemsOf(u).map((item) => ({ labels: [...labelsOf(c), [label, key(item)]], value: value(item) })),
+    );
+  /** CFS periods are read only where a quota is set, as in cAdvisor. */
+  const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
 
   return [
-    family("container_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed in seconds.", s.cpuTotal),
-    family("container_cpu_user_seconds_total", "counter", "Cumulative user cpu time consumed in seconds.", s.cpuUser),
-    family(
+    groupedFamily(
+      "container_cpu_usage_seconds_total",
+      "counter",
+      "Cumulative cpu time consumed in seconds.",
+      sorted,
+      ({ c, u }): Sample[] => u.cpu ? [{ labels: [...labelsOf(c), ["cpu", "total"]], value: u.cpu.totalSeconds }] : [],
+    ),
+    perContainer(
+      "container_cpu_user_seconds_total",
+      "counter",
+      "Cumulative user cpu time consumed in seconds.",
+      (_, u) => u.cpu?.userSeconds,
+    ),
+    perContainer(
       "container_cpu_system_seconds_total",
       "counter",
       "Cumulative system cpu time consumed in seconds.",
-      s.cpuSystem,
+      (_, u) => u.cpu?.systemSeconds,
     ),
-    family(
+    perContainer(
       "container_cpu_cfs_periods_total",
       "counter",
       "Number of elapsed enforcement period intervals.",
-      s.cfsPeriods,
+      (_, u, quota) => cfs(u, quota)?.periods,
     ),
-    family(
+    perContainer(
       "container_cpu_cfs_throttled_periods_total",
       "counter",
       "Number of throttled period intervals.",
-      s.cfsThrottledPeriods,
+      (_, u, quota) => {
+        const cpu = cfs(u, quota);
+        return cpu && (cpu.throttledPeriods ?? 0);
+      },
     ),
-    family(
+    perContainer(
       "container_cpu_cfs_throttled_seconds_total",
       "counter",
       "Total time duration the container has been throttled.",
-      s.cfsThrottledSeconds,
+      (_, u, quota) => {
+        const cpu = cfs(u, quota);
+        return cpu && (cpu.throttledSeconds ?? 0);
+      },
     ),
-    family("container_spec_cpu_quota", "gauge", "CPU quota of the container, in microseconds per period.", s.quota),
-    family("container_spec_cpu_period", "gauge", "CPU period of the container, in microseconds.", s.period),
-    family(
+    perContainer(
+      "container_spec_cpu_quota",
+      "gauge",
+      "CPU quota of the container, in microseconds per period.",
+      (_, __, quota) => quota > 0 ? quota : undefined,
+    ),
+    perContainer(
+      "container_spec_cpu_period",
+      "gauge",
+      "CPU period of the container, in microseconds.",
+      (c, _, quota) => quota > 0 ? c.cpuPeriodMicros ?? 0 : undefined,
+    ),
+    perContainer(
       "container_memory_usage_bytes",
       "gauge",
       "Current memory usage in bytes, including all memory regardless of when it was accessed.",
-      s.memUsage,
+      (_, u) => u.memory?.usageBytes,
     ),
-    family(
+    perContainer(
       "container_memory_working_set_bytes",
       "gauge",
       "Current working set in bytes (usage minus inactive page cache).",
-      s.memWorkingSet,
+      (_, u) => u.memory?.workingSetBytes,
     ),
-    family("container_memory_rss", "gauge", "Size of RSS (anonymous memory) in bytes.", s.memRss),
-    family("container_memory_cache", "gauge", "Number of bytes of page cache memory.", s.memCache),
+    perContainer(
+      "container_memory_rss",
+      "gauge",
+      "Size of RSS (anonymous memory) in bytes.",
+      (_, u) => u.memory?.rssBytes,
+    ),
+    perContainer(
+      "container_memory_cache",
+      "gauge",
+      "Number of bytes of page cache memory.",
+      (_, u) => u.memory?.cacheBytes,
+    ),
     // A counter in cAdvisor; a gauge here because a counter's name must end in _total.
-    family("container_memory_failcnt", "gauge", "Number of times memory usage hit the limit.", s.memFailcnt),
-    family(
+    perContainer(
+      "container_memory_failcnt",
+      "gauge",
+      "Number of times memory usage hit the limit.",
+      (_, u) => u.memory?.failcnt,
+    ),
+    perContainer(
       "container_spec_memory_limit_bytes",
       "gauge",
       "Memory limit for the container in bytes (0: unlimited).",
-      s.memLimit,
+      (c) => c.memoryLimitBytes,
     ),
-    family(
+    perContainer(
       "container_oom_events_total",
       "counter",
       "Count of out of memory kills observed for the container.",
-      s.oom,
+      (_, u) => u.memory?.oomKills,
     ),
-    ...NETWORK_COUNTERS.map(([, name, help], i) => family(name, "counter", help, network[i])),
-    family("container_fs_reads_bytes_total", "counter", "Cumulative count of bytes read.", s.fsReadBytes),
-    family("container_fs_writes_bytes_total", "counter", "Cumulative count of bytes written.", s.fsWriteBytes),
-    family("container_fs_reads_total", "counter", "Cumulative count of reads completed.", s.fsReads),
-    family("container_fs_writes_total", "counter", "Cumulative count of writes completed.", s.fsWrites),
-    family(
+    ...NETWORK_COUNTERS.map(([field, name, help]) =>
+      perItem(name, help, (u) => u.network, "interface", (net) => net.interface, (net) => net[field])
+    ),
+    ...BLOCK_IO_COUNTERS.map(([field, name, help]) =>
+      perItem(name, help, (u) => u.blockIo, "device", (io) => io.device, (io) => io[field])
+    ),
+    perContainer(
       "container_threads",
       "gauge",
       "Number of threads (tasks) running inside the container.",
-      s.threads,
+      (_, u) => u.tasks,
     ),
-    family(
+    perContainer(
       "container_threads_max",
       "gauge",
       "Maximum number of threads allowed inside the container (0: unlimited).",
-      s.threadsMax,
+      (_, u) => u.tasksLimit,
     ),
   ];
 }

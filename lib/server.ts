@@ -82,12 +82,16 @@ function handle(request: Request, options: HandlerOptions): Response {
       const scrape = options.scrape.render(format, acceptsGzip(request.headers.get("accept-encoding")));
       const headers: Record<string, string> = {
         "Content-Type": scrape.contentType,
-        "Content-Length": String(scrape.body.length),
+        "Content-Length": String(scrape.length),
         "Cache-Control": "no-store",
         Vary: "Accept, Accept-Encoding",
       };
       if (scrape.gzipped) headers["Content-Encoding"] = "gzip";
-      return new Response(request.method === "HEAD" ? null : scrape.body as Uint8Array<ArrayBuffer>, { headers });
+      if (request.method === "HEAD") return new Response(null, { headers });
+      return new Response(
+        scrape.length <= ONE_ARRAY_MAX ? scrape.body as Uint8Array<ArrayBuffer> : streamOf(scrape.chunks()),
+        { headers },
+      );
     }
     case "/healthz":
       return plain(200, "ok\n", request);
@@ -100,6 +104,32 @@ function handle(request: Request, options: HandlerOptions): Response {
         headers: { "Content-Type": "text/html; charset=utf-8" },
       });
   }
+}
+
+/**
+ * The largest body sent as one array. Copying that much is cheaper than streaming it, and the server then writes
+ * each response in one go, which keeps scrapes that arrive together quick (a gzip scrape of 1,000 containers is
+ * 143 KiB). A larger body is streamed from the cache's own chunks: at 10,000 containers a copy per scrape would
+ * be 1.4 MB gzipped or 33 MB plain, and concurrent scrapes would hold several until the next GC.
+ */
+const ONE_ARRAY_MAX = 1024 * 1024;
+
+/**
+ * The chunks as a response body, each made when the connection takes the one before (see `ScrapeBody.chunks`) and
+ * sent as it is. The explicit Content-Length keeps the response unchunked.
+ */
+function streamOf(chunks: Iterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.iterator]();
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      iterator.return?.();
+    },
+  });
 }
 
 function plain(status: number, text: string, request: Request, extra: Record<string, string> = {}): Response {

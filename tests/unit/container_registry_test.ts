@@ -5,6 +5,7 @@ import {
   healthFromStatus,
   parseDockerTime,
   recordFromInspect,
+  StringPool,
   summaryDiffers,
 } from "../../lib/container_registry.ts";
 import type { ContainerInspect, ContainerSummary } from "../../lib/docker_api.ts";
@@ -227,6 +228,22 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
   });
   assertClose(createdSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.308331256), "created");
   assertClose(startedSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.475717411), "started");
+});
+
+Deno.test("recordFromInspect() through a StringPool gives the same records, also once the pool starts afresh", () => {
+  const pool = new StringPool(3, 40);
+  for (const file of ["inspect_running.json", "inspect_healthcheck.json", "inspect_exited.json"]) {
+    const inspect = readInspect(file);
+    for (let i = 0; i < 3; i++) assert.deepEqual(recordFromInspect(inspect, pool), recordFromInspect(inspect), file);
+  }
+});
+
+Deno.test("StringPool.intern() returns a string equal to its argument, past capacity and length limits", () => {
+  const pool = new StringPool(4, 8);
+  const values = ["a", "b", "a", "", "long string of text", "c", "d", "e", "a", "b", "long string of text", "é😀"];
+  for (let round = 0; round < 3; round++) {
+    for (const value of values) assert.equal(pool.intern(value), value);
+  }
 });
 
 Deno.test("recordFromInspect() reads a real inspect of an unhealthy container with its failing streak", () => {

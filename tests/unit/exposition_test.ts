@@ -4,8 +4,10 @@ import {
   escapeLabelValue,
   formatOpenMetrics,
   formatOpenMetricsBody,
+  formatPieces,
   formatText,
   formatValue,
+  labelSortKey,
   type MetricFamily,
   OPENMETRICS_CONTENT_TYPE,
   OPENMETRICS_EOF,
@@ -175,4 +177,48 @@ Deno.test("escapeLabelValue() escapes backslash, quote and newline, and nothing 
 Deno.test("the content types name the format versions Prometheus negotiates", () => {
   assert.equal(TEXT_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
   assert.equal(OPENMETRICS_CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+});
+
+const byKey = (a: string, b: string) => (labelSortKey(a) < labelSortKey(b) ? -1 : 1);
+
+/** `family` with its samples cut into groups, one per value of the first label, sorted by `order`. */
+function grouped(family: MetricFamily, order: (a: string, b: string) => number = byKey): MetricFamily {
+  const byValue = Map.groupBy(family.samples, (sample) => sample.labels[0]?.[1] ?? "");
+  const values = [...byValue.keys()].sort(order);
+  return { ...family, samples: [], groups: () => values.map((value) => byValue.get(value)!) };
+}
+
+Deno.test("formatText() and formatOpenMetrics() write a family given in groups as the same samples held whole", () => {
+  // Values that need escaping, and values that prefix one another.
+  const values = ['a"', "a", "a\\", "ab", "a\n", "a\nb", "", "é", "a b", 'a"b', "A", "😀", "a\\b"];
+  const family: MetricFamily = {
+    name: "fixture_grouped",
+    help: "Grouped.",
+    type: "gauge",
+    samples: values.flatMap((value, i) => [
+      { labels: [["first", value], ["second", "y"]], value: i },
+      { labels: [["first", value], ["second", "x"]], value: -i },
+      { labels: [["first", value]], value: 0.5 },
+    ]),
+  };
+  const expected = formatText([family]);
+  assert.equal(formatText([grouped(family)]), expected);
+  assert.equal(formatOpenMetrics([grouped(family)]), formatOpenMetrics([family]));
+  // The values need the key: in plain string order ("a" before "a b") the same groups come out unsorted.
+  assert.notEqual(formatText([grouped(family, (a, b) => (a < b ? -1 : 1))]), expected);
+});
+
+Deno.test("formatPieces() cuts a large family into pieces of about 16 K characters that join to formatText()", () => {
+  const family: MetricFamily = {
+    name: "fixture_large",
+    help: "Large.",
+    type: "gauge",
+    samples: Array.from({ length: 5_000 }, (_, i) => ({ labels: [["n", String(i).padStart(6, "0")]], value: i })),
+  };
+  for (const input of [family, grouped(family)]) {
+    const pieces = Array.from(formatPieces([input], "text"));
+    assert.equal(pieces.join(""), formatText([family]));
+    assert.ok(pieces.length > 5, `${pieces.length} pieces`);
+    for (const piece of pieces) assert.ok(piece.length < 16 * 1024 + 100, `a piece of ${piece.length}`);
+  }
 });

@@ -333,3 +333,15 @@ Deno.test("labelKeyMatcher() reads * and ? as globs and everything else literall
   for (const [key, expected] of table) assert.equal(matches(key), expected, key);
   assert.equal(labelKeyMatcher([])("anything"), false);
 });
+
+Deno.test("containerFamilies() writes the same text as its samples held whole, whatever the ids and input order", () => {
+  // Engine ids are 64 hex digits; ids that escape or prefix one another show the order holds for any.
+  const ids = ["c0ffee02", "c0ffee0", "c0ffee0 1", "c0ffee01", 'c0"ffee', "c0\\ffee", "C0FFEE", "é0ffee", ""];
+  const records = ids.map((id, i) => ({ ...RECORDS[i % RECORDS.length], id }));
+  for (const input of [records, [...records].reverse()]) {
+    const families = containerFamilies(input, labelKeyMatcher(["*"]));
+    assert.ok(families.every((family) => family.groups !== undefined), "made a container at a time");
+    const held = families.map(({ name, help, type, samples }) => ({ name, help, type, samples }));
+    assert.equal(formatText(families), formatText(held));
+  }
+});

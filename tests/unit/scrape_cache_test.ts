@@ -141,3 +141,58 @@ Deno.test("ScrapeCache's gzipped body inflates to the plain body", () => {
     assert.equal(decoder.decode(gunzipSync(gzipped.body)), decoder.decode(plain.body));
   }
 });
+
+Deno.test("ScrapeCache serves every scrape of a revision the same cached gzip head, and only a small tail anew", () => {
+  const sources = new CountingSources();
+  sources.containers = 20_000;
+  const cache = new ScrapeCache(sources);
+  const [firstHead] = cache.render("text", true).chunks();
+  const second = cache.render("text", true);
+  const [secondHead, tail, ...more] = second.chunks();
+  assert.equal(more.length, 0);
+  assert.equal(secondHead, firstHead, "the head is the cache's own array, not a copy");
+  assert.ok(tail.length < 1024, `tail of ${tail.length} bytes`);
+  assert.equal(second.length, second.body.length);
+  assert.equal(decoder.decode(gunzipSync(second.body)), expectedText(20_000, 2));
+});
+
+/** The stable part of `CountingSources` with `containers`, and its live part as of live call `call`, in `format`. */
+function expectedParts(format: "text" | "openmetrics", containers: number, call: number): [string, string] {
+  const probe = new CountingSources();
+  probe.containers = containers;
+  probe.liveCalls = call - 1;
+  return format === "text"
+    ? [formatText(probe.stableFamilies()), formatText(probe.liveFamilies())]
+    : [formatOpenMetricsBody(probe.stableFamilies()), formatOpenMetricsBody(probe.liveFamilies()) + "# EOF\n"];
+}
+
+Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated copy after gzip-only scrapes", () => {
+  for (const format of ["text", "openmetrics"] as const) {
+    const sources = new CountingSources();
+    // Some 900 KB of text: several pieces, each deflated on its own.
+    sources.containers = 20_000;
+    const cache = new ScrapeCache(sources);
+    const gzipped = cache.render(format, true);
+    const plain = cache.render(format, false);
+    assert.equal(sources.stableCalls, 1, "rendered once");
+    assert.equal(decoder.decode(gunzipSync(gzipped.body)), expectedParts(format, 20_000, 1).join(""));
+    assert.equal(decoder.decode(plain.body), expectedParts(format, 20_000, 2).join(""));
+    assert.ok([...plain.chunks()].length > 3, "in pieces");
+  }
+});
+
+Deno.test("ScrapeCache keeps a plain text up to keepTextMax, and inflates a larger one for each plain scrape", () => {
+  for (const [keepTextMax, kept] of [[1e7, true], [100_000, false]] as const) {
+    const sources = new CountingSources();
+    sources.containers = 20_000;
+    const cache = new ScrapeCache(sources, { keepTextMax });
+    const [firstPiece] = cache.render("text", false).chunks();
+    const second = cache.render("text", false);
+    const [secondPiece] = second.chunks();
+    assert.equal(secondPiece === firstPiece, kept, kept ? "served from the kept text" : "inflated anew");
+    assert.equal(decoder.decode(second.body), expectedText(20_000, 2));
+    assert.equal(second.length, second.body.length);
+    assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedText(20_000, 3));
+    assert.equal(sources.stableCalls, 1, "rendered once");
+  }
+});

@@ -199,8 +199,8 @@ Deno.test("POST and other methods on known paths answer 405 with Allow: GET, HEA
 });
 
 /** Serves the handler on 127.0.0.1 with a free port for the duration of `use`. */
-async function withServer(use: (base: string) => Promise<void>): Promise<void> {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler());
+async function withServer(use: (base: string) => Promise<void>, serve = handler()): Promise<void> {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, serve);
   try {
     await use(`http://127.0.0.1:${server.addr.port}`);
   } finally {
@@ -244,4 +244,34 @@ Deno.test("a gzipped scrape read by fetch() over a real socket is the whole scra
     assert.equal(response.headers.get("content-encoding"), "gzip");
     assert.equal(await response.text(), TEXT_BODY);
   });
+});
+
+Deno.test("a body over 1 MiB is streamed with its Content-Length, and the next scrape gets it whole again", async () => {
+  // Random hex compresses only about half, so the gzipped body is over 1 MiB too.
+  const hex = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const large: MetricFamily[] = [{
+    name: "docker_container_info",
+    help: "Info.",
+    type: "gauge",
+    samples: Array.from(
+      { length: 40_000 },
+      (_, i) => ({ labels: [["id", hex()], ["n", String(i)]] as const, value: 1 }),
+    ),
+  }];
+  const expected = formatText([...large, ...LIVE]);
+  const scrape = new ScrapeCache({ revision: () => "1", stableFamilies: () => large, liveFamilies: () => LIVE });
+  const serve = createHandler({ scrape, ready: () => true, version: "9.9.9" });
+  assert.ok(scrape.render("text", true).length > 1024 * 1024, "the gzipped body is over 1 MiB");
+  await withServer(async (base) => {
+    for (const encoding of ["identity", "identity", "gzip", "gzip"]) {
+      const response = await fetch(`${base}/metrics`, { headers: { "accept-encoding": encoding } });
+      assert.equal(response.headers.get("transfer-encoding"), null, encoding);
+      if (encoding === "identity") {
+        assert.equal(response.headers.get("content-length"), String(new TextEncoder().encode(expected).length));
+      }
+      // fetch() inflates the gzipped body itself.
+      assert.equal(await response.text(), expected, encoding);
+    }
+  }, serve);
 });
