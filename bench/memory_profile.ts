@@ -16,6 +16,7 @@
 import v8 from "node:v8";
 import { parseConfig } from "../lib/config.ts";
 import { buildExporter } from "../lib/exporter.ts";
+import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { createProcessReader } from "../lib/process_metrics.ts";
 import { load, sleep } from "./support.ts";
@@ -39,6 +40,7 @@ async function child(port: number, dockerHost: string): Promise<void> {
     now: Date.now,
     readProcess: createProcessReader(),
     signal: shutdown.signal,
+    Docker: await loadDockerode(),
   });
   const running = exporter.run();
   const server = Deno.serve({ hostname: "127.0.0.1", port, signal: shutdown.signal, onListen: () => {} }, (request) => {
