@@ -552,8 +552,8 @@ async function rssOfDenoRun(args: string[], afterMs: number): Promise<number> {
 
 /**
  * Scenario `footprint`: where the idle exporter's memory goes. A bare Deno process, one that only imports
- * dockerode, the exporter with 0 and 100 containers (synthetic engine, resource metrics off), the same with V8
- * flags that trade speed for memory, and the single binary `deno task compile` builds.
+ * dockerode, one that loads it as the exporter does, the exporter with 0 and 100 containers (synthetic engine,
+ * resource metrics off), and the same without the start task's memory flags or with another V8 flag.
  */
 async function footprintScenario(settings: Settings): Promise<void> {
   const S = "footprint, idle";
@@ -587,18 +587,23 @@ async function footprintScenario(settings: Settings): Promise<void> {
     record(S, "`deno run` of a script that only imports dockerode", withDockerode, "MiB");
     record(S, "… that loads it as the exporter does (`loadDockerode()`)", withLoader, "MiB");
 
-    const variants: { label: string; flags: string[]; containers: number }[] = [
-      { label: "exporter, 0 containers", flags: [], containers: 0 },
-      { label: "exporter, 100 containers", flags: [], containers: 100 },
+    // The start task's own memory flags, so that a variant can leave them out or replace them.
+    const SEMI_SPACE = "--v8-flags=--max-semi-space-size=1";
+    const NO_CODE_CACHE = "--no-code-cache";
+    const without = (...dropped: string[]) => (flags: string[]) => flags.filter((flag) => !dropped.includes(flag));
+    const variants: { label: string; startFlags?: (flags: string[]) => string[]; containers: number }[] = [
+      { label: "exporter, 0 containers", containers: 0 },
+      { label: "exporter, 100 containers", containers: 100 },
       {
-        label: "… with --v8-flags=--max-semi-space-size=1",
-        flags: ["--v8-flags=--max-semi-space-size=1"],
+        label: `… without ${SEMI_SPACE} and ${NO_CODE_CACHE}`,
+        startFlags: without(SEMI_SPACE, NO_CODE_CACHE),
         containers: 100,
       },
-      { label: "… with --v8-flags=--optimize-for-size", flags: ["--v8-flags=--optimize-for-size"], containers: 100 },
+      { label: `… without ${NO_CODE_CACHE}`, startFlags: without(NO_CODE_CACHE), containers: 100 },
+      { label: `… without ${SEMI_SPACE}`, startFlags: without(SEMI_SPACE), containers: 100 },
       {
         label: "… with --v8-flags=--max-semi-space-size=1,--optimize-for-size",
-        flags: ["--v8-flags=--max-semi-space-size=1,--optimize-for-size"],
+        startFlags: (flags) => flags.map((flag) => flag === SEMI_SPACE ? `${SEMI_SPACE},--optimize-for-size` : flag),
         containers: 100,
       },
     ];
@@ -611,7 +616,8 @@ async function footprintScenario(settings: Settings): Promise<void> {
           const exporter = await startBenchExporter({
             socket: engine.path,
             env: SYNTHETIC_ENV,
-            denoFlags: variant.flags,
+            denoFlags: settings.exporterFlags,
+            startFlags: variant.startFlags,
           });
           try {
             await sleep(3000);

@@ -18,6 +18,8 @@ export interface BenchExporterOptions {
   env?: Readonly<Record<string, string>>;
   /** Deno flags added before the start task's, e.g. `--v8-flags=--max-semi-space-size=1` or `--cpu-prof`. */
   denoFlags?: readonly string[];
+  /** Changes the start task's flags, e.g. to leave its memory flags out (default: as they are). */
+  startFlags?: (flags: string[]) => string[];
   /** How long to wait for /readyz (default 120 s: 10,000 containers take a while). */
   readyTimeoutMs?: number;
 }
@@ -119,7 +121,12 @@ export async function startBenchExporter(options: BenchExporterOptions): Promise
   }
   const spawnedAtMs = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.denoFlags ?? []), ...await startTaskFlagsFor(options.socket), MAIN.pathname],
+    args: [
+      "run",
+      ...(options.denoFlags ?? []),
+      ...(options.startFlags ?? ((flags) => flags))(await startTaskFlagsFor(options.socket)),
+      MAIN.pathname,
+    ],
     cwd: REPO_ROOT.pathname,
     clearEnv: true,
     env: {
