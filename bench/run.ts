@@ -5,7 +5,7 @@
  *
  *   deno task bench [args]        the micro-benchmarks, then this with `args` (default run: about 6 minutes)
  *   deno run -A bench/run.ts [scenario...] [--repeat N] [--window S] [--real] [--full] [--json FILE]
- *                            [--exporter-flags "--v8-flags=--max-semi-space-size=1"]
+ *                            [--exporter-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * Scenarios (default: scrape burst scale load footprint):
  *   scrape     1,000 containers, 10 concurrent scrapers and one, gzip and not; the handler's time in-process
@@ -17,7 +17,7 @@
  * `--repeat` (default 3) repeats each measurement and reports medians; `--window` (default 60) is the idle window
  * of `load`; `--real` adds `real`; `--full` is `--real --repeat 5 --window 120`; `scale` runs once unless
  * `--full` or an explicit `--repeat` asks for more;
- * `--exporter-flags` adds Deno flags to the exporter's command line, to try V8 settings.
+ * `--exporter-flags` adds Deno flags before the start task's (a `--v8-flags` there is overridden by the task's own).
  */
 import { cpuUsage } from "node:process";
 import { parseConfig } from "../lib/config.ts";
@@ -100,7 +100,7 @@ interface Settings {
   repeat: number;
   /** The idle window of `load`, in seconds. */
   windowS: number;
-  /** Deno flags for the exporter besides the start task's (`--exporter-flags "--v8-flags=..."`). */
+  /** Deno flags for the exporter besides the start task's (`--exporter-flags "--cpu-prof"`). */
   exporterFlags: string[];
   /** Runs of `scale`: once by default, `repeat` times with `--full` or an explicit `--repeat`. */
   scaleRepeat: number;
