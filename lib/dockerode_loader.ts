@@ -39,10 +39,15 @@ export function loadDockerode(): Promise<DockerodeConstructor> {
 
 async function loadWithStandIns(): Promise<DockerodeConstructor> {
   const load = commonJsLoader._load;
-  commonJsLoader._load = function (request, ...rest) {
-    const feature = SKIPPED_DOCKERODE_PARTS.get(request);
-    return feature === undefined ? load.call(this, request, ...rest) : standIn(request, feature);
-  };
+  try {
+    commonJsLoader._load = function (request, ...rest) {
+      const feature = SKIPPED_DOCKERODE_PARTS.get(request);
+      return feature === undefined ? load.call(this, request, ...rest) : standIn(request, feature);
+    };
+  } catch {
+    // A runtime whose CommonJS loader cannot be replaced: load all of dockerode, at the memory cost above.
+    return (await import("dockerode")).default;
+  }
   try {
     return (await import("dockerode")).default;
   } finally {
