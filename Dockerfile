@@ -31,7 +31,7 @@ COPY lib/ ./lib/
 # Fails when main.ts imports anything deno.lock does not pin.
 RUN ["deno", "install", "--frozen", "--entrypoint", "main.ts"]
 # Runs once from the cache alone, as the image will.
-RUN ["deno", "run", "--cached-only", "--frozen", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--version"]
+RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--version"]
 
 FROM ${RUNTIME_IMAGE}
 ENV DENO_DIR=/deno-dir/ DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
