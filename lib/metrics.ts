@@ -145,6 +145,9 @@ const idName = (c: ContainerRecord): Label[] => [["id", c.id], ["name", c.name]]
 /** One sample labelled with the container's id and name, or none when `value` is undefined. */
 const one = (c: ContainerRecord, value: number | undefined): Sample[] =>
   value === undefined ? [] : [{ labels: idName(c), value }];
+/** One sample per possible value of an enum label: 1 for `current`, 0 for the others. */
+const oneOf = (c: ContainerRecord, pairs: readonly Label[], current: string): Sample[] =>
+  pairs.map((pair) => ({ labels: [...idName(c), pair], value: current === pair[1] ? 1 : 0 }));
 
 /**
  * The per-container families, made a container at a time as they are formatted (see `groupedFamily`).
@@ -203,10 +206,7 @@ export function containerFamilies(
       "docker_container_state",
       "gauge",
       "1 for the container's current state, 0 for the others.",
-      (c) => {
-        const [id, name] = idName(c);
-        return STATE_LABELS.map((pair) => ({ labels: [id, name, pair], value: c.state === pair[1] ? 1 : 0 }));
-      },
+      (c) => oneOf(c, STATE_LABELS, c.state),
     ),
     perContainer(
       "docker_container_start_time_seconds",
@@ -248,10 +248,7 @@ export function containerFamilies(
       "docker_container_health_status",
       "gauge",
       "1 for the container's current health (none: no HEALTHCHECK), 0 for the others.",
-      (c) => {
-        const [id, name] = idName(c);
-        return HEALTH_LABELS.map((pair) => ({ labels: [id, name, pair], value: c.health === pair[1] ? 1 : 0 }));
-      },
+      (c) => oneOf(c, HEALTH_LABELS, c.health),
     ),
     perContainer(
       "docker_container_health_failing_streak",

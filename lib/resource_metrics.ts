@@ -130,19 +130,13 @@ export function resourceFamilies(
       "container_cpu_cfs_throttled_periods_total",
       "counter",
       "Number of throttled period intervals.",
-      (_, u, quota) => {
-        const cpu = cfs(u, quota);
-        return cpu && (cpu.throttledPeriods ?? 0);
-      },
+      (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledPeriods ?? 0),
     ),
     perContainer(
       "container_cpu_cfs_throttled_seconds_total",
       "counter",
       "Total time duration the container has been throttled.",
-      (_, u, quota) => {
-        const cpu = cfs(u, quota);
-        return cpu && (cpu.throttledSeconds ?? 0);
-      },
+      (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledSeconds ?? 0),
     ),
     perContainer(
       "container_spec_cpu_quota",
