@@ -99,21 +99,31 @@ Deno.test({
     const daemonIds = new Set((await daemon.engine.cli("ps", "--all", "--quiet", "--no-trunc")).split("\n"));
     assert.deepEqual(daemonIds, new Set([always.id, always2.id, once.id]));
 
+    // Each check throws what it saw, so a timeout names the series that never matched.
+    const expectEqual = (actual: unknown, expected: unknown, what: string) => {
+      if (actual !== expected) throw new Error(`${what} is ${actual}, expected ${expected}`);
+    };
     const after = await waitFor(
       async () => {
         const samples = await exporter.samples();
         const ids = new Set(findSamples(samples, "docker_container_info").map((s) => s.labels.id));
-        return value(samples, "docker_up", {}) === 1 &&
-          ids.size === daemonIds.size && [...daemonIds].every((id) => ids.has(id)) &&
-          value(samples, "docker_container_start_time_seconds", { id: always.id }) ===
-            unixSeconds(aInspect.State.StartedAt) &&
-          value(samples, "docker_container_start_time_seconds", { id: always2.id }) ===
-            unixSeconds(a2Inspect.State.StartedAt) &&
-          value(samples, "docker_container_state", { id: once.id, state: "exited" }) === 1 &&
-          // A replayed die event first sets its own (millisecond) time; the inspect it triggers brings the exact one.
-          value(samples, "docker_container_finished_time_seconds", { id: once.id }) ===
-            unixSeconds(onceInspect.State.FinishedAt) &&
-          samples;
+        expectEqual(value(samples, "docker_up", {}), 1, "docker_up");
+        expectEqual([...ids].sort().join(","), [...daemonIds].sort().join(","), "the ids with series");
+        for (const [container, state] of [[always, aInspect], [always2, a2Inspect]] as const) {
+          expectEqual(
+            value(samples, "docker_container_start_time_seconds", { id: container.id }),
+            unixSeconds(state.State.StartedAt),
+            `${container.name}'s start time`,
+          );
+        }
+        expectEqual(value(samples, "docker_container_state", { id: once.id, state: "exited" }), 1, "no-restart exited");
+        // A replayed die event first sets its own (millisecond) time; the inspect it triggers brings the exact one.
+        expectEqual(
+          value(samples, "docker_container_finished_time_seconds", { id: once.id }),
+          unixSeconds(onceInspect.State.FinishedAt),
+          "no-restart's finish time",
+        );
+        return samples;
       },
       20_000,
       "the series to match the restarted daemon",
