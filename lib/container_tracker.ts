@@ -40,6 +40,11 @@ export class ContainerTracker {
   /** Shares the strings that records repeat (image names, label values). */
   readonly #strings = new StringPool();
   #refreshing: Promise<boolean> | undefined;
+  /**
+   * Ids whose last inspect failed. An event may have patched their record from its own (approximate) data, and
+   * the list can look unchanged, so the next refresh inspects them again.
+   */
+  readonly #unconfirmed = new Set<string>();
   #apiVersion: string | undefined;
   /** Our clock when the current event stream was opened; `since` for the next one if no event came. */
   #streamOpenedMs: number | undefined;
@@ -152,8 +157,11 @@ export class ContainerTracker {
         listed.add(summary.Id);
         registry.markSeen(summary.Id, seenMs);
         const record = registry.get(summary.Id);
-        if (!record || summaryDiffers(record, summary)) changed.push(this.#queue.schedule(summary.Id));
+        if (!record || summaryDiffers(record, summary) || this.#unconfirmed.has(summary.Id)) {
+          changed.push(this.#queue.schedule(summary.Id));
+        }
       }
+      for (const id of this.#unconfirmed) if (!listed.has(id)) this.#unconfirmed.delete(id);
       const dropped = registry.dropMissing(listed, startedMs, seenMs);
       if (dropped.length > 0) logger.debug("containers vanished", { ids: dropped });
       await Promise.all(changed);
@@ -171,10 +179,12 @@ export class ContainerTracker {
     const { api, registry, now, logger } = this.#options;
     try {
       const inspect = await api.inspectContainer(id);
+      this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
       else registry.upsert(recordFromInspect(inspect, this.#strings), now());
     } catch (error) {
-      // Not fatal: the next refresh sees the container again and retries.
+      // Not fatal: the next refresh inspects it again.
+      this.#unconfirmed.add(id);
       this.#count(error);
       logger.debug("inspect failed", { id, error });
     }

@@ -3,7 +3,7 @@
  * with an injected clock. No sockets, no timers that matter (intervals are an hour long).
  */
 import assert from "node:assert/strict";
-import { ContainerRegistry } from "../../lib/container_registry.ts";
+import { ContainerRegistry, parseDockerTime } from "../../lib/container_registry.ts";
 import { ContainerTracker } from "../../lib/container_tracker.ts";
 import type { ContainerInspect, DockerApi } from "../../lib/docker_api.ts";
 import type { EventStreamItem } from "../../lib/docker_events.ts";
@@ -40,6 +40,8 @@ function setup() {
   /** While set, inspects wait for it: lets a test look between an event and its inspect. */
   let gate: Promise<void> | undefined;
   let openGate = () => {};
+  /** While true, inspects fail as they do while the engine goes down. */
+  let inspectsFail = false;
   const api: DockerApi = {
     version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
     useApiVersion: () => {},
@@ -53,6 +55,7 @@ function setup() {
     inspectContainer: async (id) => {
       calls.push(`inspect ${id.slice(0, 4)}`);
       await gate;
+      if (inspectsFail) throw new Error("connect ENOENT /var/run/docker.sock");
       const found = containers.get(id);
       return found && structuredClone(found);
     },
@@ -86,6 +89,7 @@ function setup() {
     settle,
     advance: (ms: number) => (clock += ms),
     holdInspects: () => (gate = new Promise<void>((resolve) => (openGate = resolve))),
+    failInspects: (fail: boolean) => (inspectsFail = fail),
     releaseInspects: () => {
       gate = undefined;
       openGate();
@@ -230,6 +234,42 @@ Deno.test("the sweeper drops containers not seen for the stale period, and a ref
     t.advance(11_000);
     t.tracker.sweep();
     assert.equal(t.registry.has(A), false, "not seen for 31 s");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("an inspect that failed after an event is retried by the next refresh, even if the list looks unchanged", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "a"));
+  const stop = await t.start();
+  try {
+    // The engine stops the container and goes down: the die event arrives, its inspect fails.
+    const finishedAt = "2026-11-25T10:00:00.123456789Z";
+    t.containers.get(A)!.State = {
+      ...t.containers.get(A)!.State,
+      Status: "exited",
+      ExitCode: 137,
+      FinishedAt: finishedAt,
+    };
+    t.failInspects(true);
+    t.advance(500);
+    t.send(A, "die", { exitCode: "137" });
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "exited");
+    const fromEvent = t.registry.get(A)?.finishedSeconds;
+    assert.notEqual(fromEvent, Date.parse(finishedAt) / 1000, "the event's own time, not the engine's");
+
+    // Back up: the list says exited, as the record already does; the record must still be confirmed.
+    t.failInspects(false);
+    t.calls.length = 0;
+    assert.equal(await t.tracker.refresh(), true);
+    assert.deepEqual(t.calls, ["list", "inspect aaaa"]);
+    assert.equal(t.registry.get(A)?.finishedSeconds, parseDockerTime(finishedAt));
+
+    t.calls.length = 0;
+    await t.tracker.refresh();
+    assert.deepEqual(t.calls, ["list"], "confirmed once, not on every refresh");
   } finally {
     await stop();
   }
