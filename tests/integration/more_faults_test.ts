@@ -212,7 +212,7 @@ const badLists: { name: string; answer: FakeAnswer; error: string; answered: boo
   {
     name: "a body cut short",
     answer: { status: 200, raw: validList, cutAfter: validList.length - 5 },
-    error: "did not answer list within 500 ms",
+    error: "Docker closed the connection before the list ended",
     answered: false,
   },
 ];
