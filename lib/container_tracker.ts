@@ -161,8 +161,9 @@ export class ContainerTracker {
           changed.push(this.#queue.schedule(summary.Id));
         }
       }
-      for (const id of this.#unconfirmed) if (!listed.has(id)) this.#unconfirmed.delete(id);
       const dropped = registry.dropMissing(listed, startedMs, seenMs);
+      // Not by the list alone: a container created after the engine took it is missing from it, yet tracked.
+      for (const id of this.#unconfirmed) if (!registry.has(id)) this.#unconfirmed.delete(id);
       if (dropped.length > 0) logger.debug("containers vanished", { ids: dropped });
       await Promise.all(changed);
       stats.lastRefreshDurationMs = now() - startedMs;

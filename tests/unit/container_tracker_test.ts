@@ -42,15 +42,21 @@ function setup() {
   let openGate = () => {};
   /** While true, inspects fail as they do while the engine goes down. */
   let inspectsFail = false;
+  /** While set, a list answers only after it: what it answers is still what existed when it was asked. */
+  let listGate: Promise<void> | undefined;
+  let openListGate = () => {};
   const api: DockerApi = {
     version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
     useApiVersion: () => {},
     info: () => Promise.resolve({ Name: "host" }),
-    listContainers: () => {
+    listContainers: async () => {
       calls.push("list");
-      return Promise.resolve(
-        Array.from(containers.values(), (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" })),
+      const snapshot = Array.from(
+        containers.values(),
+        (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" }),
       );
+      await listGate;
+      return snapshot;
     },
     inspectContainer: async (id) => {
       calls.push(`inspect ${id.slice(0, 4)}`);
@@ -90,6 +96,11 @@ function setup() {
     advance: (ms: number) => (clock += ms),
     holdInspects: () => (gate = new Promise<void>((resolve) => (openGate = resolve))),
     failInspects: (fail: boolean) => (inspectsFail = fail),
+    holdLists: () => (listGate = new Promise<void>((resolve) => (openListGate = resolve))),
+    releaseLists: () => {
+      listGate = undefined;
+      openListGate();
+    },
     releaseInspects: () => {
       gate = undefined;
       openGate();
@@ -270,6 +281,36 @@ Deno.test("an inspect that failed after an event is retried by the next refresh,
     t.calls.length = 0;
     await t.tracker.refresh();
     assert.deepEqual(t.calls, ["list"], "confirmed once, not on every refresh");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a container whose inspect failed while a list was on its way, and that the list missed, is still retried", async () => {
+  const t = setup();
+  const stop = await t.start();
+  try {
+    // The engine takes the list before B exists; B is created, then dies while the engine's inspects fail.
+    t.holdLists();
+    const refreshing = t.tracker.refresh();
+    await t.settle();
+    t.containers.set(B, fakeContainer(B, "b"));
+    t.send(B, "start");
+    await t.settle();
+    const finishedAt = "2026-11-25T10:00:00.123456789Z";
+    t.containers.get(B)!.State = { ...t.containers.get(B)!.State, Status: "exited", FinishedAt: finishedAt };
+    t.failInspects(true);
+    t.send(B, "die", { exitCode: "0" });
+    await t.settle();
+    t.failInspects(false);
+    t.releaseLists();
+    assert.equal(await refreshing, true);
+    assert.equal(t.registry.has(B), true, "seen after the list was taken, so kept");
+
+    t.calls.length = 0;
+    await t.tracker.refresh();
+    assert.deepEqual(t.calls, ["list", "inspect bbbb"]);
+    assert.equal(t.registry.get(B)?.finishedSeconds, parseDockerTime(finishedAt));
   } finally {
     await stop();
   }
