@@ -1,12 +1,15 @@
 /**
  * Micro-benchmarks of reading the event stream: HTTP chunked decoding, splitting the JSON objects, and parsing
- * them into container events, for a burst of 5,000 events as dockerd sends them (one chunk per event).
+ * them into container events, for a burst of 5,000 events as dockerd sends them (one chunk per event); and of
+ * decoding a 10,000-container list an entry at a time, against one `JSON.parse` of the whole.
  * Run with `deno task bench` or `deno bench --allow-read bench/decode_bench.ts`.
  */
 import { ChunkedDecoder } from "../lib/chunked_decoder.ts";
 import { parseContainerEvent } from "../lib/docker_events.ts";
 import { JsonStreamDecoder } from "../lib/json_stream.ts";
-import { pieces, restartBurstStream } from "./fixtures.ts";
+import { JsonArrayDecoder } from "../lib/json_array_stream.ts";
+import { pieces, restartBurstStream, syntheticContainers } from "./fixtures.ts";
+import { listEntry } from "./synthetic_engine.ts";
 
 const stream = restartBurstStream(1_000);
 const EVENTS = 5_000;
@@ -39,3 +42,28 @@ for (const size of [64 * 1024, 512]) {
     },
   });
 }
+
+const list = new TextEncoder().encode(`[${syntheticContainers(10_000).map(listEntry).join(",")}]`);
+const listReads = pieces(list, 64 * 1024);
+const listLabel = `a list of 10,000 containers (${(list.length / 1e6).toFixed(1)} MB)`;
+
+Deno.bench({
+  name: `JSON.parse of ${listLabel}, whole`,
+  group: "list",
+  baseline: true,
+  fn: () => {
+    if (JSON.parse(new TextDecoder().decode(list)).length !== 10_000) throw new Error("not 10,000 entries");
+  },
+});
+
+Deno.bench({
+  name: `JsonArrayDecoder of ${listLabel}, in 64 KiB reads`,
+  group: "list",
+  fn: () => {
+    const decoder = new JsonArrayDecoder();
+    let entries = 0;
+    for (const read of listReads) entries += decoder.push(read).length;
+    decoder.end();
+    if (entries !== 10_000) throw new Error(`decoded ${entries} entries, not 10,000`);
+  },
+});

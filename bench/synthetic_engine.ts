@@ -288,7 +288,7 @@ export function inspectDocument(c: SyntheticContainer): unknown {
 }
 
 /** The `/containers/json?all=1` entry, as dockerd 20.10 writes it. */
-function listEntry(c: SyntheticContainer): string {
+export function listEntry(c: SyntheticContainer): string {
   const status = c.state === "running"
     ? "Up 5 minutes"
     : c.state === "exited"

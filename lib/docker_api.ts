@@ -298,7 +298,11 @@ function streamList(modem: Modem, abortSignal: AbortSignal): Promise<ContainerSu
       statusCodes: { 200: true, 400: "bad parameter", 500: "server error" },
     } as const;
     modem.dial(request, (error, response) => {
-      if (error) return reject(error);
+      if (error) return reject(withEngineMessage(error));
+      if (abortSignal.aborted) {
+        response.destroy();
+        return reject(abortSignal.reason);
+      }
       const decoder = new JsonArrayDecoder();
       const list: ContainerSummary[] = [];
       let settled = false;
@@ -335,6 +339,18 @@ function streamList(modem: Modem, abortSignal: AbortSignal): Promise<ContainerSu
       response.on("close", cut);
     });
   });
+}
+
+/**
+ * For a stream, docker-modem reads an error answer's body into the message (`(HTTP code 500) server error - boom `)
+ * rather than into `json`, where `call()` takes the engine's own words from for every other call.
+ */
+function withEngineMessage(error: unknown): unknown {
+  const failed = error as { statusCode?: number; json?: unknown; message?: string };
+  if (failed?.statusCode === undefined || failed.json != null || typeof failed.message !== "string") return error;
+  const match = /^\(HTTP code \d+\) .*? - ([^]*?) ?$/.exec(failed.message);
+  if (match) failed.json = { message: match[1] };
+  return error;
 }
 
 /** The four fields of a list entry the exporter reads, each only if it has the right type. */

@@ -63,6 +63,11 @@ export class JsonArrayDecoder {
    * @throws JsonArrayError unless the array was closed, with nothing but whitespace after it.
    */
   end(): void {
+    try {
+      this.#decoder.decode();
+    } catch {
+      throw new JsonArrayError("the text ends inside a UTF-8 character");
+    }
     if (this.#expect !== "done") throw new JsonArrayError("the text ended inside the array");
   }
 
@@ -71,6 +76,8 @@ export class JsonArrayDecoder {
     const buffer = this.#buffer;
     let start = this.#depth > 0 ? 0 : -1;
     let i = this.#pos;
+    /** The next backslash at or after the scan position; -1 when there is none, -2 before the first look. */
+    let nextBackslash = -2;
     for (; i < buffer.length; i++) {
       const c = buffer.charCodeAt(i);
       if (this.#depth > 0) {
@@ -78,6 +85,13 @@ export class JsonArrayDecoder {
           if (this.#escaped) this.#escaped = false;
           else if (c === 0x5c /* \ */) this.#escaped = true;
           else if (c === 0x22 /* " */) this.#inString = false;
+          else {
+            // Most of a list is plain string characters: let indexOf cross them rather than this loop.
+            if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = buffer.indexOf("\\", i);
+            const quote = buffer.indexOf('"', i);
+            const stop = quote < 0 ? buffer.length : quote;
+            i = (nextBackslash >= 0 && nextBackslash < stop ? nextBackslash : stop) - 1;
+          }
         } else if (c === 0x22) this.#inString = true;
         else if (c === 0x7b /* { */ || c === 0x5b /* [ */) this.#depth++;
         else if ((c === 0x7d /* } */ || c === 0x5d /* ] */) && --this.#depth === 0) {

@@ -53,11 +53,13 @@ class FakeResponse extends EventEmitter {
 function streamingDocker() {
   const dials: { options: Record<string, unknown>; response: FakeResponse }[] = [];
   let onDial = (_response: FakeResponse) => {};
+  let failure: unknown;
   class Docker {
     modem = {
       dial(options: Record<string, unknown>, callback: (error: unknown, response: FakeResponse) => void) {
         const response = new FakeResponse();
         dials.push({ options, response });
+        if (failure) return callback(failure, response);
         callback(null, response);
         onDial(response);
       },
@@ -67,6 +69,8 @@ function streamingDocker() {
     Docker: Docker as unknown as DockerodeConstructor,
     dials,
     whenDialled: (handler: (response: FakeResponse) => void) => (onDial = handler),
+    /** The next dials fail with `error`, as docker-modem fails them. */
+    failDials: (error: unknown) => (failure = error),
   };
 }
 
@@ -96,6 +100,22 @@ Deno.test("the list is a streamed GET of every container, reduced to the four fi
   assert.equal(options.path, "/containers/json?");
   assert.deepEqual(options.options, { all: true });
   assert.equal(options.isStream, true);
+  assert.ok(options.abortSignal instanceof AbortSignal, "the request itself can be aborted");
+  // The status codes dockerode's own listContainers accepts and names.
+  assert.deepEqual(options.statusCodes, { 200: true, 400: "bad parameter", 500: "server error" });
+});
+
+Deno.test("an error status for the list keeps the status and the engine's own message", async () => {
+  const { Docker, failDials } = streamingDocker();
+  const api = createDockerApi(ENDPOINT, { Docker, timeoutMs: 1000 });
+  // What docker-modem makes of a streamed request answered 500 {"message":"list boom"}.
+  failDials(Object.assign(new Error("(HTTP code 500) server error - list boom "), { statusCode: 500, json: null }));
+  await assert.rejects(api.listContainers(), (error: Error & { status?: number }) => {
+    assert.equal(error.name, "DockerApiError");
+    assert.equal(error.message, "Docker answered 500 to list: list boom");
+    assert.equal(error.status, 500);
+    return true;
+  });
 });
 
 Deno.test("a list that is not an array, or has an entry without an Id, is refused whole and read no further", async () => {
@@ -126,10 +146,16 @@ Deno.test("a list cut short, or whose connection closes, fails instead of return
       response.send('[{"Id":"a"},');
       response.emit(close);
     });
-    const message = close === "end"
-      ? /a broken JSON array \(the text ended inside the array\)/
-      : /closed the connection/;
-    await assert.rejects(api.listContainers(), { name: "DockerApiError", message });
+    // A whole answer that is not a whole list is the engine answering wrongly; a connection cut is the engine going.
+    const [message, status] = close === "end"
+      ? [/a broken JSON array \(the text ended inside the array\)/, 200]
+      : [/closed the connection/, undefined];
+    await assert.rejects(api.listContainers(), (error: Error & { status?: number }) => {
+      assert.equal(error.name, "DockerApiError");
+      assert.match(error.message, message);
+      assert.equal(error.status, status);
+      return true;
+    });
   }
 });
 
