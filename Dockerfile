@@ -46,5 +46,5 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 # No shell or curl in the image: the exporter probes its own /healthz on EXPORTER_PORT and exits 0 or 1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--healthcheck"]
-ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts"]
+  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--healthcheck"]
+ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts"]

@@ -6,6 +6,7 @@
  *   deno task bench [args]        the micro-benchmarks, then this with `args` (default run: about 6 minutes)
  *   deno run -A bench/run.ts [scenario...] [--repeat N] [--window S] [--real] [--full] [--json FILE]
  *                            [--exporter-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *                            [--start-v8-flags --max-semi-space-size=1]
  *
  * Scenarios (default: scrape burst scale load footprint):
  *   scrape     1,000 containers, 10 concurrent scrapers and one, gzip and not; the handler's time in-process
@@ -17,7 +18,8 @@
  * `--repeat` (default 3) repeats each measurement and reports medians; `--window` (default 60) is the idle window
  * of `load`; `--real` adds `real`; `--full` is `--real --repeat 5 --window 120`; `scale` runs once unless
  * `--full` or an explicit `--repeat` asks for more;
- * `--exporter-flags` adds Deno flags before the start task's (a `--v8-flags` there is overridden by the task's own).
+ * `--exporter-flags` adds Deno flags before the start task's (a `--v8-flags` there is overridden by the task's own);
+ * `--start-v8-flags` replaces the start task's `--v8-flags` value, to measure without (some of) its memory flags.
  */
 import { cpuUsage } from "node:process";
 import { parseConfig } from "../lib/config.ts";
@@ -25,6 +27,7 @@ import { buildExporter } from "../lib/exporter.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
+import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
 import {
   type BenchExporter,
@@ -104,6 +107,18 @@ interface Settings {
   exporterFlags: string[];
   /** Runs of `scale`: once by default, `repeat` times with `--full` or an explicit `--repeat`. */
   scaleRepeat: number;
+  /** Replaces the start task's `--v8-flags` value (`--start-v8-flags`); unset, the task's own. */
+  startV8Flags?: string;
+}
+
+/** How every scenario starts the exporter: the start task's flags, with the command line's changes. */
+function launchOf(settings: Settings): { denoFlags: string[]; startFlags?: (flags: string[]) => string[] } {
+  const { startV8Flags } = settings;
+  if (startV8Flags === undefined) return { denoFlags: settings.exporterFlags };
+  return {
+    denoFlags: settings.exporterFlags,
+    startFlags: (flags) => flags.map((flag) => flag.startsWith("--v8-flags=") ? `--v8-flags=${startV8Flags}` : flag),
+  };
 }
 
 /** Exporter settings every synthetic scenario uses: resource metrics read cgroups the synthetic engine has not. */
@@ -128,7 +143,7 @@ async function withSynthetic<T>(
     const exporter = await startBenchExporter({
       socket: engine.path,
       env: SYNTHETIC_ENV,
-      denoFlags: settings.exporterFlags,
+      ...launchOf(settings),
     });
     try {
       return await body(engine, exporter);
@@ -399,7 +414,7 @@ async function scaleScenario(settings: Settings, repeat: number): Promise<void> 
       const exporter = await startBenchExporter({
         socket: engine.path,
         env: SYNTHETIC_ENV,
-        denoFlags: settings.exporterFlags,
+        ...launchOf(settings),
       });
       try {
         sync.push(performance.now() - exporter.spawnedAtMs);
@@ -467,7 +482,7 @@ async function loadScenario(
     return ours === undefined || id === undefined || ours.has(id);
   };
   try {
-    const exporter = await startBenchExporter({ socket: proxy.path, env, denoFlags: settings.exporterFlags });
+    const exporter = await startBenchExporter({ socket: proxy.path, env, ...launchOf(settings) });
     try {
       const tracked = await exporter.sample("docker_exporter_containers_tracked");
       if ((tracked ?? 0) < 100) throw new Error(`tracking only ${tracked} containers`);
@@ -588,22 +603,29 @@ async function footprintScenario(settings: Settings): Promise<void> {
     record(S, "… that loads it as the exporter does (`loadDockerode()`)", withLoader, "MiB");
 
     // The start task's own memory flags, so that a variant can leave them out or replace them.
-    const SEMI_SPACE = "--v8-flags=--max-semi-space-size=1";
+    const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--optimize-for-size";
+    const SEMI_SPACE_ONLY = "--v8-flags=--max-semi-space-size=1";
     const NO_CODE_CACHE = "--no-code-cache";
+    const taskFlags = await startTaskFlagsFor("/var/run/docker.sock");
+    for (const flag of [V8_FLAGS, NO_CODE_CACHE]) {
+      if (!taskFlags.includes(flag)) {
+        throw new Error(`the start task no longer has ${flag}: update footprint's variants`);
+      }
+    }
     const without = (...dropped: string[]) => (flags: string[]) => flags.filter((flag) => !dropped.includes(flag));
     const variants: { label: string; startFlags?: (flags: string[]) => string[]; containers: number }[] = [
       { label: "exporter, 0 containers", containers: 0 },
       { label: "exporter, 100 containers", containers: 100 },
       {
-        label: `… without ${SEMI_SPACE} and ${NO_CODE_CACHE}`,
-        startFlags: without(SEMI_SPACE, NO_CODE_CACHE),
+        label: `… without ${V8_FLAGS} and ${NO_CODE_CACHE}`,
+        startFlags: without(V8_FLAGS, NO_CODE_CACHE),
         containers: 100,
       },
       { label: `… without ${NO_CODE_CACHE}`, startFlags: without(NO_CODE_CACHE), containers: 100 },
-      { label: `… without ${SEMI_SPACE}`, startFlags: without(SEMI_SPACE), containers: 100 },
+      { label: `… without ${V8_FLAGS}`, startFlags: without(V8_FLAGS), containers: 100 },
       {
-        label: "… with --v8-flags=--max-semi-space-size=1,--optimize-for-size",
-        startFlags: (flags) => flags.map((flag) => flag === SEMI_SPACE ? `${SEMI_SPACE},--optimize-for-size` : flag),
+        label: `… with ${SEMI_SPACE_ONLY} alone (no --optimize-for-size)`,
+        startFlags: (flags) => flags.map((flag) => flag === V8_FLAGS ? SEMI_SPACE_ONLY : flag),
         containers: 100,
       },
     ];
@@ -668,7 +690,7 @@ async function realScenario(settings: Settings): Promise<void> {
       const exporter = await startBenchExporter({
         socket: proxy.path,
         env: { EXPORTER_LOG_LEVEL: "warn" },
-        denoFlags: settings.exporterFlags,
+        ...launchOf(settings),
       });
       try {
         record(S, "200 containers: start → /readyz 200", performance.now() - exporter.spawnedAtMs, "ms");
@@ -752,9 +774,10 @@ async function main(args: string[]): Promise<number> {
     windowS: Number(option("--window") ?? (full ? 120 : 60)),
     exporterFlags: option("--exporter-flags")?.split(" ").filter(Boolean) ?? [],
     scaleRepeat: 1,
+    startV8Flags: option("--start-v8-flags"),
   };
   if (full || option("--repeat") !== undefined) settings.scaleRepeat = settings.repeat;
-  const valued = new Set(["--repeat", "--window", "--json", "--exporter-flags"]);
+  const valued = new Set(["--repeat", "--window", "--json", "--exporter-flags", "--start-v8-flags"]);
   const named = args.filter((arg, i) => !arg.startsWith("--") && !valued.has(args[i - 1]));
   const scenarios = named.length > 0 ? named : ["scrape", "burst", "scale", "load", "footprint"];
   if ((full || args.includes("--real")) && !scenarios.includes("real")) scenarios.push("real");
