@@ -95,7 +95,15 @@ function setup() {
     settle,
     advance: (ms: number) => (clock += ms),
     holdInspects: () => (gate = new Promise<void>((resolve) => (openGate = resolve))),
-    failInspects: (fail: boolean) => (inspectsFail = fail),
+    /** The engine stops `id` at `finishedAt` and, its inspects failing meanwhile, sends the die event. */
+    dieWhileInspectsFail: async (id: string, finishedAt: string, exitCode: number) => {
+      const container = containers.get(id)!;
+      container.State = { ...container.State, Status: "exited", ExitCode: exitCode, FinishedAt: finishedAt };
+      inspectsFail = true;
+      send(id, "die", { exitCode: String(exitCode) });
+      await settle();
+      inspectsFail = false;
+    },
     holdLists: () => (listGate = new Promise<void>((resolve) => (openListGate = resolve))),
     releaseLists: () => {
       listGate = undefined;
@@ -257,22 +265,13 @@ Deno.test("an inspect that failed after an event is retried by the next refresh,
   try {
     // The engine stops the container and goes down: the die event arrives, its inspect fails.
     const finishedAt = "2026-11-25T10:00:00.123456789Z";
-    t.containers.get(A)!.State = {
-      ...t.containers.get(A)!.State,
-      Status: "exited",
-      ExitCode: 137,
-      FinishedAt: finishedAt,
-    };
-    t.failInspects(true);
     t.advance(500);
-    t.send(A, "die", { exitCode: "137" });
-    await t.settle();
+    await t.dieWhileInspectsFail(A, finishedAt, 137);
     assert.equal(t.registry.get(A)?.state, "exited");
     const fromEvent = t.registry.get(A)?.finishedSeconds;
     assert.notEqual(fromEvent, Date.parse(finishedAt) / 1000, "the event's own time, not the engine's");
 
     // Back up: the list says exited, as the record already does; the record must still be confirmed.
-    t.failInspects(false);
     t.calls.length = 0;
     assert.equal(await t.tracker.refresh(), true);
     assert.deepEqual(t.calls, ["list", "inspect aaaa"]);
@@ -298,11 +297,7 @@ Deno.test("a container whose inspect failed while a list was on its way, and tha
     t.send(B, "start");
     await t.settle();
     const finishedAt = "2026-11-25T10:00:00.123456789Z";
-    t.containers.get(B)!.State = { ...t.containers.get(B)!.State, Status: "exited", FinishedAt: finishedAt };
-    t.failInspects(true);
-    t.send(B, "die", { exitCode: "0" });
-    await t.settle();
-    t.failInspects(false);
+    await t.dieWhileInspectsFail(B, finishedAt, 0);
     t.releaseLists();
     assert.equal(await refreshing, true);
     assert.equal(t.registry.has(B), true, "seen after the list was taken, so kept");
