@@ -1,6 +1,7 @@
 /**
  * Micro-benchmarks of a scrape's CPU work: building the families of N containers, formatting them as text
- * and OpenMetrics, and the scrape cache when nothing changed (the steady state) and when everything did.
+ * and OpenMetrics, and the scrape cache when only the exporter's own metrics changed (the steady state), when
+ * nothing did (scrapes that come together) and when everything did.
  * Container families make their samples while they are formatted, so the formatting figures include that work;
  * the families figure gathers every family's samples at once to time it alone. A scrape's body is read to its end.
  * Run with `deno task bench` or `deno bench --allow-read bench/exposition_bench.ts`.
@@ -45,22 +46,42 @@ for (const n of SIZES) {
   });
 
   let revision = 0;
+  let liveRevision = 0;
   const changing = new ScrapeCache({
     revision: () => String(revision++),
     stableFamilies: () => stable,
+    liveRevision: () => String(liveRevision++),
     liveFamilies: () => live,
   });
-  const steady = new ScrapeCache({ revision: () => "1", stableFamilies: () => stable, liveFamilies: () => live });
+  // A Prometheus scrape every 15 s: the containers did not change, the exporter's own metrics (its CPU time) did.
+  const steady = new ScrapeCache({
+    revision: () => "1",
+    stableFamilies: () => stable,
+    liveRevision: () => String(liveRevision++),
+    liveFamilies: () => live,
+  });
+  // Scrapes that come together: nothing changed at all.
+  const together = new ScrapeCache({
+    revision: () => "1",
+    stableFamilies: () => stable,
+    liveRevision: () => "1",
+    liveFamilies: () => live,
+  });
   Deno.bench({
-    name: `scrape of ${n} containers, nothing changed, gzip`,
+    name: `scrape of ${n} containers, own metrics changed, gzip`,
     group: `scrape ${n}`,
     baseline: true,
     fn: () => read(steady.render("text", true)),
   });
   Deno.bench({
-    name: `scrape of ${n} containers, nothing changed, identity`,
+    name: `scrape of ${n} containers, own metrics changed, identity`,
     group: `scrape ${n}`,
     fn: () => read(steady.render("text", false)),
+  });
+  Deno.bench({
+    name: `scrape of ${n} containers, nothing changed, gzip`,
+    group: `scrape ${n}`,
+    fn: () => read(together.render("text", true)),
   });
   Deno.bench({
     name: `scrape of ${n} containers, registry changed, gzip`,

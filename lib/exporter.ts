@@ -97,6 +97,10 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
           : []),
       ];
     },
+    liveRevision: () => {
+      const process = deps.readProcess();
+      return `${stats.fingerprint()}${registry.size};${process.residentMemoryBytes};${process.cpuSeconds};${process.openFds};${process.maxFds}`;
+    },
     liveFamilies: () => exporterFamilies(stats, registry.size, build, deps.readProcess()),
   });
   const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });

@@ -34,6 +34,22 @@ export class ExporterStats {
   /** Increases whenever `engine` changes, so renderers can cache by it. */
   engineRevision = 0;
 
+  /**
+   * A string that changes whenever any field does, so that what is rendered from these fields can be cached by it.
+   * Made from every own field, so a field added later is covered without being listed here.
+   */
+  fingerprint(): string {
+    let out = "";
+    for (const value of Object.values(this)) {
+      if (value instanceof Map) {
+        for (const [key, count] of value) out += `${key}=${count},`;
+        out += ";";
+      } else if (typeof value === "object" && value !== null) out += `${JSON.stringify(value)};`;
+      else out += `${value};`;
+    }
+    return out;
+  }
+
   /** Adds one to `map[key]`. */
   static increment(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);

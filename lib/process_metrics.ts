@@ -11,10 +11,31 @@ export interface ProcessSample {
 }
 
 /**
- * Returns a reader of the current process. Deno 2 lets a program read `/proc/self` only with
- * `--allow-all`; the exporter runs without it, so the fd counts are tried once and then left out.
+ * How long a reading is reused. Reading costs some 60 µs (Deno's memory and CPU calls), as much as the rest of a
+ * scrape; scrapes that come together (several Prometheus servers, or a burst) share one reading instead.
  */
-export function createProcessReader(): () => ProcessSample {
+const PROCESS_SAMPLE_MAX_AGE_MS = 100;
+
+/**
+ * Returns a reader of the current process, which reads it again once its last reading is `maxAgeMs` old.
+ * Deno 2 lets a program read `/proc/self` only with `--allow-all`; the exporter runs without it, so the fd
+ * counts are tried once and then left out.
+ */
+export function createProcessReader(
+  options: { maxAgeMs?: number; now?: () => number } = {},
+): () => ProcessSample {
+  const maxAgeMs = options.maxAgeMs ?? PROCESS_SAMPLE_MAX_AGE_MS;
+  const now = options.now ?? (() => performance.now());
+  const read = createUncachedReader();
+  let last: { sample: ProcessSample; atMs: number } | undefined;
+  return () => {
+    const atMs = now();
+    if (last === undefined || atMs - last.atMs >= maxAgeMs) last = { sample: read(), atMs };
+    return last.sample;
+  };
+}
+
+function createUncachedReader(): () => ProcessSample {
   let fdsReadable = true;
   return () => {
     const cpu = cpuUsage();

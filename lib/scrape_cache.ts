@@ -1,7 +1,8 @@
 /**
  * Renders the scrape body once per change rather than once per scrape. The container and engine
  * families are formatted (and gzipped) only when the registry or engine changed; the exporter's own
- * few families, which change all the time, are formatted per scrape and appended.
+ * few families, which change often, are formatted when they changed and appended. Scrapes that come
+ * while neither part changed (Prometheus servers scraping together) are all served the same body.
  */
 import { constants, crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import {
@@ -17,10 +18,14 @@ import {
 /** The two exposition formats served. */
 export type ScrapeFormat = "text" | "openmetrics";
 
-/** Where the families come from. `revision` changes whenever `stableFamilies` would return something new. */
+/**
+ * Where the families come from. `revision` changes whenever `stableFamilies` would return something new, and
+ * `liveRevision` whenever `liveFamilies` would.
+ */
 export interface ScrapeSources {
   revision(): string;
   stableFamilies(): MetricFamily[];
+  liveRevision(): string;
   liveFamilies(): MetricFamily[];
 }
 
@@ -39,9 +44,14 @@ export class ScrapeBody {
     readonly chunks: () => Iterable<Uint8Array>,
   ) {}
 
-  /** The whole body in one new array: a copy, for tests and callers that want one array. */
+  #joined: Uint8Array | undefined;
+
+  /**
+   * The whole body in one array, joined on first use and kept with this body, so a body served to many scrapes
+   * is joined once. Read-only. A large body is better sent from `chunks`, which holds no second copy.
+   */
   get body(): Uint8Array {
-    return concat(...this.chunks());
+    return this.#joined ??= concat(...this.chunks());
   }
 }
 
@@ -59,6 +69,16 @@ interface Rendering {
    * `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
    */
   text?: Uint8Array[];
+  /** The live part as of the last scrape of this rendering, and the bodies made with it. */
+  live?: LivePart;
+}
+
+interface LivePart {
+  revision: string;
+  /** The live families, formatted and encoded. */
+  bytes: Uint8Array;
+  gzip?: ScrapeBody;
+  plain?: ScrapeBody;
 }
 
 /**
@@ -94,21 +114,30 @@ export class ScrapeCache {
     const contentType = format === "text" ? TEXT_CONTENT_TYPE : OPENMETRICS_CONTENT_TYPE;
     if (!gzip) this.#plainWanted = true;
     const stable = this.#stable(format);
-    const format_ = format === "text" ? formatText : formatOpenMetricsBody;
-    const liveText = format_(this.sources.liveFamilies()) + (format === "openmetrics" ? OPENMETRICS_EOF : "");
-    const live = encoder.encode(liveText);
-    const length = stable.length + live.length;
+    const live = this.#live(stable, format);
     if (gzip) {
-      const member = gzipMember(stable.gzip, stable.length, live);
-      return new ScrapeBody(contentType, true, member[0].length + member[1].length, () => member);
+      if (live.gzip) return live.gzip;
+      const member = gzipMember(stable.gzip, stable.length, live.bytes);
+      return live.gzip = new ScrapeBody(contentType, true, member[0].length + member[1].length, () => member);
     }
+    if (live.plain) return live.plain;
     // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
     if (!stable.text && stable.length <= this.#keepTextMax) stable.text = Array.from(inflatePieces(stable.gzip));
     const text = stable.text;
-    return new ScrapeBody(contentType, false, length, function* () {
+    const liveBytes = live.bytes;
+    return live.plain = new ScrapeBody(contentType, false, stable.length + liveBytes.length, function* () {
       yield* text ?? inflatePieces(stable.gzip);
-      yield live;
+      yield liveBytes;
     });
+  }
+
+  /** The live part for the current live revision, formatted if it changed. */
+  #live(stable: Rendering, format: ScrapeFormat): LivePart {
+    const revision = this.sources.liveRevision();
+    if (stable.live?.revision === revision) return stable.live;
+    const format_ = format === "text" ? formatText : formatOpenMetricsBody;
+    const text = format_(this.sources.liveFamilies()) + (format === "openmetrics" ? OPENMETRICS_EOF : "");
+    return stable.live = { revision, bytes: encoder.encode(text) };
   }
 
   /**

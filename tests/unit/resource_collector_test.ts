@@ -171,6 +171,7 @@ Deno.test("scrapes between collections only render: the source is not read and t
   const scrape = new ScrapeCache({
     revision: () => `0/0/${c.generation}`,
     stableFamilies: () => [...resourceFamilies(records, c.usage), ...resourceCollectorFamilies(c)],
+    liveRevision: () => "",
     liveFamilies: () => [],
   });
   await c.collect();

@@ -18,7 +18,12 @@ class CountingSources {
   liveCalls = 0;
   containers = 1;
 
+  /** Pinned by a test; until then the live revision changes with every live rendering. */
+  liveRevisionValue: string | undefined = undefined;
+
   revision = () => this.revisionValue;
+
+  liveRevision = () => this.liveRevisionValue ?? `call ${this.liveCalls}`;
 
   stableFamilies = (): MetricFamily[] => {
     this.stableCalls++;
@@ -63,7 +68,7 @@ function expectedText(containers: number, liveCall: number): string {
   return formatText(probe.stableFamilies()) + formatText(probe.liveFamilies());
 }
 
-Deno.test("ScrapeCache renders the stable part once per revision and the live part on every scrape", () => {
+Deno.test("ScrapeCache renders the stable part once per revision and the live part whenever its revision changed", () => {
   const sources = new CountingSources();
   const cache = new ScrapeCache(sources);
   for (let i = 1; i <= 3; i++) {
@@ -84,6 +89,50 @@ Deno.test("ScrapeCache renders the stable part once per revision and the live pa
   cache.render("text", true);
   assert.equal(sources.stableCalls, 2, "gzip reuses the same stable rendering");
   assert.equal(sources.liveCalls, 7);
+});
+
+Deno.test("ScrapeCache serves scrapes that come while nothing changed the same body, joined once", () => {
+  for (const gzip of [true, false]) {
+    const sources = new CountingSources();
+    sources.liveRevisionValue = "a";
+    const cache = new ScrapeCache(sources);
+    const first = cache.render("text", gzip);
+    const firstBytes = first.body;
+    const second = cache.render("text", gzip);
+    assert.equal(second, first, "the same body");
+    assert.equal(second.body, firstBytes, "joined once, not per scrape");
+    assert.equal(sources.liveCalls, 1);
+    assert.equal(sources.stableCalls, 1);
+
+    // The live part changed: only it is formatted again.
+    sources.liveRevisionValue = "b";
+    const third = cache.render("text", gzip);
+    assert.notEqual(third, first);
+    assert.equal(sources.liveCalls, 2);
+    assert.equal(sources.stableCalls, 1);
+    const text = (body: Uint8Array) => decoder.decode(gzip ? gunzipSync(body) : body);
+    assert.equal(text(third.body), expectedText(1, 2));
+    assert.equal(text(first.body), expectedText(1, 1), "an earlier body is left as it was");
+
+    // The stable part changed with the same live revision: both are made anew.
+    sources.revisionValue = "2/0";
+    sources.containers = 2;
+    assert.equal(text(cache.render("text", gzip).body), expectedText(2, 3));
+    assert.equal(sources.stableCalls, 2);
+  }
+});
+
+Deno.test("ScrapeCache keeps the live part of each format apart", () => {
+  const sources = new CountingSources();
+  sources.liveRevisionValue = "a";
+  const cache = new ScrapeCache(sources);
+  const text = decoder.decode(cache.render("text", false).body);
+  const openMetrics = decoder.decode(cache.render("openmetrics", false).body);
+  assert.equal(text, expectedText(1, 1));
+  assert.ok(openMetrics.endsWith("# EOF\n"));
+  assert.equal(sources.liveCalls, 2, "formatted once per format");
+  assert.equal(decoder.decode(cache.render("text", false).body), text);
+  assert.equal(sources.liveCalls, 2);
 });
 
 Deno.test("ScrapeCache caches text and OpenMetrics renderings separately", () => {

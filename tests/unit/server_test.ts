@@ -24,7 +24,12 @@ const TEXT_BODY = formatText([...STABLE, ...LIVE]);
 const OPENMETRICS_BODY = formatOpenMetrics([...STABLE, ...LIVE]);
 
 function handler(ready = true): (request: Request) => Promise<Response> {
-  const scrape = new ScrapeCache({ revision: () => "1", stableFamilies: () => STABLE, liveFamilies: () => LIVE });
+  const scrape = new ScrapeCache({
+    revision: () => "1",
+    stableFamilies: () => STABLE,
+    liveRevision: () => "1",
+    liveFamilies: () => LIVE,
+  });
   return createHandler({ scrape, ready: () => ready, version: "9.9.9" });
 }
 
@@ -260,7 +265,12 @@ Deno.test("a body over 1 MiB is streamed with its Content-Length, and the next s
     ),
   }];
   const expected = formatText([...large, ...LIVE]);
-  const scrape = new ScrapeCache({ revision: () => "1", stableFamilies: () => large, liveFamilies: () => LIVE });
+  const scrape = new ScrapeCache({
+    revision: () => "1",
+    stableFamilies: () => large,
+    liveRevision: () => "1",
+    liveFamilies: () => LIVE,
+  });
   const serve = createHandler({ scrape, ready: () => true, version: "9.9.9" });
   assert.ok(scrape.render("text", true).length > 1024 * 1024, "the gzipped body is over 1 MiB");
   await withServer(async (base) => {
