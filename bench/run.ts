@@ -21,11 +21,11 @@
  * `--exporter-flags` adds Deno flags before the start task's (a `--v8-flags` there is overridden by the task's own);
  * `--start-v8-flags` replaces the start task's `--v8-flags` value, to measure without (some of) its memory flags.
  */
-import { cpuUsage } from "node:process";
 import { parseConfig } from "../lib/config.ts";
 import { buildExporter } from "../lib/exporter.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { loadDockerode } from "../lib/dockerode_loader.ts";
+import { createProcessReader } from "../lib/process_metrics.ts";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
@@ -249,16 +249,7 @@ async function handlerTimes(containers: number, gzip: boolean, count: number): P
       logger: silentLogger,
       now: Date.now,
       // As the exporter reads itself under the start task's permissions: no /proc/self/fd.
-      readProcess: () => {
-        const cpu = cpuUsage();
-        return {
-          residentMemoryBytes: Deno.memoryUsage().rss,
-          cpuSeconds: (cpu.user + cpu.system) / 1e6,
-          startTimeSeconds: performance.timeOrigin / 1000,
-          openFds: undefined,
-          maxFds: undefined,
-        };
-      },
+      readProcess: createProcessReader({ fds: false }),
       signal: shutdown.signal,
       Docker: await loadDockerode(),
     });

@@ -19,14 +19,15 @@ const PROCESS_SAMPLE_MAX_AGE_MS = 100;
 /**
  * Returns a reader of the current process, which reads it again once its last reading is `maxAgeMs` old.
  * Deno 2 lets a program read `/proc/self` only with `--allow-all`; the exporter runs without it, so the fd
- * counts are tried once and then left out.
+ * counts are tried once and then left out (`fds: false` leaves them out from the start, as a benchmark
+ * running with `--allow-all` does to read itself as the exporter does).
  */
 export function createProcessReader(
-  options: { maxAgeMs?: number; now?: () => number } = {},
+  options: { maxAgeMs?: number; now?: () => number; fds?: boolean } = {},
 ): () => ProcessSample {
   const maxAgeMs = options.maxAgeMs ?? PROCESS_SAMPLE_MAX_AGE_MS;
   const now = options.now ?? (() => performance.now());
-  const read = createUncachedReader();
+  const read = createUncachedReader(options.fds ?? true);
   let last: { sample: ProcessSample; atMs: number } | undefined;
   return () => {
     const atMs = now();
@@ -35,8 +36,8 @@ export function createProcessReader(
   };
 }
 
-function createUncachedReader(): () => ProcessSample {
-  let fdsReadable = true;
+function createUncachedReader(fds: boolean): () => ProcessSample {
+  let fdsReadable = fds;
   return () => {
     const cpu = cpuUsage();
     let openFds: number | undefined;
