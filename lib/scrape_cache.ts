@@ -44,14 +44,9 @@ export class ScrapeBody {
     readonly chunks: () => Iterable<Uint8Array>,
   ) {}
 
-  #joined: Uint8Array | undefined;
-
-  /**
-   * The whole body in one array, joined on first use and kept with this body, so a body served to many scrapes
-   * is joined once. Read-only. A large body is better sent from `chunks`, which holds no second copy.
-   */
+  /** The whole body in one new array: a copy, for tests and callers that want one array. */
   get body(): Uint8Array {
-    return this.#joined ??= concat(...this.chunks());
+    return concat(...this.chunks());
   }
 }
 
