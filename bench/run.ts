@@ -26,6 +26,7 @@ import { buildExporter } from "../lib/exporter.ts";
 import { silentLogger } from "../lib/logger.ts";
 import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { createProcessReader } from "../lib/process_metrics.ts";
+import { get as httpGet } from "node:http";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
@@ -155,6 +156,81 @@ async function withSynthetic<T>(
   }
 }
 
+/** The exporter's gzipped scrape as it sends it, not inflated (fetch() would inflate it). */
+function gzipScrape(port: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet({ host: "127.0.0.1", port, path: "/metrics", headers: { "Accept-Encoding": "gzip" } });
+    request.on("response", (response) => {
+      if (response.statusCode !== 200 || response.headers["content-encoding"] !== "gzip") {
+        reject(new Error(`/metrics answered ${response.statusCode}, ${response.headers["content-encoding"]}`));
+      }
+      const chunks: Uint8Array[] = [];
+      response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+      response.on("end", () => resolve(concatBytes(chunks)));
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+  });
+}
+
+/** `bench/bare_server.ts` in its own process, serving `body`; disposing of it stops it. */
+class BareServer {
+  private constructor(
+    private readonly child: Deno.ChildProcess,
+    private readonly stdout: ReadableStreamDefaultReader<string>,
+    private readonly dir: string,
+    readonly port: number,
+    readonly bytes: number,
+  ) {}
+
+  static async start(body: Uint8Array): Promise<BareServer> {
+    const dir = await Deno.makeTempDir({ prefix: "bench-bare-" });
+    const file = `${dir}/body.gz`;
+    await Deno.writeFile(file, body);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${file}`,
+        "--allow-net=127.0.0.1",
+        new URL("./bare_server.ts", import.meta.url).pathname,
+        file,
+        "text/plain; version=0.0.4; charset=utf-8",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const first = await reader.read();
+    const port = Number(first.value?.trim());
+    if (!Number.isInteger(port) || port <= 0) {
+      child.kill();
+      await reader.cancel();
+      await Deno.remove(dir, { recursive: true });
+      throw new Error(`bare_server.ts printed ${JSON.stringify(first.value)} instead of a port`);
+    }
+    return new BareServer(child, reader, dir, port, body.length);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill();
+    } catch { /* already gone */ }
+    await this.child.status;
+    await this.stdout.cancel();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
 /** `load` on /metrics with the exporter's CPU time per request. */
 async function measureLoad(
   exporter: BenchExporter,
@@ -173,6 +249,8 @@ async function scrapeScenario(settings: Settings): Promise<void> {
     await waitForTracked(exporter, 1000);
     await load(`${exporter.url}/metrics`, { connections: 10, seconds: 2, gzip: true });
     await load(`${exporter.url}/metrics`, { connections: 10, seconds: 2, gzip: false });
+    // The floor: a bare Deno.serve answering the exporter's own gzipped body, measured by the same client.
+    await using bare = await BareServer.start(await gzipScrape(exporter.port));
     engine.resetCounters();
     const startedMs = performance.now();
     const gzip: (LoadResult & { cpuMsPerScrape: number })[] = [];
@@ -180,19 +258,32 @@ async function scrapeScenario(settings: Settings): Promise<void> {
     const single: LoadResult[] = [];
     const stepP50: number[] = [];
     const stepP99: number[] = [];
+    const bareP50: number[] = [];
+    const bareP99: number[] = [];
+    let client = "";
     for (let i = 0; i < repeat; i++) {
-      const step = await inStep(exporter.port, { scrapers: 10, intervalMs: 50, seconds: 5, gzip: true });
-      stepP50.push(quantile(step, 0.5));
-      stepP99.push(quantile(step, 0.99));
+      const inStepOptions = { scrapers: 10, intervalMs: 50, seconds: 5, gzip: true };
+      const step = await inStep(exporter.port, inStepOptions);
+      stepP50.push(quantile(step.latencies, 0.5));
+      stepP99.push(quantile(step.latencies, 0.99));
+      client = step.client;
+      const floor = await inStep(bare.port, inStepOptions);
+      bareP50.push(quantile(floor.latencies, 0.5));
+      bareP99.push(quantile(floor.latencies, 0.99));
       gzip.push(await measureLoad(exporter, { connections: 10, seconds: 5, gzip: true }));
       plain.push(await measureLoad(exporter, { connections: 10, seconds: 5, gzip: false }));
       single.push(await load(`${exporter.url}/metrics`, { connections: 1, seconds: 3, gzip: true }));
     }
     const minutes = (performance.now() - startedMs) / 60_000;
     const tool = gzip[0].tool;
-    const inStepNote = "10 scrapes sent at once every 50 ms for 5 s, as colliding Prometheus scrapes";
+    const inStepNote = `${client}: 10 scrapes sent at once every 50 ms for 5 s, as colliding Prometheus scrapes; ` +
+      `body ${(bare.bytes / 1024).toFixed(0)} KiB`;
     record(S, "p50, 10 scrapers in step, gzip", stepP50, "ms", { max: 2, text: "≤ 2 ms" }, inStepNote);
     record(S, "p99, 10 scrapers in step, gzip", stepP99, "ms", { max: 10, text: "≤ 10 ms" }, inStepNote);
+    const bareNote = `the floor: Deno.serve answering the same ${(bare.bytes / 1024).toFixed(0)} KiB and nothing ` +
+      `else (bench/bare_server.ts), the same ${client}, runs alternating with the exporter's`;
+    record(S, "p50, 10 in step, bare Deno.serve, same body", bareP50, "ms", undefined, bareNote);
+    record(S, "p99, 10 in step, bare Deno.serve, same body", bareP99, "ms", undefined, bareNote);
     const closedNote = `${tool}, 10 connections each sending its next request at once: saturation`;
     record(S, "p50, 10 concurrent scrapers flat out, gzip", gzip.map((r) => r.p50), "ms", {
       max: 2,
