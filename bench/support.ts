@@ -334,7 +334,7 @@ function compiledInStepClient(): Promise<string | undefined> {
     const binary = `${dir}/instep_client`;
     try {
       const output = await new Deno.Command("cc", {
-        args: ["-O2", "-o", binary, `${REPO_ROOT}/bench/instep_client.c`],
+        args: ["-O2", "-o", binary, new URL("bench/instep_client.c", REPO_ROOT).pathname],
         stdout: "piped",
         stderr: "piped",
       }).output();
