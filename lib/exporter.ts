@@ -97,9 +97,10 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
           : []),
       ];
     },
+    // Everything exporterFamilies() reads; the process reading is reused for 100 ms (see createProcessReader).
     liveRevision: () => {
-      const process = deps.readProcess();
-      return `${stats.fingerprint()}${registry.size};${process.residentMemoryBytes};${process.cpuSeconds};${process.openFds};${process.maxFds}`;
+      const p = deps.readProcess();
+      return [stats.fingerprint(), registry.size, p.residentMemoryBytes, p.cpuSeconds, p.openFds, p.maxFds].join(";");
     },
     liveFamilies: () => exporterFamilies(stats, registry.size, build, deps.readProcess()),
   });
