@@ -28,6 +28,7 @@ import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { createProcessReader } from "../lib/process_metrics.ts";
 import { get as httpGet } from "node:http";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
+import { concatBytes } from "../tests/support/events_recording.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
 import {
@@ -219,16 +220,6 @@ class BareServer {
     await this.stdout.cancel();
     await Deno.remove(this.dir, { recursive: true });
   }
-}
-
-function concatBytes(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /** `load` on /metrics with the exporter's CPU time per request. */
