@@ -28,8 +28,15 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+// A failed call: says what and errno's text.
 static void fail(const char *what) {
-  fprintf(stderr, "instep_client: %s: %s\n", what, errno ? strerror(errno) : "unexpected answer");
+  fprintf(stderr, "instep_client: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+// An answer this client cannot take: says what.
+static void refuse(const char *what) {
+  fprintf(stderr, "instep_client: %s\n", what);
   exit(1);
 }
 
@@ -52,19 +59,20 @@ static int take(struct scraper *s, const char *bytes, size_t n) {
     s->head[s->head_length] = 0;
     char *end = strstr(s->head, "\r\n\r\n");
     if (!end) {
-      if (s->head_length == HEAD_MAX) fail("response head over 4 KiB");
+      if (s->head_length == HEAD_MAX) refuse("response head over 4 KiB");
       return 0;
     }
-    if (strncmp(s->head, "HTTP/1.1 200 ", 13) != 0) fail("status other than 200");
+    if (strncmp(s->head, "HTTP/1.1 200 ", 13) != 0) refuse("status other than 200");
+    *end = 0; // the header search below stays in the head
     char *length = strcasestr(s->head, "\r\ncontent-length:");
-    if (!length) fail("no Content-Length");
+    if (!length) refuse("no Content-Length");
     size_t head_bytes = (size_t)(end + 4 - s->head);
     size_t body_so_far = s->head_length - head_bytes + (n - copied);
     s->body_missing = atol(length + 17) - (long)body_so_far;
   } else {
     s->body_missing -= (long)n;
   }
-  if (s->body_missing < 0) fail("more bytes than Content-Length");
+  if (s->body_missing < 0) refuse("more bytes than Content-Length");
   return s->body_missing == 0;
 }
 
@@ -84,6 +92,10 @@ int main(int argc, char **argv) {
   char request[512];
   int request_length = snprintf(request, sizeof request,
                                 "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept-Encoding: %s\r\n\r\n", port, argv[5]);
+  if (request_length < 0 || (size_t)request_length >= sizeof request) {
+    fprintf(stderr, "instep_client: ACCEPT_ENCODING too long\n");
+    return 2;
+  }
   for (int i = 0; i < scrapers; i++) {
     s[i].fd = socket(AF_INET, SOCK_STREAM, 0);
     if (s[i].fd < 0) fail("socket");
@@ -112,12 +124,12 @@ int main(int argc, char **argv) {
       }
       int ready = poll(polls, scrapers, 10000);
       if (ready < 0) fail("poll");
-      if (ready == 0) fail("no answer within 10 s");
+      if (ready == 0) refuse("no answer within 10 s");
       for (int i = 0; i < scrapers; i++) {
         if (!(polls[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = read(s[i].fd, buffer, sizeof buffer);
         if (n < 0) fail("read");
-        if (n == 0) fail("the server closed the connection");
+        if (n == 0) refuse("the server closed the connection");
         if (take(&s[i], buffer, (size_t)n)) {
           printf("%.4f\n", now_ms() - s[i].sent_ms);
           s[i].done = 1;

@@ -13,6 +13,7 @@
  * stages start trimmed); `--during` samples memory every 250 ms while the sync runs; `--snapshots` writes a V8
  * heap snapshot per stage (writing one grows the process's memory itself).
  */
+import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { parseConfig } from "../lib/config.ts";
 import { buildExporter } from "../lib/exporter.ts";
@@ -123,7 +124,7 @@ async function driver(args: string[]): Promise<void> {
       "run",
       "-A",
       ...(v8Flags.length ? v8Flags : ["--v8-flags=--expose-gc"]),
-      new URL(import.meta.url).pathname,
+      fileURLToPath(import.meta.url),
       "--child",
       String(port),
       `unix://${engine.path}`,

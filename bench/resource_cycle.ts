@@ -12,6 +12,7 @@
  * exporter (root only): `deno run -A bench/resource_cycle.ts [N=100] [cgroup rounds=20] [api rounds=5]`
  * (0 rounds skips that source in part 1).
  */
+import { fileURLToPath } from "node:url";
 import { cpuUsage } from "node:process";
 import { DENO_FILE_SYSTEM, openCgroupReader } from "../lib/cgroup_reader.ts";
 import { type ContainerRecord, recordFromInspect } from "../lib/container_registry.ts";
@@ -213,9 +214,9 @@ async function startWithCgroupMounts(
     args: [
       ...["--mount", "--propagation", "private", "sh", "-c"],
       'mount --bind /proc "$1" && mount --rbind /sys/fs/cgroup "$2" && shift 2 && exec "$@"',
-      ...["sh", proc, cgroup, Deno.execPath(), "run", ...flags, new URL("main.ts", REPO_ROOT).pathname],
+      ...["sh", proc, cgroup, Deno.execPath(), "run", ...flags, fileURLToPath(new URL("main.ts", REPO_ROOT))],
     ],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: {
       ...inherited,

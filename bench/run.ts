@@ -27,6 +27,7 @@ import { silentLogger } from "../lib/logger.ts";
 import { loadDockerode } from "../lib/dockerode_loader.ts";
 import { createProcessReader } from "../lib/process_metrics.ts";
 import { get as httpGet } from "node:http";
+import { fileURLToPath } from "node:url";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
 import { concatBytes } from "../tests/support/events_recording.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
@@ -193,7 +194,7 @@ class BareServer {
         "run",
         `--allow-read=${file}`,
         "--allow-net=127.0.0.1",
-        new URL("./bare_server.ts", import.meta.url).pathname,
+        fileURLToPath(new URL("./bare_server.ts", import.meta.url)),
         file,
         "text/plain; version=0.0.4; charset=utf-8",
       ],
@@ -649,7 +650,7 @@ async function footprintScenario(settings: Settings): Promise<void> {
   const repeat = Math.min(settings.repeat, 3);
   const dir = await Deno.makeTempDir({ prefix: "bench-footprint-" });
   try {
-    const config = new URL("../deno.json", import.meta.url).pathname;
+    const config = fileURLToPath(new URL("../deno.json", import.meta.url));
     await Deno.writeTextFile(`${dir}/bare.ts`, "setTimeout(() => {}, 60_000);\n");
     await Deno.writeTextFile(
       `${dir}/dockerode.ts`,

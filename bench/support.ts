@@ -2,6 +2,7 @@
  * What the end-to-end benchmarks share: starting the exporter as users run it, reading its memory and CPU
  * from /proc, load with wrk or a fetch loop against 127.0.0.1 only, and medians.
  */
+import { fileURLToPath } from "node:url";
 import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
 
 const decoder = new TextDecoder();
@@ -125,9 +126,9 @@ export async function startBenchExporter(options: BenchExporterOptions): Promise
       "run",
       ...(options.denoFlags ?? []),
       ...(options.startFlags ?? ((flags) => flags))(await startTaskFlagsFor(options.socket)),
-      MAIN.pathname,
+      fileURLToPath(MAIN),
     ],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: {
       ...env,
@@ -334,7 +335,7 @@ function compiledInStepClient(): Promise<string | undefined> {
     const binary = `${dir}/instep_client`;
     try {
       const output = await new Deno.Command("cc", {
-        args: ["-O2", "-o", binary, new URL("bench/instep_client.c", REPO_ROOT).pathname],
+        args: ["-O2", "-o", binary, fileURLToPath(new URL("bench/instep_client.c", REPO_ROOT))],
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -85,6 +85,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   });
   const labelMatches = labelKeyMatcher(config.containerLabels);
   const build = { version: VERSION, denoVersion: Deno.version.deno };
+  let processReading: ProcessSample | undefined;
   const scrape = new ScrapeCache({
     revision: () => `${registry.version}/${stats.engineRevision}/${resources?.generation ?? 0}`,
     stableFamilies: () => {
@@ -97,12 +98,13 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
           : []),
       ];
     },
-    // Everything exporterFamilies() reads; the process reading is reused for 100 ms (see createProcessReader).
+    // Everything exporterFamilies() reads. The process is read here once, and the families are made from that same
+    // reading (the cache asks for them right after, while their revision is new); it is reused for 100 ms.
     liveRevision: () => {
-      const p = deps.readProcess();
+      const p = processReading = deps.readProcess();
       return [stats.fingerprint(), registry.size, p.residentMemoryBytes, p.cpuSeconds, p.openFds, p.maxFds].join(";");
     },
-    liveFamilies: () => exporterFamilies(stats, registry.size, build, deps.readProcess()),
+    liveFamilies: () => exporterFamilies(stats, registry.size, build, processReading ?? deps.readProcess()),
   });
   const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });
   const run = async () => {

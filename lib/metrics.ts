@@ -294,7 +294,10 @@ export interface BuildInfo {
   denoVersion: string;
 }
 
-/** The exporter's own families, including the standard `process_*` ones. Cheap: rendered on every scrape. */
+/**
+ * The exporter's own families, including the standard `process_*` ones: rendered again whenever one of their values
+ * changed, at most every 100 ms for the process's (see the live revision in exporter.ts).
+ */
 export function exporterFamilies(
   stats: ExporterStats,
   containersTracked: number,

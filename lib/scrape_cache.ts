@@ -20,7 +20,8 @@ export type ScrapeFormat = "text" | "openmetrics";
 
 /**
  * Where the families come from. `revision` changes whenever `stableFamilies` would return something new, and
- * `liveRevision` whenever `liveFamilies` would.
+ * `liveRevision` whenever `liveFamilies` would. `liveFamilies` is only called right after `liveRevision`, and
+ * must describe what that revision was taken of.
  */
 export interface ScrapeSources {
   revision(): string;

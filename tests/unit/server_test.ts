@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { formatOpenMetrics, formatText, type MetricFamily, TEXT_CONTENT_TYPE } from "../../lib/exposition.ts";
-import { ScrapeCache } from "../../lib/scrape_cache.ts";
+import { ScrapeBody, ScrapeCache } from "../../lib/scrape_cache.ts";
 import { acceptsGzip, createHandler, negotiateFormat } from "../../lib/server.ts";
 
 const PROMETHEUS_ACCEPT =
@@ -251,8 +251,28 @@ Deno.test("a gzipped scrape read by fetch() over a real socket is the whole scra
   });
 });
 
+Deno.test("the handler sends a scrape's cached chunks as they are, never joined into a copy", async () => {
+  const chunks = [new TextEncoder().encode("a 1\n"), new TextEncoder().encode("b 2\n")];
+  let iterated = 0;
+  class ChunksOnly extends ScrapeBody {
+    override get body(): Uint8Array {
+      throw new Error("joined: a copy per scrape");
+    }
+  }
+  const body = new ChunksOnly(TEXT_CONTENT_TYPE, false, 8, () => {
+    iterated++;
+    return chunks;
+  });
+  const scrape = { render: () => body } as unknown as ScrapeCache;
+  const response = await createHandler({ scrape, ready: () => true, version: "9.9.9" })(get("/metrics"));
+  assert.equal(response.headers.get("content-length"), "8");
+  assert.equal(await response.text(), "a 1\nb 2\n");
+  assert.equal(iterated, 1);
+  assert.deepEqual(chunks.map((chunk) => chunk.byteLength), [4, 4], "the cached arrays are left as they were");
+});
+
 Deno.test("a body of many cached pieces is streamed with its Content-Length, and the next scrape gets it whole again", async () => {
-  // Random hex compresses only about half, so the gzipped body is over 1 MiB too.
+  // Random hex compresses only about half, so the gzipped body is large too (over 1 MiB).
   const hex = () =>
     Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
   const large: MetricFamily[] = [{
