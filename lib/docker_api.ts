@@ -1,9 +1,11 @@
 /**
- * Read-only Docker Engine API calls through dockerode: version, info, container list, inspect and stats.
+ * Read-only Docker Engine API calls: version, info, container list and inspect through dockerode, stats on the
+ * socket directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./config.ts";
 import { describeConnectError, DockerApiError } from "./docker_errors.ts";
+import { openStream, type StreamingResponse } from "./docker_socket.ts";
 import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./json_array_stream.ts";
 
@@ -143,6 +145,8 @@ export function createDockerApi(
     ? { socketPath: endpoint.path }
     : { host: endpoint.hostname, port: endpoint.port, protocol: "http" as const };
   let docker = new Docker(connection);
+  /** The path prefix of the pinned API version, for the calls made without dockerode. */
+  let versionPrefix = "";
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
@@ -189,6 +193,7 @@ export function createDockerApi(
       ),
     useApiVersion(apiVersion: string) {
       docker = new Docker({ ...connection, version: `v${apiVersion}` });
+      versionPrefix = `/v${apiVersion}`;
     },
     info: () =>
       call("info", async (abortSignal) => checkObject<EngineInfo>(await docker.info({ abortSignal }), "info")),
@@ -205,20 +210,23 @@ export function createDockerApi(
           throw error;
         }
       }),
+    // Our own request on the socket rather than dockerode's: a stats call through node:http cost 0.8–1.5 ms of CPU
+    // against about 0.4 ms this way, and the stats API fallback makes one per running container per collection.
     containerStats: (id: string) =>
       call("stats", async (abortSignal) => {
+        const path = `${versionPrefix}/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`;
+        let response;
         try {
-          // docker-modem turns these options into the query `stream=false&one-shot=true`.
-          const stats = await docker.getContainer(encodeURIComponent(id)).stats({
-            stream: false,
-            "one-shot": true,
-            abortSignal,
+          response = await openStream(endpoint, path, {
+            headTimeoutMs: options.timeoutMs,
+            signal: abortSignal,
+            operation: "stats",
           });
-          return checkObject<ContainerStats>(stats, "stats");
         } catch (error) {
-          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          if (error instanceof DockerApiError && error.status === 404) return undefined;
           throw error;
         }
+        return checkObject<ContainerStats>(await readJson(response, "stats"), "stats");
       }),
   };
 }
@@ -252,6 +260,35 @@ function unusable(operation: string, what: string, value: unknown): DockerApiErr
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/** The most of a stats answer read: one is 2–4 KB, more with many networks or block devices. */
+const MAX_JSON_BYTES = 1024 * 1024;
+
+/** A whole (small) answer's body, parsed as JSON. The connection is closed after it. */
+async function readJson(response: StreamingResponse, operation: string): Promise<unknown> {
+  const pieces: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for await (const piece of response.body) {
+      length += piece.length;
+      if (length > MAX_JSON_BYTES) throw unusable(operation, `more than ${MAX_JSON_BYTES} bytes`, piece);
+      pieces.push(piece);
+    }
+  } finally {
+    response.close();
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, offset);
+    offset += piece.length;
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw unusable(operation, "something that is not JSON", bytes);
+  }
 }
 
 function checkObject<T>(value: unknown, operation: string): T {
