@@ -170,7 +170,7 @@ async function wholeProcess(): Promise<void> {
       const cpuSeconds = exporter.cpuSeconds() - cpuBefore;
       const engineSeconds = engineCpuSeconds() - engineBefore;
       const counts = Object.fromEntries(proxy.countSince(fromMs));
-      const stats = Object.entries(counts).filter(([op]) => op.endsWith("/stats")).reduce((sum, [, n]) => sum + n, 0);
+      const stats = Object.entries(counts).filter(([op]) => op === "stats").reduce((sum, [, n]) => sum + n, 0);
       const { rssMiB, peakMiB } = exporter.memory();
       const series = (await exporter.scrape()).split("\n").filter((l) => l.startsWith("container_")).length;
       console.log(

@@ -77,7 +77,13 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 export async function openStream(
   endpoint: DockerEndpoint,
   path: string,
-  options: { headTimeoutMs: number; signal?: AbortSignal; operation: string },
+  options: {
+    headTimeoutMs: number;
+    signal?: AbortSignal;
+    operation: string;
+    /** The most read at a time (default 64 KiB, for the event stream); a small answer wants a smaller buffer. */
+    readBytes?: number;
+  },
 ): Promise<StreamingResponse> {
   const conn = await connect(endpoint, options.operation);
   let closed = false;
@@ -91,7 +97,7 @@ export async function openStream(
   const onAbort = () => close();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const timer = setTimeout(close, options.headTimeoutMs);
-  const buffer = new Uint8Array(64 * 1024);
+  const buffer = new Uint8Array(options.readBytes ?? 64 * 1024);
   const read = async (): Promise<Uint8Array | null> => {
     try {
       const n = await conn.read(buffer);

@@ -91,6 +91,19 @@ Deno.test("containerStats() asks the socket for one sample and reads the answer 
   );
 });
 
+Deno.test("containerStats() reads an answer larger than its read buffer whole", async () => {
+  // Many block devices or networks make a larger answer; the call reads 8 KiB at a time.
+  const large = {
+    ...STATS,
+    networks: Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`eth${i}`, { rx_bytes: i }])),
+  };
+  const json = JSON.stringify(large);
+  assert.ok(json.length > 3 * 8192, `${json.length} bytes`);
+  await withServer(() => ({ pieces: [ok(json) + json] }), async (api) => {
+    assert.deepEqual(await api.containerStats("c0ffee"), large);
+  });
+});
+
 Deno.test("containerStats() reads a chunked answer too", async () => {
   const json = JSON.stringify(STATS);
   const head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
