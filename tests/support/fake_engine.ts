@@ -24,11 +24,14 @@ export interface FakeContainer {
 
 /**
  * What a scripted override answers: a status and JSON body; a status and raw body bytes (not JSON, or huge),
- * optionally cut after `cutAfter` bytes although the Content-Length announces them all; or `"hang"` to never answer.
+ * optionally cut after `cutAfter` bytes although the Content-Length announces them all, and with `keepOpen` left
+ * on an open connection as dockerd leaves it (else the connection is closed after it); a status and a body in
+ * `chunks`, chunked, on a connection left open; or `"hang"` to never answer.
  */
 export type FakeAnswer =
   | { status: number; body: unknown }
-  | { status: number; raw: string | Uint8Array; cutAfter?: number }
+  | { status: number; raw: string | Uint8Array; cutAfter?: number; keepOpen?: boolean }
+  | { status: number; chunks: string[] }
   | "hang";
 
 /** One request the fake engine received. */
@@ -70,7 +73,7 @@ export class FakeEngine {
   readonly containers = new Map<string, FakeContainer>();
   readonly requests: FakeRequest[] = [];
   /** Answers that replace the normal ones, by operation; consumed in order, one per request. */
-  readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "events", FakeAnswer[]>();
+  readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "stats" | "events", FakeAnswer[]>();
   hostname = "fake-host";
   apiVersion = "1.41";
   #listener: Deno.Listener | undefined;
@@ -227,11 +230,24 @@ export class FakeEngine {
       ? "events"
       : /^\/containers\/[^/]+\/json$/.test(path)
       ? "inspect"
+      : /^\/containers\/[^/]+\/stats$/.test(path)
+      ? "stats"
       : undefined;
     const override = operation ? this.overrides.get(operation)?.shift() : undefined;
     if (override === "hang") return "stream";
     if (override && "raw" in override) {
-      await this.#writeRaw(conn, override.status, override.raw, override.cutAfter);
+      await this.#writeRaw(conn, override.status, override.raw, override.cutAfter, override.keepOpen);
+      return "done";
+    }
+    if (override && "chunks" in override) {
+      const chunked = override.chunks.map((chunk) => `${encoder.encode(chunk).length.toString(16)}\r\n${chunk}\r\n`);
+      await writeAll(
+        conn,
+        encoder.encode(
+          `HTTP/1.1 ${override.status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+            `${chunked.join("")}0\r\n\r\n`,
+        ),
+      );
       return "done";
     }
     if (override) {
@@ -294,16 +310,25 @@ export class FakeEngine {
     await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)));
   }
 
-  /** Answers with `raw` as the body; with `cutAfter`, closes after that many body bytes. */
-  async #writeRaw(conn: Deno.Conn, status: number, raw: string | Uint8Array, cutAfter?: number): Promise<void> {
+  /**
+   * Answers with `raw` as the body; with `cutAfter`, only that many body bytes. Closes the connection after it,
+   * unless `keepOpen`.
+   */
+  async #writeRaw(
+    conn: Deno.Conn,
+    status: number,
+    raw: string | Uint8Array,
+    cutAfter?: number,
+    keepOpen = false,
+  ): Promise<void> {
     const body = typeof raw === "string" ? encoder.encode(raw) : raw;
     const head = `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Error"}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      `Content-Length: ${body.length}\r\n${keepOpen ? "" : "Connection: close\r\n"}\r\n`;
     try {
       await writeAll(conn, encoder.encode(head));
       await writeAll(conn, cutAfter === undefined ? body : body.subarray(0, cutAfter));
     } catch { /* the client gave up */ }
-    safeClose(conn);
+    if (!keepOpen) safeClose(conn);
   }
 }
 

@@ -1,94 +1,52 @@
 /**
- * The stats call, made on the socket without dockerode, against a scripted unix-socket server: the request it
- * sends and how it reads each kind of answer, including the faults a real engine cannot produce on demand.
+ * The stats call, made on the socket without dockerode, against the scripted fake engine: the request it sends
+ * and how it reads each kind of answer, including the faults a real engine cannot produce on demand.
  */
 import assert from "node:assert/strict";
 import { createDockerApi } from "../../lib/docker_api.ts";
 import type { DockerodeConstructor } from "../../lib/dockerode_loader.ts";
+import { type FakeAnswer, FakeEngine } from "../support/fake_engine.ts";
 
-const encoder = new TextEncoder();
 const STATS = { id: "c0ffee", read: "2026-11-26T03:00:00Z", cpu_stats: { cpu_usage: { total_usage: 123 } } };
 
-/** A dockerode stand-in whose version() answers API 1.41; stats must not go through it. */
+/** A dockerode stand-in: stats must not go through it. */
 class Docker {
-  version() {
-    return Promise.resolve({ ApiVersion: "1.41" });
-  }
   getContainer(): never {
     throw new Error("stats went through dockerode");
   }
 }
 
-/**
- * Serves each connection on a unix socket by reading the request head, recording its first line, and writing
- * what `answer` returns, in the pieces it returns, then leaving the connection open (as dockerd does) unless
- * `answer` says to close it.
- */
-async function withServer(
-  answer: (requestLine: string) => { pieces: string[]; close?: boolean; pauseMs?: number },
-  body: (api: ReturnType<typeof createDockerApi>, requests: string[]) => Promise<void>,
+/** Runs `body` with an API on a fake engine that answers the stats calls with `answers`, in order. */
+async function withEngine(
+  answers: FakeAnswer[],
+  body: (api: ReturnType<typeof createDockerApi>, engine: FakeEngine) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/docker.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
-  const requests: string[] = [];
-  const open: Deno.Conn[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      open.push(conn);
-      (async () => {
-        const buffer = new Uint8Array(4096);
-        let text = "";
-        while (!text.includes("\r\n\r\n")) {
-          const n = await conn.read(buffer);
-          if (n === null) return;
-          text += new TextDecoder().decode(buffer.subarray(0, n));
-        }
-        const requestLine = text.split("\r\n")[0];
-        requests.push(requestLine);
-        const { pieces, close, pauseMs } = answer(requestLine);
-        for (const piece of pieces) {
-          await conn.write(encoder.encode(piece));
-          if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-        }
-        if (close) conn.close();
-      })().catch(() => {});
-    }
-  })();
-  const api = createDockerApi({ kind: "unix", path, url: `unix://${path}` }, {
+  const engine = await FakeEngine.start();
+  engine.overrides.set("stats", answers);
+  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
     Docker: Docker as unknown as DockerodeConstructor,
     timeoutMs: 1000,
   });
   api.useApiVersion("1.41");
   try {
-    await body(api, requests);
+    await body(api, engine);
   } finally {
-    listener.close();
-    for (const conn of open) {
-      try {
-        conn.close();
-      } catch { /* closed by the test */ }
-    }
-    await serving.catch(() => {});
-    await Deno.remove(dir, { recursive: true });
+    engine.stop();
+    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
   }
 }
 
-const ok = (json: string) =>
-  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n`;
-
 Deno.test("containerStats() asks the socket for one sample and reads the answer by its Content-Length", async () => {
-  const json = JSON.stringify(STATS);
   // The connection stays open after the answer, as dockerd keeps it: the body must end at its length.
-  await withServer(
-    () => ({ pieces: [ok(json) + json.slice(0, 10), json.slice(10)], pauseMs: 5 }),
-    async (api, requests) => {
-      const started = performance.now();
-      assert.deepEqual(await api.containerStats("c0ffee"), STATS);
-      assert.ok(performance.now() - started < 900, "did not wait for the connection to close or the timeout");
-      assert.deepEqual(requests, ["GET /v1.41/containers/c0ffee/stats?stream=false&one-shot=true HTTP/1.1"]);
-    },
-  );
+  await withEngine([{ status: 200, raw: JSON.stringify(STATS), keepOpen: true }], async (api, engine) => {
+    const started = performance.now();
+    assert.deepEqual(await api.containerStats("c0ffee"), STATS);
+    assert.ok(performance.now() - started < 900, "did not wait for the connection to close or the timeout");
+    assert.deepEqual(engine.requests, [{
+      method: "GET",
+      path: "/v1.41/containers/c0ffee/stats?stream=false&one-shot=true",
+    }]);
+  });
 });
 
 Deno.test("containerStats() reads an answer larger than its read buffer whole", async () => {
@@ -99,32 +57,24 @@ Deno.test("containerStats() reads an answer larger than its read buffer whole", 
   };
   const json = JSON.stringify(large);
   assert.ok(json.length > 3 * 8192, `${json.length} bytes`);
-  await withServer(() => ({ pieces: [ok(json) + json] }), async (api) => {
+  await withEngine([{ status: 200, raw: json, keepOpen: true }], async (api) => {
     assert.deepEqual(await api.containerStats("c0ffee"), large);
   });
 });
 
 Deno.test("containerStats() reads a chunked answer too", async () => {
   const json = JSON.stringify(STATS);
-  const head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-  const chunks = `${(20).toString(16)}\r\n${json.slice(0, 20)}\r\n${(json.length - 20).toString(16)}\r\n${
-    json.slice(20)
-  }\r\n0\r\n\r\n`;
-  await withServer(() => ({ pieces: [head, chunks] }), async (api) => {
+  await withEngine([{ status: 200, chunks: [json.slice(0, 20), json.slice(20)] }], async (api) => {
     assert.deepEqual(await api.containerStats("c0ffee"), STATS);
   });
 });
 
 Deno.test("containerStats() reads a 404 as a container that is gone, and keeps other statuses with the engine's message", async () => {
-  const error = (status: string, message: string) => {
-    const json = JSON.stringify({ message });
-    return `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`;
-  };
-  await withServer((line) => ({
-    pieces: [
-      line.includes("/gone/") ? error("404 Not Found", "No such container: gone") : error("500 Server Error", "boom"),
-    ],
-  }), async (api) => {
+  const answers: FakeAnswer[] = [
+    { status: 404, body: { message: "No such container: gone" } },
+    { status: 500, body: { message: "boom" } },
+  ];
+  await withEngine(answers, async (api) => {
     assert.equal(await api.containerStats("gone"), undefined);
     await assert.rejects(api.containerStats("c0ffee"), {
       name: "DockerApiError",
@@ -137,11 +87,12 @@ Deno.test("containerStats() reads a 404 as a container that is gone, and keeps o
 
 Deno.test("containerStats() refuses an answer cut short, one that is not JSON, and one that is not an object", async () => {
   const json = JSON.stringify(STATS);
-  await withServer((line) => {
-    if (line.includes("/cut/")) return { pieces: [ok(json) + json.slice(0, 30)], close: true };
-    if (line.includes("/garbage/")) return { pieces: [ok("{nope") + "{nope"] };
-    return { pieces: [ok("[1,2]") + "[1,2]"] };
-  }, async (api) => {
+  const answers: FakeAnswer[] = [
+    { status: 200, raw: json, cutAfter: 30 },
+    { status: 200, raw: "{nope", keepOpen: true },
+    { status: 200, body: [1, 2] },
+  ];
+  await withEngine(answers, async (api) => {
     await assert.rejects(api.containerStats("cut"), {
       name: "DockerApiError",
       operation: "stats",
@@ -153,7 +104,7 @@ Deno.test("containerStats() refuses an answer cut short, one that is not JSON, a
 });
 
 Deno.test("containerStats() gives up at the timeout when the engine sends the head and then nothing", async () => {
-  await withServer(() => ({ pieces: [ok("{}    ")] }), async (api) => {
+  await withEngine([{ status: 200, raw: "{}    ", cutAfter: 0, keepOpen: true }], async (api) => {
     await assert.rejects(api.containerStats("c0ffee"), {
       name: "DockerApiError",
       operation: "stats",
