@@ -1,0 +1,179 @@
+/**
+ * The inspect and stats calls, made on the socket without dockerode, against the scripted fake engine: the
+ * request each sends and how it reads each kind of answer, including the faults a real engine cannot produce on
+ * demand.
+ */
+import assert from "node:assert/strict";
+import { createDockerApi, type DockerApi } from "../../lib/docker_api.ts";
+import type { DockerodeConstructor } from "../../lib/dockerode_loader.ts";
+import { type FakeAnswer, fakeContainer, FakeEngine } from "../support/fake_engine.ts";
+
+/** A dockerode stand-in: neither call may go through it. */
+class Docker {
+  getContainer(): never {
+    throw new Error("the call went through dockerode");
+  }
+}
+
+/** One of the calls made on the socket, with an answer of its kind and a way to make that answer large. */
+interface SocketCall {
+  operation: "inspect" | "stats";
+  call(api: DockerApi, id: string): Promise<unknown>;
+  /** The request path for `id` (already encoded), under API 1.41. */
+  path(id: string): string;
+  answer: Record<string, unknown>;
+  /** An answer of more than `bytes` bytes, as many labels or block devices make one. */
+  large(bytes: number): Record<string, unknown>;
+  /** How the call refuses a JSON array. */
+  refusesArray: RegExp;
+}
+
+const INSPECT = fakeContainer("c0ffee", "web") as unknown as Record<string, unknown>;
+const STATS = { id: "c0ffee", read: "2026-11-26T03:00:00Z", cpu_stats: { cpu_usage: { total_usage: 123 } } };
+
+const CALLS: SocketCall[] = [
+  {
+    operation: "inspect",
+    call: (api, id) => api.inspectContainer(id),
+    path: (id) => `/v1.41/containers/${id}/json`,
+    answer: INSPECT,
+    large: (bytes) => ({
+      ...INSPECT,
+      Config: { Image: "busybox:test", Labels: { "com.example.blob": "x".repeat(bytes) } },
+    }),
+    refusesArray: /answered inspect with something that is not a container: \[1,2\]/,
+  },
+  {
+    operation: "stats",
+    call: (api, id) => api.containerStats(id),
+    path: (id) => `/v1.41/containers/${id}/stats?stream=false&one-shot=true`,
+    answer: STATS,
+    large: (bytes) => ({
+      ...STATS,
+      networks: Object.fromEntries(
+        Array.from({ length: Math.ceil(bytes / 16) }, (_, i) => [`eth${i}`, { rx_bytes: i }]),
+      ),
+    }),
+    refusesArray: /answered stats with something that is not a JSON object: \[1,2\]/,
+  },
+];
+
+/** Runs `body` with an API on a fake engine that answers `operation`'s calls with `answers`, in order. */
+async function withEngine(
+  operation: SocketCall["operation"],
+  answers: FakeAnswer[],
+  body: (api: DockerApi, engine: FakeEngine) => Promise<void>,
+): Promise<void> {
+  const engine = await FakeEngine.start();
+  engine.overrides.set(operation, answers);
+  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
+    Docker: Docker as unknown as DockerodeConstructor,
+    timeoutMs: 1000,
+  });
+  api.useApiVersion("1.41");
+  try {
+    await body(api, engine);
+  } finally {
+    engine.stop();
+    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
+  }
+}
+
+for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
+  Deno.test(`${operation}: asks the socket and reads the answer by its Content-Length`, async () => {
+    // The connection stays open after the answer, as dockerd keeps it: the body must end at its length.
+    await withEngine(operation, [{ status: 200, raw: JSON.stringify(answer), keepOpen: true }], async (api, engine) => {
+      const started = performance.now();
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.ok(performance.now() - started < 900, "did not wait for the connection to close or the timeout");
+      assert.deepEqual(engine.requests, [{ method: "GET", path: path("c0ffee") }]);
+    });
+  });
+
+  Deno.test(`${operation}: an id that is not hex is encoded into the path, so it cannot reach another endpoint`, async () => {
+    await withEngine(operation, [{ status: 404, body: { message: "No such container" } }], async (api, engine) => {
+      assert.equal(await call(api, "../../info?x=1"), undefined);
+      assert.deepEqual(engine.requests.map((r) => r.path), [path("..%2F..%2Finfo%3Fx%3D1")]);
+    });
+  });
+
+  Deno.test(`${operation}: an answer many times its read buffer is read whole`, async () => {
+    const big = large(200 * 1024);
+    const json = JSON.stringify(big);
+    assert.ok(json.length > 200 * 1024, `${json.length} bytes`);
+    await withEngine(operation, [{ status: 200, raw: json, keepOpen: true }], async (api) => {
+      assert.deepEqual(await call(api, "c0ffee"), big);
+    });
+  });
+
+  Deno.test(`${operation}: a chunked answer is read too`, async () => {
+    // dockerd sends an answer over 2 KB chunked, as inspects usually are.
+    const json = JSON.stringify(answer);
+    await withEngine(operation, [{ status: 200, chunks: [json.slice(0, 20), json.slice(20)] }], async (api) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+    });
+  });
+
+  Deno.test(`${operation}: a 404 is a container that is gone; other statuses keep the engine's message`, async () => {
+    const answers: FakeAnswer[] = [
+      { status: 404, body: { message: "No such container: gone" } },
+      { status: 500, body: { message: "boom" } },
+    ];
+    await withEngine(operation, answers, async (api) => {
+      assert.equal(await call(api, "gone"), undefined);
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        status: 500,
+        message: new RegExp(`Docker answered 500 to GET ${path("c0ffee").split("?")[0]}: boom`),
+      });
+    });
+  });
+
+  Deno.test(`${operation}: an answer cut short, one that is not JSON, and one that is not an object are refused`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [
+      { status: 200, raw: json, cutAfter: 30 },
+      { status: 200, raw: "{nope", keepOpen: true },
+      { status: 200, body: [1, 2] },
+    ];
+    await withEngine(operation, answers, async (api) => {
+      await assert.rejects(call(api, "cut"), {
+        name: "DockerApiError",
+        operation,
+        message: new RegExp(`closed the connection ${json.length - 30} bytes before the end of its answer`),
+      });
+      await assert.rejects(call(api, "garbage"), { operation, message: /not JSON: \{nope/ });
+      await assert.rejects(call(api, "array"), { operation, message: refusesArray });
+    });
+  });
+
+  Deno.test(`${operation}: the call gives up at the timeout when the engine sends the head and then nothing`, async () => {
+    await withEngine(operation, [{ status: 200, raw: "{}    ", cutAfter: 0, keepOpen: true }], async (api) => {
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        message: new RegExp(`did not answer ${operation} within 1000 ms`),
+      });
+    });
+  });
+
+  Deno.test(`${operation}: a missing socket fails the call, named`, async () => {
+    const api = createDockerApi({
+      kind: "unix",
+      path: "/nonexistent/docker.sock",
+      url: "unix:///nonexistent/docker.sock",
+    }, {
+      Docker: Docker as unknown as DockerodeConstructor,
+      timeoutMs: 1000,
+    });
+    await assert.rejects(call(api, "c0ffee"), { name: "DockerApiError", operation, message: /nonexistent/ });
+  });
+}
+
+Deno.test("stats: an answer over 1 MiB is refused once that much has come, not read to its end", async () => {
+  const huge = new Uint8Array(8 * 1024 * 1024).fill(0x20);
+  await withEngine("stats", [{ status: 200, raw: huge, keepOpen: true }], async (api) => {
+    await assert.rejects(api.containerStats("c0ffee"), { operation: "stats", message: /more than 1048576 bytes/ });
+  });
+});
