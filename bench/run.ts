@@ -29,7 +29,7 @@ import { createProcessReader } from "../lib/process_metrics.ts";
 import { get as httpGet } from "node:http";
 import { fileURLToPath } from "node:url";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
-import { concatBytes } from "../tests/support/events_recording.ts";
+import { concatBytes } from "../lib/bytes.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
 import {

@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
+import { concatBytes } from "../lib/bytes.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -261,7 +262,7 @@ export class RawClient {
     const head = Object.entries({ Host: `127.0.0.1:${this.port}`, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
     await this.#conn.write(encoder.encode(`GET ${path} HTTP/1.1\r\n${head.join("")}\r\n`));
     let end: number;
-    while ((end = indexOfHeadEnd(this.#pending)) < 0) this.#pending = concatBytes(this.#pending, await this.#read());
+    while ((end = indexOfHeadEnd(this.#pending)) < 0) this.#pending = concatBytes([this.#pending, await this.#read()]);
     const text = decoder.decode(this.#pending.subarray(0, end));
     const status = Number(text.slice(9, 12));
     const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1]);
@@ -289,13 +290,6 @@ export class RawClient {
     if (n === null) throw new Error("the server closed the connection");
     return this.#buffer.subarray(0, n);
   }
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function indexOfHeadEnd(bytes: Uint8Array): number {

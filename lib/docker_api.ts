@@ -8,6 +8,7 @@ import { describeConnectError, DockerApiError } from "./docker_errors.ts";
 import { openStream, type StreamingResponse } from "./docker_socket.ts";
 import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./json_array_stream.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** `GET /version`, the fields the exporter uses. */
 export interface EngineVersion {
@@ -302,12 +303,7 @@ async function readJson(response: StreamingResponse, operation: string, maxBytes
   } finally {
     response.close();
   }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, offset);
-    offset += piece.length;
-  }
+  const bytes = concatBytes(pieces);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {

@@ -5,6 +5,7 @@
 import type { DockerEndpoint } from "./config.ts";
 import { ChunkedDecoder } from "./chunked_decoder.ts";
 import { describeConnectError, DockerApiError } from "./docker_errors.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** The status line and headers of a response; header names are lower-cased. */
 export interface ResponseHead {
@@ -128,7 +129,7 @@ export async function openStream(
           options.operation,
         );
       }
-      pending = concat(pending, more);
+      pending = concatBytes([pending, more]);
     }
     clearTimeout(timer);
     const { head, bodyStart } = parsed;
@@ -188,11 +189,4 @@ export async function openStream(
     options.signal?.removeEventListener("abort", onAbort);
     throw error;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -5,6 +5,7 @@
  * while neither part changed (Prometheus servers scraping together) are all served the same body.
  */
 import { constants, crc32, deflateRawSync, inflateRawSync } from "node:zlib";
+import { concatBytes } from "./bytes.ts";
 import {
   formatOpenMetricsBody,
   formatPieces,
@@ -47,7 +48,7 @@ export class ScrapeBody {
 
   /** The whole body in one new array: a copy, for tests and callers that want one array. */
   get body(): Uint8Array {
-    return concat(...this.chunks());
+    return concatBytes([...this.chunks()]);
   }
 }
 
@@ -194,7 +195,7 @@ class PieceDeflater {
     this.#flush();
     return {
       length: this.#length,
-      gzip: { head: concat(...this.#deflated), crc: this.#crc, pieces: this.#pieces },
+      gzip: { head: concatBytes(this.#deflated), crc: this.#crc, pieces: this.#pieces },
       text: this.#text,
     };
   }
@@ -263,19 +264,6 @@ function storedBlocks(data: Uint8Array, room: number): Uint8Array {
     out.set(data.subarray(from, from + length), at + 5);
     from += length;
     at += 5 + length;
-  }
-  return out;
-}
-
-/** The parts, copied one after the other into one new array. */
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
   }
   return out;
 }

@@ -7,6 +7,7 @@
  * Test files register their Docker tests with `ignore: await dockerTestsIgnored("name_test.ts")`, so that
  * without an engine they show as ignored, after one console message saying why.
  */
+import { concatBytes } from "../../lib/bytes.ts";
 
 /** The socket the exporter's `start` task is allowed to use, and so the one these tests drive. */
 export const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -151,7 +152,7 @@ export async function buildTestImage(cli: (...args: string[]) => Promise<string>
   const busybox = await Deno.readFile(BUSYBOX).catch((error) => {
     throw new Error(`${BUSYBOX} is missing (apt-get install busybox-static): ${error.message}`);
   });
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(dockerfile, busybox)));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes([dockerfile, busybox])));
   const tag = `${IMAGE_REPOSITORY}:${
     Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("")
   }`;
@@ -170,13 +171,6 @@ export async function buildTestImage(cli: (...args: string[]) => Promise<string>
     await Deno.remove(context, { recursive: true });
   }
   return tag;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** The CLI of an engine that takes `docker`'s arguments, as a `ContainerScope` uses it. */

@@ -34,17 +34,6 @@ export function recordedBody(): Uint8Array {
   return RECORDING.subarray(parsed.bodyStart);
 }
 
-/** Concatenates byte arrays. */
-export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, piece) => n + piece.length, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
-}
-
 /** Splits `bytes` at the given offsets (ascending) into consecutive pieces. */
 export function splitAt(bytes: Uint8Array, ...offsets: number[]): Uint8Array[] {
   const pieces: Uint8Array[] = [];

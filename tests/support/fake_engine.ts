@@ -3,6 +3,7 @@
  * an event stream cut mid-chunk, garbage JSON, HTTP errors, a hung call, an engine that vanishes.
  * It speaks just enough HTTP/1.1 for dockerode and the exporter's own event reader.
  */
+import { concatBytes } from "../../lib/bytes.ts";
 
 /** A container as the fake engine stores it: the inspect document. */
 export interface FakeContainer {
@@ -170,7 +171,7 @@ export class FakeEngine {
 
   /** Sends many event objects, each its own chunk, in a single write: a burst as fast as the socket takes it. */
   sendEvents(events: readonly Record<string, unknown>[]): Promise<void> {
-    return this.sendRaw(concat(...events.map(eventFrame)));
+    return this.sendRaw(concatBytes(events.map(eventFrame)));
   }
 
   /** Closes every open event stream, optionally after writing `lastBytes` (a cut mid-chunk). */
@@ -353,7 +354,7 @@ export function containerEvent(
 /** One event object framed as one HTTP chunk, the way dockerd writes it. */
 export function eventFrame(event: Record<string, unknown>): Uint8Array {
   const json = encoder.encode(JSON.stringify(event) + "\n");
-  return concat(encoder.encode(json.length.toString(16) + "\r\n"), json, encoder.encode("\r\n"));
+  return concatBytes([encoder.encode(json.length.toString(16) + "\r\n"), json, encoder.encode("\r\n")]);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -364,14 +365,4 @@ function safeClose(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch { /* already closed */ }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { ChunkedDecoder, ChunkedEncodingError } from "../../lib/chunked_decoder.ts";
 import { parseResponseHead } from "../../lib/docker_socket.ts";
 import { DockerApiError } from "../../lib/docker_errors.ts";
-import {
-  bytewise,
-  concatBytes,
-  RECORDED_ACTIONS,
-  recordedBody,
-  RECORDING,
-  splitAt,
-} from "../support/events_recording.ts";
+import { concatBytes } from "../../lib/bytes.ts";
+import { bytewise, RECORDED_ACTIONS, recordedBody, RECORDING, splitAt } from "../support/events_recording.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
