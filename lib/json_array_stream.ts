@@ -2,6 +2,7 @@
  * Parses a JSON array of objects fed in pieces of any size, one element at a time, so that a 13 MB container
  * list is never held whole: neither as bytes, nor as one string, nor as one parsed array. Pure.
  */
+import { JsonNesting } from "./json_nesting.ts";
 
 /** A value that is not a JSON array of objects, with what was wrong. */
 export class JsonArrayError extends Error {
@@ -24,10 +25,8 @@ export class JsonArrayDecoder {
   /** Scan position in `#buffer`. */
   #pos = 0;
   #expect: Expect = "open";
-  /** Nesting inside the current element; 0 between elements. */
-  #depth = 0;
-  #inString = false;
-  #escaped = false;
+  /** Nesting inside the current element. */
+  #nesting = new JsonNesting();
   #sample = "";
 
   constructor(private readonly maxElementChars = DEFAULT_MAX_ELEMENT_CHARS) {}
@@ -74,42 +73,37 @@ export class JsonArrayDecoder {
   #scan(): Record<string, unknown>[] {
     const elements: Record<string, unknown>[] = [];
     const buffer = this.#buffer;
-    let start = this.#depth > 0 ? 0 : -1;
+    const nesting = this.#nesting;
+    let start = nesting.inValue ? 0 : -1;
     let i = this.#pos;
-    /** The next backslash at or after the scan position; -1 when there is none, -2 before the first look. */
-    let nextBackslash = -2;
-    for (; i < buffer.length; i++) {
-      const c = buffer.charCodeAt(i);
-      if (this.#depth > 0) {
-        if (this.#inString) {
-          if (this.#escaped) this.#escaped = false;
-          else if (c === 0x5c /* \ */) this.#escaped = true;
-          else if (c === 0x22 /* " */) this.#inString = false;
-          else {
-            // Most of a list is plain string characters: let indexOf cross them rather than this loop.
-            if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = buffer.indexOf("\\", i);
-            const quote = buffer.indexOf('"', i);
-            const stop = quote < 0 ? buffer.length : quote;
-            i = (nextBackslash >= 0 && nextBackslash < stop ? nextBackslash : stop) - 1;
-          }
-        } else if (c === 0x22) this.#inString = true;
-        else if (c === 0x7b /* { */ || c === 0x5b /* [ */) this.#depth++;
-        else if ((c === 0x7d /* } */ || c === 0x5d /* ] */) && --this.#depth === 0) {
-          elements.push(parseElement(buffer.slice(start, i + 1)));
-          start = -1;
-          this.#expect = "comma-or-close";
+    while (i < buffer.length) {
+      if (nesting.inValue) {
+        const close = nesting.findClose(buffer, i);
+        if (close < 0) {
+          i = buffer.length;
+          break;
         }
+        elements.push(parseElement(buffer.slice(start, close + 1)));
+        start = -1;
+        this.#expect = "comma-or-close";
+        i = close + 1;
         continue;
       }
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+      const c = buffer.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+        i++;
+        continue;
+      }
       const expect = this.#expect;
-      if (expect === "open" && c === 0x5b) this.#expect = "element-or-close";
-      else if ((expect === "element-or-close" || expect === "element") && c === 0x7b) {
+      if (expect === "open" && c === 0x5b /* [ */) this.#expect = "element-or-close";
+      else if ((expect === "element-or-close" || expect === "element") && c === 0x7b /* { */) {
         start = i;
-        this.#depth = 1;
-      } else if ((expect === "element-or-close" || expect === "comma-or-close") && c === 0x5d) this.#expect = "done";
-      else if (expect === "comma-or-close" && c === 0x2c /* , */) this.#expect = "element";
+        nesting.open();
+      } else if ((expect === "element-or-close" || expect === "comma-or-close") && c === 0x5d /* ] */) {
+        this.#expect = "done";
+      } else if (expect === "comma-or-close" && c === 0x2c /* , */) this.#expect = "element";
       else throw new JsonArrayError(`unexpected ${JSON.stringify(buffer[i])} ${describe(expect)}`);
+      i++;
     }
     // Keep only the element still open.
     this.#buffer = start >= 0 ? buffer.slice(start) : "";

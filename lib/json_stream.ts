@@ -3,6 +3,7 @@
  * fed bytes in pieces of any size. A multi-byte UTF-8 character split across pieces survives.
  * Pure: it holds only its own parsing state.
  */
+import { JsonNesting } from "./json_nesting.ts";
 
 /** One result of `JsonStreamDecoder.push`: a parsed object, or the text that could not be parsed. */
 export type JsonStreamItem =
@@ -21,9 +22,7 @@ export class JsonStreamDecoder {
   #buffer = "";
   /** Scan position in `#buffer`; everything before it has been classified. */
   #pos = 0;
-  #depth = 0;
-  #inString = false;
-  #escaped = false;
+  #nesting = new JsonNesting();
   #objectStart = -1;
   #garbageStart = -1;
   /**
@@ -52,9 +51,7 @@ export class JsonStreamDecoder {
   #reset(): void {
     this.#buffer = "";
     this.#pos = 0;
-    this.#depth = 0;
-    this.#inString = false;
-    this.#escaped = false;
+    this.#nesting.reset();
     this.#objectStart = -1;
     this.#garbageStart = -1;
     this.#skipToNewline = false;
@@ -72,41 +69,37 @@ export class JsonStreamDecoder {
       this.#skipToNewline = false;
     }
     const buffer = this.#buffer;
+    const nesting = this.#nesting;
     let i = this.#pos;
-    for (; i < buffer.length; i++) {
+    while (i < buffer.length) {
+      if (nesting.inValue) {
+        const close = nesting.findClose(buffer, i);
+        if (close < 0) {
+          i = buffer.length;
+          break;
+        }
+        items.push(parse(buffer.slice(this.#objectStart, close + 1)));
+        this.#objectStart = -1;
+        i = close + 1;
+        continue;
+      }
       const c = buffer.charCodeAt(i);
-      if (this.#depth === 0) {
-        if (c === 0x7b /* { */) {
-          if (this.#garbageStart >= 0) {
-            items.push(garbage(buffer.slice(this.#garbageStart, i)));
-            this.#garbageStart = -1;
-          }
-          this.#objectStart = i;
-          this.#depth = 1;
-        } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-          if (this.#garbageStart >= 0 && c === 0x0a) {
-            items.push(garbage(buffer.slice(this.#garbageStart, i)));
-            this.#garbageStart = -1;
-          }
-        } else if (this.#garbageStart < 0) {
-          this.#garbageStart = i;
+      if (c === 0x7b /* { */) {
+        if (this.#garbageStart >= 0) {
+          items.push(garbage(buffer.slice(this.#garbageStart, i)));
+          this.#garbageStart = -1;
         }
-        continue;
-      }
-      if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (c === 0x5c /* \ */) this.#escaped = true;
-        else if (c === 0x22 /* " */) this.#inString = false;
-        continue;
-      }
-      if (c === 0x22) this.#inString = true;
-      else if (c === 0x7b || c === 0x5b /* [ */) this.#depth++;
-      else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-        if (--this.#depth === 0) {
-          items.push(parse(buffer.slice(this.#objectStart, i + 1)));
-          this.#objectStart = -1;
+        this.#objectStart = i;
+        nesting.open();
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+        if (this.#garbageStart >= 0 && c === 0x0a) {
+          items.push(garbage(buffer.slice(this.#garbageStart, i)));
+          this.#garbageStart = -1;
         }
+      } else if (this.#garbageStart < 0) {
+        this.#garbageStart = i;
       }
+      i++;
     }
     // Keep only what is still open: an unfinished object or a run of garbage.
     const keepFrom = this.#objectStart >= 0 ? this.#objectStart : this.#garbageStart >= 0 ? this.#garbageStart : i;
