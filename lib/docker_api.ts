@@ -232,8 +232,8 @@ export function createDockerApi(
   ): Promise<unknown> {
     let response;
     try {
+      // No head timeout of its own: `call()`'s timeout aborts `signal`, which closes the connection.
       response = await openStream(endpoint, path, {
-        headTimeoutMs: options.timeoutMs,
         signal,
         operation,
         readBytes: limits.readBytes,

@@ -72,14 +72,16 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 }
 
 /**
- * Sends `GET path` and waits (at most `headTimeoutMs`) for the response head; the body then streams.
+ * Sends `GET path` and waits (at most `headTimeoutMs`, if given; else until `signal` aborts) for the response head;
+ * the body then streams.
  * A non-2xx answer is read (up to 64 KiB) and thrown as `DockerApiError` with its status and message.
  */
 export async function openStream(
   endpoint: DockerEndpoint,
   path: string,
   options: {
-    headTimeoutMs: number;
+    /** Left out by a caller whose `signal` carries a timeout of its own, rather than running two timers. */
+    headTimeoutMs?: number;
     signal?: AbortSignal;
     operation: string;
     /** The most read at a time (default 64 KiB, for the event stream); a small answer wants a smaller buffer. */
@@ -97,7 +99,7 @@ export async function openStream(
   };
   const onAbort = () => close();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(close, options.headTimeoutMs);
+  const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(close, options.headTimeoutMs);
   const buffer = new Uint8Array(options.readBytes ?? 64 * 1024);
   const read = async (): Promise<Uint8Array | null> => {
     try {

@@ -158,6 +158,16 @@ for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
     });
   });
 
+  Deno.test(`${operation}: the call gives up at the timeout when the engine never answers at all`, async () => {
+    await withEngine(operation, ["hang"], async (api) => {
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        message: new RegExp(`did not answer ${operation} within 1000 ms`),
+      });
+    });
+  });
+
   Deno.test(`${operation}: a missing socket fails the call, named`, async () => {
     const api = createDockerApi({
       kind: "unix",
