@@ -89,4 +89,18 @@ for (const n of SIZES) {
     ...heavy,
     fn: () => read(changing.render("text", true)),
   });
+  // A scraper without gzip (curl, or Prometheus with `enable_compression: false`): nothing is deflated for it,
+  // unless the text is too large to keep (10,000 containers), which is then inflated again as it is sent.
+  const changingPlain = new ScrapeCache({
+    revision: () => String(revision++),
+    stableFamilies: () => stable,
+    liveRevision: () => String(liveRevision++),
+    liveFamilies: () => live,
+  });
+  Deno.bench({
+    name: `scrape of ${n} containers, registry changed, identity`,
+    group: `scrape ${n}`,
+    ...heavy,
+    fn: () => read(changingPlain.render("text", false)),
+  });
 }

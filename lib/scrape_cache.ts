@@ -1,8 +1,8 @@
 /**
  * Renders the scrape body once per change rather than once per scrape. The container and engine
- * families are formatted (and gzipped) only when the registry or engine changed; the exporter's own
- * few families, which change often, are formatted when they changed and appended. Scrapes that come
- * while neither part changed (Prometheus servers scraping together) are all served the same body.
+ * families are formatted (and gzipped, when a scrape asks for gzip) only when the registry or engine changed;
+ * the exporter's own few families, which change often, are formatted when they changed and appended. Scrapes
+ * that come while neither part changed (Prometheus servers scraping together) are all served the same body.
  */
 import { constants, crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { concatBytes } from "./bytes.ts";
@@ -57,10 +57,10 @@ interface Rendering {
   /** The text's length in bytes. */
   length: number;
   /**
-   * The gzip header and the text as raw deflate ending in a sync flush (so more deflate data may follow), with the
-   * text's CRC-32. `pieces` marks where each piece deflated on its own ends, so that each inflates on its own.
+   * The text deflated, made by the first gzip scrape of the rendering (or when the text is too large to keep);
+   * a rendering always has this or `text`, or both.
    */
-  gzip: { head: Uint8Array; crc: number; pieces: number[] };
+  gzip?: Deflated;
   /**
    * The text, encoded, in pieces of 256 KiB: kept once a scrape without gzip came, and only up to
    * `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
@@ -69,6 +69,21 @@ interface Rendering {
   /** The live part as of the last scrape of this rendering, and the bodies made with it. */
   live?: LivePart;
 }
+
+/**
+ * The gzip header and the text as raw deflate ending in a sync flush (so more deflate data may follow), with the
+ * text's CRC-32. `pieces` marks where each piece deflated on its own ends, so that each inflates on its own.
+ */
+interface Deflated {
+  head: Uint8Array;
+  crc: number;
+  pieces: number[];
+}
+
+/** Deflates a buffer the way `deflateRawSync(bytes, { finishFlush: Z_SYNC_FLUSH })` does. */
+export type DeflateFunction = (bytes: Uint8Array) => Uint8Array;
+
+const syncFlushDeflate: DeflateFunction = (bytes) => deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
 
 interface LivePart {
   revision: string;
@@ -88,8 +103,10 @@ const KEEP_TEXT_MAX = 8 * 1024 * 1024;
 const encoder = new TextEncoder();
 
 /**
- * Caches renderings by revision and format. A rendering is always kept deflated, which is what gzip scrapes
- * send and what a text too large to keep is inflated from; the text itself only as `keepTextMax` allows.
+ * Caches renderings by revision and format. A rendering is made in the encoding the scrape asked for: deflated
+ * for a gzip scrape (what Prometheus asks for, unless told `enable_compression: false`), the text for one
+ * without; the other is made from it when a scrape first asks for that. A text larger than `keepTextMax` is
+ * kept only deflated, and inflated for each scrape without gzip.
  * A gzipped body is one gzip member built from the cached deflate of the stable part, followed by the few
  * live lines in stored deflate blocks, with the CRC-32 continued across both: nothing is compressed per scrape.
  * (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.)
@@ -100,30 +117,41 @@ export class ScrapeCache {
   #plainWanted = false;
 
   readonly #keepTextMax: number;
+  readonly #deflate: DeflateFunction;
 
-  /** `keepTextMax`: the largest text kept for scrapes without gzip (default 8 MiB); larger ones are inflated. */
-  constructor(private readonly sources: ScrapeSources, options: { keepTextMax?: number } = {}) {
+  /**
+   * `keepTextMax`: the largest text kept for scrapes without gzip (default 8 MiB); larger ones are inflated.
+   * `deflate`: how a piece is deflated (node:zlib's, sync-flushed; tests count the calls).
+   */
+  constructor(
+    private readonly sources: ScrapeSources,
+    options: { keepTextMax?: number; deflate?: DeflateFunction } = {},
+  ) {
     this.#keepTextMax = options.keepTextMax ?? KEEP_TEXT_MAX;
+    this.#deflate = options.deflate ?? syncFlushDeflate;
   }
 
   /** The current body in `format`, gzipped when `gzip` is true. */
   render(format: ScrapeFormat, gzip: boolean): ScrapeBody {
     const contentType = format === "text" ? TEXT_CONTENT_TYPE : OPENMETRICS_CONTENT_TYPE;
     if (!gzip) this.#plainWanted = true;
-    const stable = this.#stable(format);
+    const stable = this.#stable(format, gzip);
     const live = this.#live(stable, format);
     if (gzip) {
       if (live.gzip) return live.gzip;
+      // A rendering made for a scrape without gzip is deflated once, from its text, by the first gzip scrape.
+      stable.gzip ??= deflatePieces(stable.text!, this.#deflate);
       const member = gzipMember(stable.gzip, stable.length, live.bytes);
       return live.gzip = new ScrapeBody(contentType, true, member[0].length + member[1].length, () => member);
     }
     if (live.plain) return live.plain;
     // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
-    if (!stable.text && stable.length <= this.#keepTextMax) stable.text = Array.from(inflatePieces(stable.gzip));
+    const deflated = stable.gzip;
+    if (!stable.text && stable.length <= this.#keepTextMax) stable.text = Array.from(inflatePieces(deflated!));
     const text = stable.text;
     const liveBytes = live.bytes;
     return live.plain = new ScrapeBody(contentType, false, stable.length + liveBytes.length, function* () {
-      yield* text ?? inflatePieces(stable.gzip);
+      yield* text ?? inflatePieces(deflated!);
       yield liveBytes;
     });
   }
@@ -138,18 +166,19 @@ export class ScrapeCache {
   }
 
   /**
-   * The stable part for the current revision, rendered if it changed: formatted, encoded and deflated one piece
-   * at a time, so that a large exposition never exists whole, as a string or as samples.
+   * The stable part for the current revision, rendered if it changed: formatted, encoded and (for a gzip
+   * scrape, or a text too large to keep) deflated one piece at a time, so that a large exposition never exists
+   * whole, as a string or as samples.
    */
-  #stable(format: ScrapeFormat): Rendering {
+  #stable(format: ScrapeFormat, gzip: boolean): Rendering {
     const revision = this.sources.revision();
     const cached = this.#cached.get(format);
     if (cached && cached.revision === revision) return cached;
     this.#cached.delete(format);
-    const deflater = new PieceDeflater(this.#plainWanted ? this.#keepTextMax : 0);
+    const deflater = new PieceDeflater(this.#plainWanted ? this.#keepTextMax : 0, gzip, this.#deflate);
     for (const piece of formatPieces(this.sources.stableFamilies(), format)) deflater.push(piece);
-    const { length, gzip, text } = deflater.finish();
-    const rendering: Rendering = { revision, length, gzip, text };
+    const { length, gzip: deflated, text } = deflater.finish();
+    const rendering: Rendering = { revision, length, gzip: deflated, text };
     this.#cached.set(format, rendering);
     return rendering;
   }
@@ -159,24 +188,23 @@ export class ScrapeCache {
 const PIECE_BYTES = 256 * 1024;
 
 /**
- * Encodes text into one reused buffer and deflates it whenever the buffer fills, each piece on its own and
- * sync-flushed, into one gzip head. Only the small strings it is given and the deflated pieces are allocated,
- * so a rendering leaves little behind for the garbage collector (with 256 KiB strings, much of the text and its
- * lines lived long enough to be moved to V8's old space).
+ * Encodes text into one reused buffer and, whenever the buffer fills, keeps a copy of the piece (while the text
+ * is at most `keepTextMax` bytes) and deflates it on its own, sync-flushed, into one gzip head (when `deflate`
+ * is set, or as soon as the text is too large to keep). Only the small strings it is given, the kept pieces and
+ * the deflated ones are allocated, so a rendering leaves little behind for the garbage collector (with 256 KiB
+ * strings, much of the text and its lines lived long enough to be moved to V8's old space).
  */
 class PieceDeflater {
   #buffer = new Uint8Array(PIECE_BYTES);
   #filled = 0;
-  #deflated: Uint8Array[] = [GZIP_HEADER];
-  #pieces: number[] = [];
-  #deflatedLength = GZIP_HEADER.length;
   #length = 0;
-  #crc = 0;
   /** The text's pieces, while the text is at most `keepTextMax` bytes. */
   #text: Uint8Array[] | undefined;
+  #gzip: GzipBuilder | undefined;
 
-  constructor(private readonly keepTextMax: number) {
+  constructor(private readonly keepTextMax: number, deflate: boolean, private readonly deflateFn: DeflateFunction) {
     this.#text = keepTextMax > 0 ? [] : undefined;
+    this.#gzip = deflate || !this.#text ? new GzipBuilder(deflateFn) : undefined;
   }
 
   push(text: string): void {
@@ -191,28 +219,56 @@ class PieceDeflater {
     }
   }
 
-  finish(): { length: number; gzip: { head: Uint8Array; crc: number; pieces: number[] }; text?: Uint8Array[] } {
+  finish(): { length: number; gzip?: Deflated; text?: Uint8Array[] } {
     this.#flush();
-    return {
-      length: this.#length,
-      gzip: { head: concatBytes(this.#deflated), crc: this.#crc, pieces: this.#pieces },
-      text: this.#text,
-    };
+    return { length: this.#length, gzip: this.#gzip?.finish(), text: this.#text };
   }
 
   #flush(): void {
     if (this.#filled === 0) return;
     const bytes = this.#buffer.subarray(0, this.#filled);
-    const deflated = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
+    this.#length += bytes.length;
+    if (this.#text && this.#length > this.keepTextMax) {
+      // Too large to keep: from here on the rendering is kept only deflated, the pieces so far included.
+      if (!this.#gzip) {
+        this.#gzip = new GzipBuilder(this.deflateFn);
+        for (const piece of this.#text) this.#gzip.add(piece);
+      }
+      this.#text = undefined;
+    }
+    this.#text?.push(bytes.slice());
+    this.#gzip?.add(bytes);
+    this.#filled = 0;
+  }
+}
+
+/** Deflates pieces each on its own, sync-flushed, after one gzip header, and continues their CRC-32. */
+class GzipBuilder {
+  #deflated: Uint8Array[] = [GZIP_HEADER];
+  #pieces: number[] = [];
+  #deflatedLength = GZIP_HEADER.length;
+  #crc = 0;
+
+  constructor(private readonly deflate: DeflateFunction) {}
+
+  add(bytes: Uint8Array): void {
+    const deflated = this.deflate(bytes);
     this.#deflated.push(deflated);
     this.#deflatedLength += deflated.length;
     this.#pieces.push(this.#deflatedLength);
     this.#crc = crc32(bytes, this.#crc);
-    this.#length += bytes.length;
-    this.#text = this.#length > this.keepTextMax ? undefined : this.#text;
-    this.#text?.push(bytes.slice());
-    this.#filled = 0;
   }
+
+  finish(): Deflated {
+    return { head: concatBytes(this.#deflated), crc: this.#crc, pieces: this.#pieces };
+  }
+}
+
+/** A kept text, deflated a piece at a time. */
+function deflatePieces(text: readonly Uint8Array[], deflate: DeflateFunction): Deflated {
+  const builder = new GzipBuilder(deflate);
+  for (const piece of text) builder.add(piece);
+  return builder.finish();
 }
 
 /** The text back from the deflated pieces, a piece at a time as it is iterated. */

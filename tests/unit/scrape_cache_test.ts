@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { gunzipSync } from "node:zlib";
+import { constants, deflateRawSync, gunzipSync } from "node:zlib";
 import {
   formatOpenMetricsBody,
   formatText,
@@ -246,4 +246,53 @@ Deno.test("ScrapeCache keeps a plain text up to keepTextMax, and inflates a larg
     assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedText(20_000, 3));
     assert.equal(sources.stableCalls, 1, "rendered once");
   }
+});
+
+/** node:zlib's sync-flushed deflate, counting the bytes it is given. */
+function countingDeflate() {
+  const counted = { calls: 0, bytes: 0 };
+  const deflate = (bytes: Uint8Array) => {
+    counted.calls++;
+    counted.bytes += bytes.length;
+    return deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
+  };
+  return { counted, deflate };
+}
+
+Deno.test("ScrapeCache deflates nothing for scrapes without gzip, and deflates their text once for the first gzip scrape", () => {
+  // Prometheus with `enable_compression: false`, or curl: a render for them is formatted only.
+  for (const format of ["text", "openmetrics"] as const) {
+    const sources = new CountingSources();
+    sources.containers = 20_000;
+    const { counted, deflate } = countingDeflate();
+    const cache = new ScrapeCache(sources, { deflate });
+    const plain = cache.render(format, false);
+    cache.render(format, false);
+    assert.equal(counted.calls, 0, "no deflate for plain scrapes");
+    assert.equal(decoder.decode(plain.body), expectedParts(format, 20_000, 1).join(""));
+
+    const gzipped = cache.render(format, true);
+    assert.ok(counted.calls > 1, "deflated, in pieces");
+    assert.equal(counted.bytes, plain.length - expectedParts(format, 20_000, 1)[1].length, "the stable text, once");
+    assert.equal(decoder.decode(gunzipSync(gzipped.body)), expectedParts(format, 20_000, 3).join(""));
+    const calls = counted.calls;
+    cache.render(format, true);
+    cache.render(format, false);
+    assert.equal(counted.calls, calls, "not again for later scrapes of the rendering");
+    assert.equal(sources.stableCalls, 1, "formatted once");
+  }
+});
+
+Deno.test("ScrapeCache deflates a text too large to keep as it renders it, even for a scrape without gzip", () => {
+  const sources = new CountingSources();
+  sources.containers = 20_000;
+  const { counted, deflate } = countingDeflate();
+  const cache = new ScrapeCache(sources, { keepTextMax: 300_000, deflate });
+  const plain = cache.render("text", false);
+  const stableBytes = plain.length - expectedParts("text", 20_000, 1)[1].length;
+  assert.ok(stableBytes > 300_000, `${stableBytes} bytes of text`);
+  assert.equal(counted.bytes, stableBytes, "every piece deflated once, the ones before the limit included");
+  assert.equal(decoder.decode(plain.body), expectedText(20_000, 1));
+  assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedText(20_000, 2));
+  assert.equal(counted.bytes, stableBytes, "the gzip scrape deflates nothing more");
 });
