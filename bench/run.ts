@@ -779,26 +779,40 @@ async function realScenario(settings: Settings): Promise<void> {
         record(S, "200 containers: scrape p99, 10 concurrent, gzip", gzip.map((r) => r.p99), "ms");
         record(S, "200 containers: RSS", exporter.memory().rssMiB, "MiB");
 
-        // Event to metric: from `docker run -d` returning to the running series on /metrics, polled every 2 ms.
-        const latencies: number[] = [];
-        for (let i = 0; i < 50; i++) {
-          const name = scope.nameFor(`e2m-${i}`);
-          const { id } = await scope.run({ name: `e2m-${i}` });
-          const returned = performance.now();
-          const series = `{id="${id}",name="${name}",state="running"} 1`;
-          const seen = await pollScrape(exporter, (text) => text.includes(series), {
-            intervalMs: 2,
-            timeoutMs: 10_000,
-            gzip: false,
+        // Event to metric: from `docker run -d` returning to the running series on /metrics, polled every 2 ms, once
+        // without gzip (a rendering is then not compressed) and once with it (as Prometheus scrapes: compressed).
+        for (const gzip of [false, true]) {
+          const latencies: number[] = [];
+          for (let i = 0; i < 50; i++) {
+            const part = `e2m-${gzip ? "gzip" : "plain"}-${i}`;
+            const { id } = await scope.run({ name: part });
+            const returned = performance.now();
+            const series = `{id="${id}",name="${scope.nameFor(part)}",state="running"} 1`;
+            const seen = await pollScrape(exporter, (text) => text.includes(series), {
+              intervalMs: 2,
+              timeoutMs: 10_000,
+              gzip,
+            });
+            latencies.push(seen - returned);
+          }
+          const how = gzip ? "gzip" : "without gzip";
+          record(
+            S,
+            `event to metric: docker run -d returns → series on /metrics, ${how}, p50`,
+            quantile(latencies, 0.5),
+            "ms",
+            {
+              max: 25,
+              text: "≤ 25 ms",
+            },
+            `50 runs, /metrics polled every 2 ms ${how}`,
+          );
+          record(S, `event to metric, ${how}, worst of 50`, Math.max(...latencies), "ms", {
+            max: 150,
+            text: "≤ 150 ms",
           });
-          latencies.push(seen - returned);
         }
-        record(S, "event to metric: docker run -d returns → series on /metrics, p50", quantile(latencies, 0.5), "ms", {
-          max: 25,
-          text: "≤ 25 ms",
-        }, "50 runs, /metrics polled every 2 ms");
-        record(S, "event to metric, worst of 50", Math.max(...latencies), "ms", { max: 150, text: "≤ 150 ms" });
-        record(S, "RSS after 250 containers and the polling", exporter.memory().rssMiB, "MiB");
+        record(S, "RSS after 300 containers and the polling", exporter.memory().rssMiB, "MiB");
         record(S, "non-GET requests to the engine", proxy.writeMethods().length, "methods", { max: 0, text: "0" });
       } finally {
         await exporter.stop();
