@@ -779,38 +779,36 @@ async function realScenario(settings: Settings): Promise<void> {
         record(S, "200 containers: scrape p99, 10 concurrent, gzip", gzip.map((r) => r.p99), "ms");
         record(S, "200 containers: RSS", exporter.memory().rssMiB, "MiB");
 
-        // Event to metric: from `docker run -d` returning to the running series on /metrics, polled every 2 ms, once
-        // without gzip (a rendering is then not compressed) and once with it (as Prometheus scrapes: compressed).
-        for (const gzip of [false, true]) {
-          const latencies: number[] = [];
-          for (let i = 0; i < 50; i++) {
-            const part = `e2m-${gzip ? "gzip" : "plain"}-${i}`;
-            const { id } = await scope.run({ name: part });
-            const returned = performance.now();
-            const series = `{id="${id}",name="${scope.nameFor(part)}",state="running"} 1`;
-            const seen = await pollScrape(exporter, (text) => text.includes(series), {
-              intervalMs: 2,
-              timeoutMs: 10_000,
-              gzip,
-            });
-            latencies.push(seen - returned);
-          }
-          const how = gzip ? "gzip" : "without gzip";
+        // Event to metric: from `docker run -d` returning to the running series on /metrics, polled every 2 ms,
+        // without gzip (a rendering is then not compressed) and with it (as Prometheus scrapes: compressed), in
+        // alternate runs so that both see the same load.
+        const latencies = { plain: [] as number[], gzip: [] as number[] };
+        for (let i = 0; i < 100; i++) {
+          const gzip = i % 2 === 1;
+          const part = `e2m-${i}`;
+          const { id } = await scope.run({ name: part });
+          const returned = performance.now();
+          const series = `{id="${id}",name="${scope.nameFor(part)}",state="running"} 1`;
+          const seen = await pollScrape(exporter, (text) => text.includes(series), {
+            intervalMs: 2,
+            timeoutMs: 10_000,
+            gzip,
+          });
+          latencies[gzip ? "gzip" : "plain"].push(seen - returned);
+        }
+        for (const [how, values] of [["without gzip", latencies.plain], ["gzip", latencies.gzip]] as const) {
           record(
             S,
             `event to metric: docker run -d returns → series on /metrics, ${how}, p50`,
-            quantile(latencies, 0.5),
+            quantile(values, 0.5),
             "ms",
             {
               max: 25,
               text: "≤ 25 ms",
             },
-            `50 runs, /metrics polled every 2 ms ${how}`,
+            `50 runs (alternating with the other kind), /metrics polled every 2 ms ${how}`,
           );
-          record(S, `event to metric, ${how}, worst of 50`, Math.max(...latencies), "ms", {
-            max: 150,
-            text: "≤ 150 ms",
-          });
+          record(S, `event to metric, ${how}, worst of 50`, Math.max(...values), "ms", { max: 150, text: "≤ 150 ms" });
         }
         record(S, "RSS after 300 containers and the polling", exporter.memory().rssMiB, "MiB");
         record(S, "non-GET requests to the engine", proxy.writeMethods().length, "methods", { max: 0, text: "0" });
