@@ -187,3 +187,14 @@ Deno.test("stats: an answer over 1 MiB is refused once that much has come, not r
     await assert.rejects(api.containerStats("c0ffee"), { operation: "stats", message: /more than 1048576 bytes/ });
   });
 });
+
+Deno.test("inspect: an answer over 128 MiB is refused once that much has come, not read to its end", async () => {
+  // A valid 50 MB inspect is tracked (more_faults_test.ts); this is an engine or proxy that never stops sending.
+  const huge = new Uint8Array(160 * 1024 * 1024).fill(0x20);
+  await withEngine("inspect", [{ status: 200, raw: huge, keepOpen: true }], async (api) => {
+    await assert.rejects(api.inspectContainer("c0ffee"), {
+      operation: "inspect",
+      message: /more than 134217728 bytes/,
+    });
+  });
+});
