@@ -7,6 +7,7 @@
  * their health checks, are OOM-killed, exit non-zero and go missing, and every expression of the rules and the
  * dashboard returns data through Prometheus's HTTP API.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { SETTINGS } from "../../lib/config.ts";
 import { ContainerScope, docker, dockerTestsIgnored } from "../support/docker.ts";
@@ -15,7 +16,7 @@ import { PrometheusServer, type VectorSample } from "../support/prometheus_serve
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const repoPath = (path: string) => new URL(path, REPO_ROOT).pathname.replace(/\/$/, "");
+const repoPath = (path: string) => fileURLToPath(new URL(path, REPO_ROOT)).replace(/\/$/, "");
 
 /** The tools these tests run, and the Debian package of each. */
 const TOOLS: Record<string, { args: string[]; apt: string }> = {

@@ -5,6 +5,7 @@
  * (tests/support/image_standins.ts). The npm dependencies come from the registry through the documented
  * corporate-proxy path: this machine's CA bundle in deploy/build-ca/ and `--build-arg DENO_CERT`.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { ContainerScope, docker, DOCKER_SOCKET, dockerTestsIgnored, waitFor } from "../support/docker.ts";
 import { findSamples, freePort, parseSamples, REPO_ROOT, startTaskFlags } from "../support/exporter.ts";
@@ -20,7 +21,7 @@ const decoder = new TextDecoder();
 async function checkoutFiles(): Promise<string[]> {
   const output = await new Deno.Command("git", {
     args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -35,7 +36,7 @@ async function checkoutFiles(): Promise<string[]> {
 async function buildContext(): Promise<string> {
   const context = await Deno.makeTempDir({ prefix: "docker-exporter-context-" });
   for (const path of await checkoutFiles()) {
-    const source = new URL(path, REPO_ROOT).pathname;
+    const source = fileURLToPath(new URL(path, REPO_ROOT));
     // A file deleted in the work tree but still in the index is not in the checkout.
     if (!(await Deno.stat(source).then((s) => s.isFile, () => false))) continue;
     const target = `${context}/${path}`;

@@ -9,6 +9,7 @@
  *   exporter sends while containers start, stop, restart, die and are removed is a GET or HEAD of a read-only
  *   endpoint.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { DockerProxy } from "../../bench/docker_proxy.ts";
 import { SETTINGS } from "../../lib/config.ts";
@@ -33,7 +34,7 @@ import {
 } from "../support/exporter.ts";
 
 const ignore = await dockerTestsIgnored("least_privilege_test.ts");
-const MAIN = new URL("main.ts", REPO_ROOT).pathname;
+const MAIN = fileURLToPath(new URL("main.ts", REPO_ROOT));
 
 /** Permission flags Deno knows; only the first four may appear, and only in the forms checked below. */
 const PERMISSION_FLAG = /^(-A|--allow-[a-z-]+|--unsafely-[a-z-]+|--unstable[a-z-]*)(=.*)?$/;
@@ -134,7 +135,7 @@ function spawnExporter(flags: string[], host = "127.0.0.1"): Exporter {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, MAIN],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: { ...env, NO_COLOR: "1", EXPORTER_HOST: host, EXPORTER_PORT: String(port) },
     stdin: "null",
@@ -335,7 +336,7 @@ Deno.test({
       ];
       const compiled = await new Deno.Command(Deno.execPath(), {
         args: ["compile", ...compileFlags, MAIN],
-        cwd: REPO_ROOT.pathname,
+        cwd: fileURLToPath(REPO_ROOT),
         stdout: "piped",
         stderr: "piped",
       }).output();

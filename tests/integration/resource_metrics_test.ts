@@ -10,6 +10,7 @@
  * A busybox CPU burner, a container holding 50 MB, one writing 8 MiB with `oflag=direct` and one whose
  * loopback carries three refused connections; every container runs with `--network none`.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { createDockerApi } from "../../lib/docker_api.ts";
 import { loadDockerode } from "../../lib/dockerode_loader.ts";
@@ -139,9 +140,9 @@ async function startWithCgroupMounts(mounts: string, env: Record<string, string>
       Deno.execPath(),
       "run",
       ...flags,
-      new URL("main.ts", REPO_ROOT).pathname,
+      fileURLToPath(new URL("main.ts", REPO_ROOT)),
     ],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: {
       ...inherited,

@@ -6,6 +6,7 @@
  *
  * The Docker engine is the scripted fake engine: what is tested here is the listener, not Docker.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { waitFor } from "../support/docker.ts";
@@ -21,7 +22,7 @@ import {
 } from "../support/exporter.ts";
 import { fakeContainer, FakeEngine } from "../support/fake_engine.ts";
 
-const MAIN = new URL("main.ts", REPO_ROOT).pathname;
+const MAIN = fileURLToPath(new URL("main.ts", REPO_ROOT));
 const A = "a".repeat(64);
 const PASSWORD = `pw-${crypto.randomUUID()}`;
 const decoder = new TextDecoder();
@@ -119,7 +120,7 @@ function exporterCommand(
   return new Deno.Command(Deno.execPath(), {
     signal,
     args: ["run", ...flags, MAIN, ...args],
-    cwd: REPO_ROOT.pathname,
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: env(vars),
     stdin: "null",

@@ -3,6 +3,7 @@
  * the `start` task in deno.json (read from there, so a test breaks when they drift), listening on a free
  * port on 127.0.0.1. Also parses the text exposition so tests can look series up by label.
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { DOCKER_SOCKET } from "./docker.ts";
 
@@ -69,8 +70,8 @@ export async function runExporterCommand(
   env: Readonly<Record<string, string>> = {},
 ): Promise<CommandResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...await startTaskFlags(), MAIN.pathname, ...args],
-    cwd: REPO_ROOT.pathname,
+    args: ["run", ...await startTaskFlags(), fileURLToPath(MAIN), ...args],
+    cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
     env: exporterEnv(env),
     stdin: "null",
@@ -287,8 +288,8 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Expo
   for (let attempt = 1;; attempt++) {
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags, MAIN.pathname, ...(options.args ?? [])],
-      cwd: REPO_ROOT.pathname,
+      args: ["run", ...flags, fileURLToPath(MAIN), ...(options.args ?? [])],
+      cwd: fileURLToPath(REPO_ROOT),
       clearEnv: true,
       env: exporterEnv({ ...docker, ...options.env, EXPORTER_HOST: "127.0.0.1", EXPORTER_PORT: String(port) }),
       stdin: "null",

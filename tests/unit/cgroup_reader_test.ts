@@ -3,6 +3,7 @@
  * trees in tests/testdata/cgroup (v1 cgroupfs and systemd copied from a real host; v2 cgroupfs and systemd
  * in the kernel's documented formats; see the README there).
  */
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import {
   cgroupCandidates,
@@ -22,7 +23,7 @@ import {
 } from "../../lib/cgroup_reader.ts";
 import type { ContainerUsage } from "../../lib/resource_usage.ts";
 
-const FIXTURES = new URL("../testdata/cgroup/", import.meta.url).pathname;
+const FIXTURES = fileURLToPath(new URL("../testdata/cgroup/", import.meta.url));
 
 /** The ids and init pids in the fixture trees. */
 const V1_CGROUPFS = { id: "32dbcb97cf6becc7460615dbf2d5eacd678ab9aac353d5b8d7d7076d07a570c2", pid: 21153 };
