@@ -67,3 +67,28 @@ Deno.bench({
     if (entries !== 10_000) throw new Error(`decoded ${entries} entries, not 10,000`);
   },
 });
+
+// The worst case for the scan inside strings: one event of nearly 1 MB whose label is a newline every other
+// character (a multi-line label), each one an escape, read 64 KiB at a time as the buffer grows.
+const escapeDense = new TextEncoder().encode(
+  JSON.stringify({
+    Type: "container",
+    Action: "create",
+    Actor: { ID: "c0ffee", Attributes: { l: "a\n".repeat(330_000) } },
+  }) +
+    "\n",
+);
+const escapeDenseReads = pieces(escapeDense, 64 * 1024);
+
+Deno.bench({
+  name: `JsonStreamDecoder of one ${
+    (escapeDense.length / 1e6).toFixed(2)
+  } MB event dense with escapes, in 64 KiB reads`,
+  group: "escapes",
+  fn: () => {
+    const decoder = new JsonStreamDecoder();
+    let items = 0;
+    for (const read of escapeDenseReads) items += decoder.push(read).length;
+    if (items !== 1) throw new Error(`decoded ${items} items, not 1`);
+  },
+});

@@ -34,8 +34,11 @@ export class JsonNesting {
    * the text ends first (the state is kept: the next call goes on with the next piece of the same text).
    */
   findClose(text: string, from: number): number {
-    /** The next backslash at or after the scan position; -1 when there is none, -2 before the first look. */
+    // The next backslash and quote at or after the scan position; -1 when there is none, -2 before the first look.
+    // Both are looked up again only once the scan has passed them: a string dense with escapes would otherwise
+    // search to its closing quote after every one of them.
     let nextBackslash = -2;
+    let nextQuote = -2;
     for (let i = from; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (this.#inString) {
@@ -45,8 +48,8 @@ export class JsonNesting {
         else {
           // Most of a document is plain string characters: let indexOf cross them rather than this loop.
           if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = text.indexOf("\\", i);
-          const quote = text.indexOf('"', i);
-          const stop = quote < 0 ? text.length : quote;
+          if (nextQuote !== -1 && nextQuote < i) nextQuote = text.indexOf('"', i);
+          const stop = nextQuote < 0 ? text.length : nextQuote;
           i = (nextBackslash >= 0 && nextBackslash < stop ? nextBackslash : stop) - 1;
         }
       } else if (c === 0x22) this.#inString = true;
