@@ -3,7 +3,7 @@
  * buffered JSON helpers do not decode safely, and for the stats calls, which cost less CPU this way.
  */
 import type { DockerEndpoint } from "./config.ts";
-import { ChunkedDecoder } from "./chunked_decoder.ts";
+import { ChunkedDecoder, ChunkedEncodingError } from "./chunked_decoder.ts";
 import { describeConnectError, DockerApiError } from "./docker_errors.ts";
 import { concatBytes } from "./bytes.ts";
 
@@ -36,9 +36,12 @@ export function encodeGetRequest(path: string): Uint8Array {
 /**
  * Finds the end of the response head in `bytes`. Returns the parsed head and the offset where the body starts,
  * or `undefined` when more bytes are needed.
- * @throws DockerApiError when the head is not HTTP.
+ * @throws DockerApiError (naming `operation`) when the head is not HTTP.
  */
-export function parseResponseHead(bytes: Uint8Array): { head: ResponseHead; bodyStart: number } | undefined {
+export function parseResponseHead(
+  bytes: Uint8Array,
+  operation = "events",
+): { head: ResponseHead; bodyStart: number } | undefined {
   let end = -1;
   for (let i = 3; i < bytes.length; i++) {
     if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) {
@@ -47,12 +50,14 @@ export function parseResponseHead(bytes: Uint8Array): { head: ResponseHead; body
     }
   }
   if (end < 0) {
-    if (bytes.length > MAX_HEAD_BYTES) throw new DockerApiError("response head too large", "events");
+    if (bytes.length > MAX_HEAD_BYTES) throw new DockerApiError("response head too large", operation);
     return undefined;
   }
   const lines = new TextDecoder().decode(bytes.subarray(0, end - 4)).split("\r\n");
   const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
-  if (!status) throw new DockerApiError(`not an HTTP response: ${JSON.stringify(lines[0].slice(0, 60))}`, "events");
+  if (!status) {
+    throw new DockerApiError(`not an HTTP response: ${JSON.stringify(lines[0].slice(0, 60))}`, operation);
+  }
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
@@ -99,6 +104,12 @@ export async function openStream(
   };
   const onAbort = () => close();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) {
+    // Aborted while connecting: the listener came too late to fire, and nothing else would close the connection.
+    close();
+    options.signal.removeEventListener("abort", onAbort);
+    throw new DockerApiError(`${options.operation} was cancelled`, options.operation);
+  }
   const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(close, options.headTimeoutMs);
   const buffer = new Uint8Array(options.readBytes ?? 64 * 1024);
   const read = async (): Promise<Uint8Array | null> => {
@@ -121,7 +132,7 @@ export async function openStream(
     await conn.write(encodeGetRequest(path));
     let pending: Uint8Array = new Uint8Array(0);
     let parsed: ReturnType<typeof parseResponseHead>;
-    while (!(parsed = parseResponseHead(pending))) {
+    while (!(parsed = parseResponseHead(pending, options.operation))) {
       const more = await read();
       if (more === null) {
         throw new DockerApiError(
@@ -146,7 +157,7 @@ export async function openStream(
       try {
         while (piece !== null) {
           if (decoder) {
-            for (const payload of decoder.push(piece)) yield payload;
+            for (const payload of pushChunks(decoder, piece, options.operation)) yield payload;
             if (decoder.done) return;
           } else if (piece.length > 0) {
             const taken = piece.length > left ? piece.subarray(0, left) : piece;
@@ -156,9 +167,16 @@ export async function openStream(
           if (left === 0) return;
           piece = await read();
         }
-        if (left !== Infinity) {
+        // The engine hung up mid-answer (a close of our own, on abort or by the reader, is no fault of its).
+        if (!closed && left !== Infinity) {
           throw new DockerApiError(
             `Docker closed the connection ${left} bytes before the end of its answer`,
+            options.operation,
+          );
+        }
+        if (!closed && decoder) {
+          throw new DockerApiError(
+            "Docker closed the connection before the last chunk of its answer",
             options.operation,
           );
         }
@@ -190,5 +208,17 @@ export async function openStream(
     close();
     options.signal?.removeEventListener("abort", onAbort);
     throw error;
+  }
+}
+
+/** `decoder.push(piece)`, with a broken chunk framing reported as a fault of the connection to the engine. */
+function pushChunks(decoder: ChunkedDecoder, piece: Uint8Array, operation: string): Uint8Array[] {
+  try {
+    return decoder.push(piece);
+  } catch (error) {
+    if (!(error instanceof ChunkedEncodingError)) throw error;
+    throw new DockerApiError(`Docker's answer broke its chunked encoding: ${error.message}`, operation, undefined, {
+      cause: error,
+    });
   }
 }

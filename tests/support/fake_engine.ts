@@ -27,12 +27,14 @@ export interface FakeContainer {
  * What a scripted override answers: a status and JSON body; a status and raw body bytes (not JSON, or huge),
  * optionally cut after `cutAfter` bytes although the Content-Length announces them all, and with `keepOpen` left
  * on an open connection as dockerd leaves it (else the connection is closed after it); a status and a body in
- * `chunks`, chunked, on a connection left open; or `"hang"` to never answer.
+ * `chunks`, chunked, on a connection left open; `wire`, the whole response as it is written, head and all, on a
+ * connection then closed (for broken framing); or `"hang"` to never answer.
  */
 export type FakeAnswer =
   | { status: number; body: unknown }
   | { status: number; raw: string | Uint8Array; cutAfter?: number; keepOpen?: boolean }
   | { status: number; chunks: string[] }
+  | { wire: string }
   | "hang";
 
 /** One request the fake engine received. */
@@ -107,6 +109,14 @@ export class FakeEngine {
   get url(): string {
     return this.#tcpPort === undefined ? `unix://${this.path}` : `tcp://127.0.0.1:${this.#tcpPort}`;
   }
+
+  /** How many connections are open now, event streams included. */
+  get openConnections(): number {
+    return this.#conns.size;
+  }
+
+  /** How many connections were ever accepted. */
+  acceptedConnections = 0;
 
   /** How many event streams are open now. */
   get openEventStreams(): number {
@@ -191,6 +201,7 @@ export class FakeEngine {
     try {
       for await (const conn of listener) {
         this.#conns.add(conn);
+        this.acceptedConnections++;
         void this.#serve(conn);
       }
     } catch { /* listener closed */ }
@@ -200,7 +211,7 @@ export class FakeEngine {
     const buffer = new Uint8Array(16 * 1024);
     let pending = "";
     try {
-      while (true) {
+      serving: while (true) {
         const n = await conn.read(buffer);
         if (n === null) break;
         pending += new TextDecoder().decode(buffer.subarray(0, n));
@@ -211,7 +222,11 @@ export class FakeEngine {
           const [method, path] = head.split("\r\n")[0].split(" ");
           this.requests.push({ method, path });
           const keepOpen = await this.#answer(conn, method, path);
-          if (keepOpen === "stream") return;
+          if (keepOpen === "stream") {
+            // An event stream or a hung answer: nothing more is answered, but the client hanging up is noticed.
+            while ((await conn.read(buffer)) !== null) { /* a client sends nothing more here */ }
+            break serving;
+          }
         }
       }
     } catch { /* peer went away */ }
@@ -236,6 +251,13 @@ export class FakeEngine {
       : undefined;
     const override = operation ? this.overrides.get(operation)?.shift() : undefined;
     if (override === "hang") return "stream";
+    if (override && "wire" in override) {
+      try {
+        await writeAll(conn, encoder.encode(override.wire));
+      } catch { /* the client gave up */ }
+      safeClose(conn);
+      return "done";
+    }
     if (override && "raw" in override) {
       await this.#writeRaw(conn, override.status, override.raw, override.cutAfter, override.keepOpen);
       return "done";

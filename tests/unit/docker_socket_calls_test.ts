@@ -198,3 +198,47 @@ Deno.test("inspect: an answer over 128 MiB is refused once that much has come, n
     });
   });
 });
+
+for (const { operation, call } of CALLS) {
+  Deno.test(`${operation}: a chunked answer cut before its last chunk is a fault of the connection, not an answer`, async () => {
+    const wire =
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n';
+    await withEngine(operation, [{ wire }], async (api) => {
+      await assert.rejects(call(api, "c0ffee"), (error: { operation: string; status?: number; message: string }) => {
+        assert.equal(error.operation, operation);
+        assert.equal(error.status, undefined, "no status: the engine did not finish answering");
+        assert.match(error.message, /closed the connection before the last chunk of its answer/);
+        return true;
+      });
+    });
+  });
+
+  Deno.test(`${operation}: broken chunk framing and a head that is not HTTP are faults named for the call`, async () => {
+    const answers: FakeAnswer[] = [
+      { wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n" },
+      { wire: "SSH-2.0-OpenSSH_9.2\r\n\r\n" },
+    ];
+    await withEngine(operation, answers, async (api) => {
+      await assert.rejects(call(api, "c0ffee"), { operation, message: /broke its chunked encoding: bad chunk size/ });
+      await assert.rejects(call(api, "c0ffee"), { operation, message: /not an HTTP response: "SSH-2\.0/ });
+    });
+  });
+
+  Deno.test(`${operation}: a call cancelled while it connects leaves no connection open`, async () => {
+    // The engine would never answer: only the exporter closing the connection ends it.
+    await withEngine(operation, ["hang"], async (_api, engine) => {
+      const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
+        Docker: Docker as unknown as DockerodeConstructor,
+        timeoutMs: 60_000,
+        signal: AbortSignal.abort(),
+      });
+      await assert.rejects(call(api, "c0ffee"), { operation, message: /cancelled/ });
+      const deadline = performance.now() + 2000;
+      const settled = () => engine.acceptedConnections > 0 && engine.openConnections === 0;
+      while (!settled() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(engine.acceptedConnections, 1);
+      assert.equal(engine.openConnections, 0, "the connection was closed");
+      assert.deepEqual(engine.requests, [], "and nothing was sent on it");
+    });
+  });
+}
