@@ -108,6 +108,7 @@ export async function openEventStream(
     headTimeoutMs: options.headTimeoutMs,
     signal: options.signal,
     operation: "events",
+    openEnded: true,
   });
   async function* items(): AsyncGenerator<EventStreamItem> {
     const decoder = new JsonStreamDecoder();

@@ -91,6 +91,11 @@ export async function openStream(
     operation: string;
     /** The most read at a time (default 64 KiB, for the event stream); a small answer wants a smaller buffer. */
     readBytes?: number;
+    /**
+     * The body is a stream with no end of its own (the event stream), which ends when the engine closes the
+     * connection; otherwise a chunked body that stops before its last chunk is a fault.
+     */
+    openEnded?: boolean;
   },
 ): Promise<StreamingResponse> {
   const conn = await connect(endpoint, options.operation);
@@ -174,7 +179,7 @@ export async function openStream(
             options.operation,
           );
         }
-        if (!closed && decoder) {
+        if (!closed && decoder && !options.openEnded) {
           throw new DockerApiError(
             "Docker closed the connection before the last chunk of its answer",
             options.operation,
