@@ -92,6 +92,8 @@ export class RequestLineReader {
 /** A running proxy. */
 export class DockerProxy {
   readonly requests: ProxiedRequest[] = [];
+  /** Client connections accepted so far (requests over fewer connections: keep-alive). */
+  connections = 0;
   #listener: Deno.Listener | undefined;
   #conns = new Set<Deno.Conn>();
 
@@ -150,7 +152,10 @@ export class DockerProxy {
 
   async #accept(listener: Deno.Listener): Promise<void> {
     try {
-      for await (const client of listener) void this.#relay(client);
+      for await (const client of listener) {
+        this.connections++;
+        void this.#relay(client);
+      }
     } catch { /* listener closed */ }
   }
 

@@ -24,10 +24,16 @@ export class ChunkedDecoder {
   #state: "size" | "data" | "data-end" | "trailer" | "done" = "size";
   #line: number[] = [];
   #remaining = 0;
+  #extra = 0;
 
   /** True once the last (zero-size) chunk and its trailer have been read. */
   get done(): boolean {
     return this.#state === "done";
+  }
+
+  /** Bytes fed after the end of the body (none on a connection used for one answer at a time). */
+  get extraBytes(): number {
+    return this.#extra;
   }
 
   /**
@@ -81,6 +87,7 @@ export class ChunkedDecoder {
         }
       }
     }
+    if (this.#state === "done") this.#extra += input.length - i;
     return out;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { DockerEndpoint } from "./config.ts";
 import { describeConnectError, DockerApiError } from "./docker_errors.ts";
-import { openStream, type StreamingResponse } from "./docker_socket.ts";
+import { ConnectionPool, openStream, type StreamingResponse } from "./docker_socket.ts";
 import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./json_array_stream.ts";
 import { concatBytes } from "./bytes.ts";
@@ -101,6 +101,8 @@ export interface DockerApi {
    * answers at once on API 1.41 and newer). Returns `undefined` when the container no longer exists (404).
    */
   containerStats(id: string): Promise<ContainerStats | undefined>;
+  /** Closes the idle connections kept for reuse; calls made afterwards still work, without keeping theirs. */
+  close(): void;
 }
 
 /** The oldest API version whose fields the exporter relies on (Docker 1.13). */
@@ -148,6 +150,8 @@ export function createDockerApi(
   let docker = new Docker(connection);
   /** The path prefix of the pinned API version, for the calls made without dockerode. */
   let versionPrefix = "";
+  /** Keep-alive connections for the calls made without dockerode (which kept its own alive too). */
+  const pool = new ConnectionPool();
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
@@ -221,6 +225,7 @@ export function createDockerApi(
         const answer = await getJson(path, "stats", abortSignal, { readBytes: 8 * 1024, maxBytes: MAX_STATS_BYTES });
         return answer === GONE ? undefined : checkObject<ContainerStats>(answer, "stats");
       }),
+    close: () => pool.close(),
   };
 
   /** `GET path` on the socket, its body parsed as JSON; `GONE` when the engine answers 404. */
@@ -233,11 +238,7 @@ export function createDockerApi(
     let response;
     try {
       // No head timeout of its own: `call()`'s timeout aborts `signal`, which closes the connection.
-      response = await openStream(endpoint, path, {
-        signal,
-        operation,
-        readBytes: limits.readBytes,
-      });
+      response = await openStream(endpoint, path, { signal, operation, readBytes: limits.readBytes, pool });
     } catch (error) {
       if (error instanceof DockerApiError && error.status === 404) return GONE;
       throw error;

@@ -9,6 +9,8 @@ import { concatBytes } from "./bytes.ts";
 
 /** The status line and headers of a response; header names are lower-cased. */
 export interface ResponseHead {
+  /** "1.1" or "1.0". */
+  version: string;
   status: number;
   headers: Map<string, string>;
 }
@@ -54,7 +56,7 @@ export function parseResponseHead(
     return undefined;
   }
   const lines = new TextDecoder().decode(bytes.subarray(0, end - 4)).split("\r\n");
-  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
   if (!status) {
     throw new DockerApiError(`not an HTTP response: ${JSON.stringify(lines[0].slice(0, 60))}`, operation);
   }
@@ -63,7 +65,7 @@ export function parseResponseHead(
     const colon = line.indexOf(":");
     if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
-  return { head: { status: Number(status[1]), headers }, bodyStart: end };
+  return { head: { version: `1.${status[1]}`, status: Number(status[2]), headers }, bodyStart: end };
 }
 
 async function connect(endpoint: DockerEndpoint, operation: string): Promise<Deno.Conn> {
@@ -77,6 +79,85 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 }
 
 /**
+ * Idle keep-alive connections to one endpoint, for the calls made on the socket. A connection goes back here when
+ * its answer was read to the end and the engine did not say `Connection: close`; a call takes the most recently
+ * used one, and a connection idle for longer than `idleMs` is closed rather than reused. Over TCP (a socket proxy)
+ * a connection per call would leave one socket in TIME_WAIT per inspect or stats call, for a minute each.
+ */
+export class ConnectionPool {
+  #idle: { conn: Deno.Conn; since: number }[] = [];
+  #closed = false;
+  readonly #maxIdle: number;
+  readonly #idleMs: number;
+  readonly #now: () => number;
+
+  /** `maxIdle`: the most idle connections kept (default 8, the tracker's inspect concurrency). */
+  constructor(options: { maxIdle?: number; idleMs?: number; now?: () => number } = {}) {
+    this.#maxIdle = options.maxIdle ?? 8;
+    this.#idleMs = options.idleMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** How many idle connections are kept now. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /** The most recently used idle connection, or `undefined`; connections idle too long are closed. */
+  take(): Deno.Conn | undefined {
+    const now = this.#now();
+    while (this.#idle.length > 0) {
+      const { conn, since } = this.#idle.pop()!;
+      if (now - since <= this.#idleMs) return conn;
+      closeQuietly(conn);
+    }
+    return undefined;
+  }
+
+  /** Keeps `conn` for a later call, or closes it when the pool is full or closed. */
+  put(conn: Deno.Conn): void {
+    if (this.#closed || this.#idle.length >= this.#maxIdle) return closeQuietly(conn);
+    this.#idle.push({ conn, since: this.#now() });
+  }
+
+  /** Closes every idle connection; connections put back later are closed at once. */
+  close(): void {
+    this.#closed = true;
+    for (const { conn } of this.#idle.splice(0)) closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed by the peer */ }
+}
+
+/** A reused connection that the engine had closed while it was idle: the call is made again on a new one. */
+const STALE = Symbol("stale connection");
+
+/** The options of `openStream`. */
+export interface StreamOptions {
+  /** Left out by a caller whose `signal` carries a timeout of its own, rather than running two timers. */
+  headTimeoutMs?: number;
+  signal?: AbortSignal;
+  operation: string;
+  /** The most read at a time (default 64 KiB, for the event stream); a small answer wants a smaller buffer. */
+  readBytes?: number;
+  /**
+   * The body is a stream with no end of its own (the event stream), which ends when the engine closes the
+   * connection; otherwise a chunked body that stops before its last chunk is a fault.
+   */
+  openEnded?: boolean;
+  /**
+   * Where to take an idle connection from and put this one back once its answer was read to the end. A reused
+   * connection that turns out closed before any byte of the answer came is replaced by a new one, once: every
+   * request here is a GET, which is safe to send again.
+   */
+  pool?: ConnectionPool;
+}
+
+/**
  * Sends `GET path` and waits (at most `headTimeoutMs`, if given; else until `signal` aborts) for the response head;
  * the body then streams.
  * A non-2xx answer is read (up to 64 KiB) and thrown as `DockerApiError` with its status and message.
@@ -84,28 +165,32 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 export async function openStream(
   endpoint: DockerEndpoint,
   path: string,
-  options: {
-    /** Left out by a caller whose `signal` carries a timeout of its own, rather than running two timers. */
-    headTimeoutMs?: number;
-    signal?: AbortSignal;
-    operation: string;
-    /** The most read at a time (default 64 KiB, for the event stream); a small answer wants a smaller buffer. */
-    readBytes?: number;
-    /**
-     * The body is a stream with no end of its own (the event stream), which ends when the engine closes the
-     * connection; otherwise a chunked body that stops before its last chunk is a fault.
-     */
-    openEnded?: boolean;
-  },
+  options: StreamOptions,
 ): Promise<StreamingResponse> {
-  const conn = await connect(endpoint, options.operation);
+  const idle = options.pool?.take();
+  if (idle) {
+    try {
+      return await exchange(idle, true, path, options);
+    } catch (error) {
+      if (error !== STALE) throw error;
+    }
+  }
+  return await exchange(await connect(endpoint, options.operation), false, path, options);
+}
+
+/** One request and its answer on `conn`. @throws STALE when `reused` and the engine had already closed it. */
+async function exchange(
+  conn: Deno.Conn,
+  reused: boolean,
+  path: string,
+  options: StreamOptions,
+): Promise<StreamingResponse> {
+  /** Set once the connection is closed, or handed back to the pool: either way it is no longer this call's. */
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
-    try {
-      conn.close();
-    } catch { /* already closed by the peer */ }
+    closeQuietly(conn);
   };
   const onAbort = () => close();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -133,13 +218,29 @@ export async function openStream(
       );
     }
   };
+  let pending: Uint8Array = new Uint8Array(0);
+  /** A reused connection the engine closed while it was idle: nothing of an answer came, and not by our doing. */
+  const stale = () => reused && pending.length === 0 && !closed;
   try {
-    await conn.write(encodeGetRequest(path));
-    let pending: Uint8Array = new Uint8Array(0);
+    try {
+      await conn.write(encodeGetRequest(path));
+    } catch (error) {
+      if (stale()) throw STALE;
+      throw new DockerApiError(`writing to Docker failed: ${(error as Error).message}`, options.operation, undefined, {
+        cause: error,
+      });
+    }
     let parsed: ReturnType<typeof parseResponseHead>;
     while (!(parsed = parseResponseHead(pending, options.operation))) {
-      const more = await read();
+      let more: Uint8Array | null;
+      try {
+        more = await read();
+      } catch (error) {
+        if (stale()) throw STALE;
+        throw error;
+      }
       if (more === null) {
+        if (stale()) throw STALE;
         throw new DockerApiError(
           closed && !options.signal?.aborted
             ? `no response from Docker within ${options.headTimeoutMs} ms`
@@ -155,19 +256,26 @@ export async function openStream(
     const declared = head.headers.get("content-length");
     // Without chunks, a Content-Length ends the body: the engine keeps the connection open after it.
     let left = !chunked && declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : Infinity;
+    const keepAlive = head.version === "1.1" && !/\bclose\b/i.test(head.headers.get("connection") ?? "");
     const first = pending.subarray(bodyStart);
     const body = async function* (): AsyncGenerator<Uint8Array> {
       const decoder = chunked ? new ChunkedDecoder() : undefined;
       let piece: Uint8Array | null = first;
+      /** The answer was read to its end, and nothing after it: the connection can take the next request. */
+      let reusable = false;
       try {
         while (piece !== null) {
           if (decoder) {
             for (const payload of pushChunks(decoder, piece, options.operation)) yield payload;
-            if (decoder.done) return;
-          } else if (piece.length > 0) {
+            if (decoder.done) {
+              reusable = decoder.extraBytes === 0;
+              return;
+            }
+          } else {
             const taken = piece.length > left ? piece.subarray(0, left) : piece;
             left -= taken.length;
-            yield taken;
+            if (left === 0) reusable = taken.length === piece.length;
+            if (taken.length > 0) yield taken;
           }
           if (left === 0) return;
           piece = await read();
@@ -186,8 +294,11 @@ export async function openStream(
           );
         }
       } finally {
-        close();
         options.signal?.removeEventListener("abort", onAbort);
+        if (reusable && keepAlive && options.pool && !closed) {
+          closed = true;
+          options.pool.put(conn);
+        } else close();
       }
     };
     if (head.status < 200 || head.status > 299) {

@@ -108,7 +108,11 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   });
   const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });
   const run = async () => {
-    await Promise.all([tracker.run(deps.signal), resources?.run(deps.signal)]);
+    try {
+      await Promise.all([tracker.run(deps.signal), resources?.run(deps.signal)]);
+    } finally {
+      api.close();
+    }
   };
   return { handler, registry, stats, tracker, resources, run };
 }

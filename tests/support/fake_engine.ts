@@ -145,6 +145,13 @@ export class FakeEngine {
     } catch { /* already gone */ }
   }
 
+  /** Closes every open connection but keeps listening, as an engine or proxy that drops idle keep-alive ones. */
+  closeConnections(): void {
+    for (const conn of this.#conns) safeClose(conn);
+    this.#conns.clear();
+    this.#eventStreams.clear();
+  }
+
   /** Resolves once at least `count` event streams are open. */
   async waitForEventStreams(count = 1, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

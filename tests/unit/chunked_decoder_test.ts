@@ -109,3 +109,12 @@ Deno.test("ChunkedDecoder refuses a size line without end instead of buffering i
     for (let i = 0; i < 5; i++) chunked.push(new Uint8Array(1024).fill(0x31));
   }, { name: "ChunkedEncodingError", message: "chunk size line too long" });
 });
+
+Deno.test("ChunkedDecoder counts the bytes that came after the last chunk", () => {
+  const decoder = new ChunkedDecoder();
+  decoder.push(encoder.encode("3\r\nabc\r\n0\r\n"));
+  assert.equal(decoder.extraBytes, 0);
+  decoder.push(encoder.encode("\r\nHTTP/1.1"));
+  assert.equal(decoder.done, true);
+  assert.equal(decoder.extraBytes, 8, "what a connection must not be reused after");
+});

@@ -67,6 +67,7 @@ function setup() {
     },
     // The tracker never asks for stats; the resource collector does.
     containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
+    close: () => {},
   };
   const events = new EventQueue();
   const registry = new ContainerRegistry(60_000);

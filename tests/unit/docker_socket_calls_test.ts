@@ -74,6 +74,7 @@ async function withEngine(
   try {
     await body(api, engine);
   } finally {
+    api.close();
     engine.stop();
     await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
   }
@@ -239,6 +240,60 @@ for (const { operation, call } of CALLS) {
       assert.equal(engine.acceptedConnections, 1);
       assert.equal(engine.openConnections, 0, "the connection was closed");
       assert.deepEqual(engine.requests, [], "and nothing was sent on it");
+    });
+  });
+}
+
+for (const { operation, call, answer } of CALLS) {
+  Deno.test(`${operation}: calls in a row share one keep-alive connection, as dockerd keeps it open`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [
+      { status: 200, raw: json, keepOpen: true },
+      { status: 200, chunks: [json.slice(0, 9), json.slice(9)] },
+      { status: 404, raw: '{"message":"No such container"}', keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+    ];
+    await withEngine(operation, answers, async (api, engine) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(await call(api, "gone"), undefined);
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.requests.length, 4);
+      assert.equal(engine.acceptedConnections, 1, "one connection for all four");
+    });
+  });
+
+  Deno.test(`${operation}: a connection the engine closes after its answer is not reused`, async () => {
+    // `Connection: close`, as the fake engine's default answers say it.
+    await withEngine(operation, [], async (api, engine) => {
+      for (let i = 0; i < 3; i++) assert.equal(await call(api, "gone"), undefined);
+      assert.equal(engine.acceptedConnections, 3);
+    });
+  });
+
+  Deno.test(`${operation}: a kept connection the engine closed while idle is replaced, and the call succeeds`, async () => {
+    const json = JSON.stringify(answer);
+    await withEngine(operation, [{ status: 200, raw: json, keepOpen: true }], async (api, engine) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      // The engine drops its idle connections (a proxy's idle timeout does): the kept one is closed at its end.
+      engine.closeConnections();
+      engine.overrides.set(operation, [{ status: 200, raw: json, keepOpen: true }]);
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 2);
+    });
+  });
+
+  Deno.test(`${operation}: an answer cut short, or with bytes after its end, leaves its connection unused`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [
+      { status: 200, raw: json + "garbage", keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+    ];
+    await withEngine(operation, answers, async (api, engine) => {
+      // The first answer's Content-Length (json + garbage) covers the garbage: read it as a body, it is not JSON.
+      await assert.rejects(call(api, "c0ffee"), { operation, message: /not JSON/ });
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 1, "a body that failed to parse was still read to its end");
     });
   });
 }
