@@ -150,8 +150,10 @@ export function createDockerApi(
   let docker = new Docker(connection);
   /** The path prefix of the pinned API version, for the calls made without dockerode. */
   let versionPrefix = "";
-  /** Keep-alive connections for the calls made without dockerode (which kept its own alive too). */
-  const pool = new ConnectionPool();
+  // Keep-alive connections for the calls made without dockerode (which kept its own alive too), as many as the most
+  // calls made at once: the stats collection's 32 (the tracker's inspects are 8), else most of each wave of stats
+  // calls would close its connection and the next wave open a new one.
+  const pool = new ConnectionPool({ maxIdle: 32 });
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals

@@ -81,7 +81,8 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 /**
  * Idle keep-alive connections to one endpoint, for the calls made on the socket. A connection goes back here when
  * its answer was read to the end and the engine did not say `Connection: close`; a call takes the most recently
- * used one, and a connection idle for longer than `idleMs` is closed rather than reused. Over TCP (a socket proxy)
+ * used one, and a connection idle for longer than `idleMs` is closed rather than reused, when a call next takes or
+ * puts one back (no timer: at most `maxIdle` connections wait for that). Over TCP (a socket proxy)
  * a connection per call would leave one socket in TIME_WAIT per inspect or stats call, for a minute each.
  */
 export class ConnectionPool {
@@ -91,7 +92,7 @@ export class ConnectionPool {
   readonly #idleMs: number;
   readonly #now: () => number;
 
-  /** `maxIdle`: the most idle connections kept (default 8, the tracker's inspect concurrency). */
+  /** `maxIdle`: the most idle connections kept (default 8). */
   constructor(options: { maxIdle?: number; idleMs?: number; now?: () => number } = {}) {
     this.#maxIdle = options.maxIdle ?? 8;
     this.#idleMs = options.idleMs ?? 30_000;
@@ -105,19 +106,21 @@ export class ConnectionPool {
 
   /** The most recently used idle connection, or `undefined`; connections idle too long are closed. */
   take(): Deno.Conn | undefined {
-    const now = this.#now();
-    while (this.#idle.length > 0) {
-      const { conn, since } = this.#idle.pop()!;
-      if (now - since <= this.#idleMs) return conn;
-      closeQuietly(conn);
-    }
-    return undefined;
+    this.#sweep();
+    return this.#idle.pop()?.conn;
   }
 
   /** Keeps `conn` for a later call, or closes it when the pool is full or closed. */
   put(conn: Deno.Conn): void {
+    this.#sweep();
     if (this.#closed || this.#idle.length >= this.#maxIdle) return closeQuietly(conn);
     this.#idle.push({ conn, since: this.#now() });
+  }
+
+  /** Closes the connections idle for longer than `idleMs`: the oldest, at the bottom of the stack. */
+  #sweep(): void {
+    const now = this.#now();
+    while (this.#idle.length > 0 && now - this.#idle[0].since > this.#idleMs) closeQuietly(this.#idle.shift()!.conn);
   }
 
   /** Closes every idle connection; connections put back later are closed at once. */

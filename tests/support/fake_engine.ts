@@ -28,13 +28,13 @@ export interface FakeContainer {
  * optionally cut after `cutAfter` bytes although the Content-Length announces them all, and with `keepOpen` left
  * on an open connection as dockerd leaves it (else the connection is closed after it); a status and a body in
  * `chunks`, chunked, on a connection left open; `wire`, the whole response as it is written, head and all, on a
- * connection then closed (for broken framing); or `"hang"` to never answer.
+ * connection then closed unless `keepOpen` (for broken framing); or `"hang"` to never answer.
  */
 export type FakeAnswer =
   | { status: number; body: unknown }
   | { status: number; raw: string | Uint8Array; cutAfter?: number; keepOpen?: boolean }
   | { status: number; chunks: string[] }
-  | { wire: string }
+  | { wire: string; keepOpen?: boolean }
   | "hang";
 
 /** One request the fake engine received. */
@@ -262,7 +262,7 @@ export class FakeEngine {
       try {
         await writeAll(conn, encoder.encode(override.wire));
       } catch { /* the client gave up */ }
-      safeClose(conn);
+      if (!override.keepOpen) safeClose(conn);
       return "done";
     }
     if (override && "raw" in override) {

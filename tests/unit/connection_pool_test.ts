@@ -52,3 +52,17 @@ Deno.test("ConnectionPool.close() closes the idle connections and every one put 
   assert.equal(late.closed, true, "a call that ended after close() does not keep its connection");
   assert.equal(pool.take(), undefined);
 });
+
+Deno.test("ConnectionPool closes connections idle too long even while newer ones are in use", () => {
+  let now = 0;
+  const pool = new ConnectionPool({ idleMs: 1000, now: () => now });
+  const conns = ["a", "b", "c"].map(fakeConn);
+  for (const conn of conns) pool.put(asConn(conn));
+  now = 500;
+  const fresh = fakeConn("fresh");
+  pool.put(asConn(fresh));
+  now = 1200;
+  assert.equal(pool.take(), asConn(fresh), "the newest is reused");
+  assert.deepEqual(conns.map((c) => c.closed), [true, true, true], "the three older ones were closed on the way");
+  assert.equal(pool.idle, 0);
+});

@@ -283,7 +283,23 @@ for (const { operation, call, answer } of CALLS) {
     });
   });
 
-  Deno.test(`${operation}: an answer cut short, or with bytes after its end, leaves its connection unused`, async () => {
+  Deno.test(`${operation}: bytes after the end of an answer leave its connection unused`, async () => {
+    const json = JSON.stringify(answer);
+    const length = new TextEncoder().encode(json).length;
+    const answers: FakeAnswer[] = [
+      { wire: `HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n${json}HTTP/1.1 200 OK\r\n`, keepOpen: true },
+      { wire: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\nextra`, keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+    ];
+    await withEngine(operation, answers, async (api, engine) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      await call(api, "c0ffee").catch(() => {}); // `{}` is not a container for inspect; either way it was read whole
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 3, "neither connection was reused after the bytes past its answer");
+    });
+  });
+
+  Deno.test(`${operation}: an answer that fails to parse is still read to its end, and its connection reused`, async () => {
     const json = JSON.stringify(answer);
     const answers: FakeAnswer[] = [
       { status: 200, raw: json + "garbage", keepOpen: true },
