@@ -5,6 +5,7 @@ import { buildExporter } from "../../lib/exporter.ts";
 import { ExporterStats } from "../../lib/exporter_stats.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import type { ProcessSample } from "../../lib/process_metrics.ts";
+import { fakeContainer, FakeEngine } from "../support/fake_engine.ts";
 
 Deno.test("a scrape shows the exporter's own values as soon as they change, read from one process reading", async () => {
   const command = parseConfig(
@@ -50,4 +51,36 @@ Deno.test("a scrape shows the exporter's own values as soon as they change, read
   has(text, "process_resident_memory_bytes 2000");
   assert.equal(reads, 1, "the revision and the families come from one reading");
   controller.abort();
+});
+
+Deno.test("the exporter closes its kept engine connections when it stops", async () => {
+  const engine = await FakeEngine.start();
+  const container = engine.add(fakeContainer("c0ffee", "web"));
+  // Answered as dockerd answers, on a connection left open: the exporter keeps it for the next call.
+  engine.overrides.set("inspect", [{ status: 200, raw: JSON.stringify(container), keepOpen: true }]);
+  const command = parseConfig([], (name) => ({ DOCKER_HOST: engine.url, EXPORTER_RESOURCE_METRICS: "off" })[name]);
+  assert.equal(command.kind, "run");
+  const controller = new AbortController();
+  const exporter = buildExporter(command.config, {
+    logger: silentLogger,
+    now: Date.now,
+    readProcess: () => ({ residentMemoryBytes: 0, cpuSeconds: 0, startTimeSeconds: 0, openFds: 0, maxFds: 0 }),
+    signal: controller.signal,
+    Docker: await loadDockerode(),
+  });
+  const running = exporter.run();
+  try {
+    const deadline = Date.now() + 5000;
+    while (exporter.registry.size < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(exporter.registry.size, 1, "synced");
+    assert.ok(engine.openConnections >= 2, "the event stream and the kept inspect connection");
+  } finally {
+    controller.abort();
+    await running;
+  }
+  const deadline = Date.now() + 2000;
+  while (engine.openConnections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(engine.openConnections, 0);
+  engine.stop();
+  await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
 });
