@@ -79,10 +79,7 @@ export class JsonArrayDecoder {
     while (i < buffer.length) {
       if (nesting.inValue) {
         const close = nesting.findClose(buffer, i);
-        if (close < 0) {
-          i = buffer.length;
-          break;
-        }
+        if (close < 0) break;
         elements.push(parseElement(buffer.slice(start, close + 1)));
         start = -1;
         this.#expect = "comma-or-close";
@@ -105,9 +102,9 @@ export class JsonArrayDecoder {
       else throw new JsonArrayError(`unexpected ${JSON.stringify(buffer[i])} ${describe(expect)}`);
       i++;
     }
-    // Keep only the element still open.
+    // The whole buffer is scanned (a break leaves an open element with no close in the rest). Keep only that element.
     this.#buffer = start >= 0 ? buffer.slice(start) : "";
-    this.#pos = start >= 0 ? i - start : 0;
+    this.#pos = start >= 0 ? buffer.length - start : 0;
     if (this.#buffer.length > this.maxElementChars) {
       throw new JsonArrayError(`an element is longer than ${this.maxElementChars} characters`);
     }

@@ -74,10 +74,7 @@ export class JsonStreamDecoder {
     while (i < buffer.length) {
       if (nesting.inValue) {
         const close = nesting.findClose(buffer, i);
-        if (close < 0) {
-          i = buffer.length;
-          break;
-        }
+        if (close < 0) break;
         items.push(parse(buffer.slice(this.#objectStart, close + 1)));
         this.#objectStart = -1;
         i = close + 1;
@@ -101,10 +98,16 @@ export class JsonStreamDecoder {
       }
       i++;
     }
-    // Keep only what is still open: an unfinished object or a run of garbage.
-    const keepFrom = this.#objectStart >= 0 ? this.#objectStart : this.#garbageStart >= 0 ? this.#garbageStart : i;
+    // The whole buffer is scanned (a break leaves an open object with no close in the rest). Keep only what is still
+    // open: an unfinished object or a run of garbage.
+    const scanned = buffer.length;
+    const keepFrom = this.#objectStart >= 0
+      ? this.#objectStart
+      : this.#garbageStart >= 0
+      ? this.#garbageStart
+      : scanned;
     this.#buffer = buffer.slice(keepFrom);
-    this.#pos = i - keepFrom;
+    this.#pos = scanned - keepFrom;
     if (this.#objectStart >= 0) this.#objectStart = 0;
     if (this.#garbageStart >= 0) this.#garbageStart = 0;
     if (this.#buffer.length > MAX_OBJECT_CHARS) {
