@@ -259,6 +259,24 @@ export class RawClient {
 
   /** GETs `path`; resolves to the status and the body's length once the whole body has arrived (and was dropped). */
   async get(path: string, headers: Readonly<Record<string, string>>): Promise<{ status: number; length: number }> {
+    const { status, length } = await this.#request(path, headers, false);
+    return { status, length };
+  }
+
+  /** GETs `path`; resolves to the status and the body's bytes as sent (not inflated). */
+  async getBody(
+    path: string,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<{ status: number; body: Uint8Array }> {
+    const { status, body } = await this.#request(path, headers, true);
+    return { status, body: body! };
+  }
+
+  async #request(
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    keep: boolean,
+  ): Promise<{ status: number; length: number; body?: Uint8Array }> {
     const head = Object.entries({ Host: `127.0.0.1:${this.port}`, ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
     await this.#conn.write(encoder.encode(`GET ${path} HTTP/1.1\r\n${head.join("")}\r\n`));
     let end: number;
@@ -267,16 +285,21 @@ export class RawClient {
     const status = Number(text.slice(9, 12));
     const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1]);
     if (!Number.isFinite(length)) throw new Error(`no Content-Length in ${JSON.stringify(text)}`);
-    // Only the body's length matters: count the bytes off as they come instead of keeping them.
+    // Unless the body is wanted, only its length matters: count the bytes off as they come instead of keeping them.
+    const body = keep ? new Uint8Array(length) : undefined;
     const total = end + 4 + length;
+    body?.set(this.#pending.subarray(end + 4, total));
+    let filled = Math.min(length, this.#pending.length - end - 4);
     let missing = total - this.#pending.length;
     this.#pending = missing <= 0 ? this.#pending.slice(total) : new Uint8Array(0);
     while (missing > 0) {
       const chunk = await this.#read();
       if (chunk.length > missing) this.#pending = chunk.slice(missing);
+      body?.set(chunk.subarray(0, missing), filled);
+      filled += Math.min(chunk.length, missing);
       missing -= chunk.length;
     }
-    return { status, length };
+    return { status, length, body };
   }
 
   close(): void {
