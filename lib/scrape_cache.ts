@@ -33,8 +33,9 @@ export interface ScrapeSources {
 
 /**
  * One scrape's body, ready to send, in pieces that are sent as they are: the large ones are the cache's own,
- * shared by every scrape of a revision, so a scrape copies nothing big (at 10,000 containers a copy per scrape
- * was 1.4 MB gzipped, 33 MB plain, and concurrent scrapes held several).
+ * shared by every scrape of a revision (for a gzip body up to `JOIN_MAX`, of a live revision), so a scrape copies
+ * nothing big of its own (at 10,000 containers a copy per scrape was 1.4 MB gzipped, 33 MB plain, and concurrent
+ * scrapes held several).
  */
 export class ScrapeBody {
   constructor(
@@ -75,7 +76,7 @@ interface Rendering {
  * text's CRC-32. `pieces` marks where each piece deflated on its own ends, so that each inflates on its own.
  */
 interface Deflated {
-  /** The gzip header and the deflated text; after a gzip scrape, a view of the start of that scrape's body. */
+  /** The gzip header and the deflated text; once a body was joined (see `JOIN_MAX`), a view of its start. */
   head: Uint8Array;
   crc: number;
   pieces: number[];
@@ -101,6 +102,15 @@ interface LivePart {
  */
 const KEEP_TEXT_MAX = 8 * 1024 * 1024;
 
+/**
+ * The largest gzip body sent as one array, by default. Sent as the cached head and a small tail, a body costs the
+ * server a second write per scrape: ten scrapes in step of the same 446 KiB (1,000 containers) had a p50 of 2.12 ms
+ * in two arrays and 1.85 ms in one. Joining copies the head once per live revision, which for scrapes more than
+ * 100 ms apart (the process is read again by then) is every scrape, and a response still being sent keeps its own
+ * copy. Above this size (some 2,500 containers) the copy and the copies in flight cost more than the write saves.
+ */
+const JOIN_MAX = 1024 * 1024;
+
 const encoder = new TextEncoder();
 
 /**
@@ -118,17 +128,20 @@ export class ScrapeCache {
   #plainWanted = false;
 
   readonly #keepTextMax: number;
+  readonly #joinMax: number;
   readonly #deflate: DeflateFunction;
 
   /**
    * `keepTextMax`: the largest text kept for scrapes without gzip (default 8 MiB); larger ones are inflated.
+   * `joinMax`: the largest gzip body sent as one array (default 1 MiB); larger ones go as the cached head and a tail.
    * `deflate`: how a piece is deflated (node:zlib's, sync-flushed; tests count the calls).
    */
   constructor(
     private readonly sources: ScrapeSources,
-    options: { keepTextMax?: number; deflate?: DeflateFunction } = {},
+    options: { keepTextMax?: number; joinMax?: number; deflate?: DeflateFunction } = {},
   ) {
     this.#keepTextMax = options.keepTextMax ?? KEEP_TEXT_MAX;
+    this.#joinMax = options.joinMax ?? JOIN_MAX;
     this.#deflate = options.deflate ?? syncFlushDeflate;
   }
 
@@ -142,11 +155,17 @@ export class ScrapeCache {
       if (live.gzip) return live.gzip;
       // A rendering made for a scrape without gzip is deflated once, from its text, by the first gzip scrape.
       stable.gzip ??= deflatePieces(stable.text!, this.#deflate);
-      const member = gzipMember(stable.gzip, stable.length, live.bytes);
-      // The member starts with a copy of the head: keep that copy as the head, so the cache holds one, not two.
-      stable.gzip.head = member.subarray(0, stable.gzip.head.length);
-      const chunks = [member];
-      return live.gzip = new ScrapeBody(contentType, true, member.length, () => chunks);
+      const [head, tail] = gzipMember(stable.gzip, stable.length, live.bytes);
+      const length = head.length + tail.length;
+      let chunks = [head, tail];
+      if (length <= this.#joinMax) {
+        // One array, not two: a body in two costs the server a second write per scrape (see `JOIN_MAX`). The body
+        // starts with a copy of the head; that copy becomes the head, so the cache holds one, not two.
+        const joined = concatBytes(chunks);
+        stable.gzip.head = joined.subarray(0, head.length);
+        chunks = [joined];
+      }
+      return live.gzip = new ScrapeBody(contentType, true, length, () => chunks);
     }
     if (live.plain) return live.plain;
     // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
@@ -288,44 +307,32 @@ function* inflatePieces(gzip: { head: Uint8Array; pieces: readonly number[] }): 
 const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 
 /**
- * One gzip member (RFC 1952) in one array: `head` (the gzip header and deflated text, sync-flushed) copied, then
- * `tail` and the trailer. One array rather than the cached head followed by the tail, because a body in two chunks
- * costs the server a second write: ten scrapes in step of the same 446 KiB had a p50 of 2.12 ms in two chunks and
- * 1.85 ms in one (1,000 containers). The copy is made once per live revision, not per scrape.
+ * One gzip member (RFC 1952) holding `head` (the gzip header and deflated text, sync-flushed) followed by `tail`,
+ * as two chunks: the cached head itself, then the tail and the trailer.
  * The tail, a few kilobytes of live lines, goes in stored (uncompressed) deflate blocks: compressing it
  * would set up a fresh 256 KiB zlib state on every scrape to save about 2 KB.
  */
-function gzipMember(head: { head: Uint8Array; crc: number }, headLength: number, tail: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.head.length + storedBlocksLength(tail.length) + 8);
-  out.set(head.head);
-  const at = writeStoredBlocks(out, head.head.length, tail);
-  const view = new DataView(out.buffer, out.byteOffset + at, 8);
+function gzipMember(head: { head: Uint8Array; crc: number }, headLength: number, tail: Uint8Array): Uint8Array[] {
+  const tailDeflated = storedBlocks(tail, 8);
+  const view = new DataView(tailDeflated.buffer, tailDeflated.length - 8);
   view.setUint32(0, crc32(tail, head.crc) >>> 0, true);
   view.setUint32(4, (headLength + tail.length) % 2 ** 32, true);
-  return out;
+  return [head.head, tailDeflated];
 }
 
 /** The largest stored deflate block (RFC 1951 §3.2.4: LEN is 16 bits). */
 const MAX_STORED = 0xffff;
 
-/** How many stored blocks hold `length` bytes: at least one, for an empty tail still ends the stream. */
-function storedBlockCount(length: number): number {
-  return Math.max(1, Math.ceil(length / MAX_STORED));
-}
-
-/** Bytes that `writeStoredBlocks` writes for `length` bytes of data. */
-function storedBlocksLength(length: number): number {
-  return length + 5 * storedBlockCount(length);
-}
-
 /**
- * Writes `data` into `out` at `at` as the last stored blocks of a deflate stream, which must be at a byte boundary
- * (as after a sync flush): each block is a header byte (BFINAL on the last, BTYPE 00), LEN and its complement
- * NLEN, then the bytes. Returns where the blocks end.
+ * `data` as the last stored blocks of a deflate stream, which must be at a byte boundary (as after a sync flush):
+ * each block is a header byte (BFINAL on the last, BTYPE 00), LEN and its complement NLEN, then the bytes.
+ * `room` zero bytes follow, for the caller to fill.
  */
-function writeStoredBlocks(out: Uint8Array, at: number, data: Uint8Array): number {
-  const blocks = storedBlockCount(data.length);
+function storedBlocks(data: Uint8Array, room: number): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(data.length / MAX_STORED));
+  const out = new Uint8Array(data.length + 5 * blocks + room);
   let from = 0;
+  let at = 0;
   for (let block = 1; block <= blocks; block++) {
     const length = Math.min(MAX_STORED, data.length - from);
     out[at] = block === blocks ? 1 : 0;
@@ -337,5 +344,5 @@ function writeStoredBlocks(out: Uint8Array, at: number, data: Uint8Array): numbe
     from += length;
     at += 5 + length;
   }
-  return at;
+  return out;
 }

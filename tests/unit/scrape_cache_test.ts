@@ -224,6 +224,55 @@ Deno.test("ScrapeCache sends a gzip body as one array, deflating the stable part
   assert.equal(decoder.decode(cache.render("text", false).body), expectedText(20_000, 3));
 });
 
+Deno.test("ScrapeCache sends a gzip body over joinMax as the cached head, shared by every live revision, and a tail", () => {
+  const sources = new CountingSources();
+  sources.containers = 20_000;
+  const cache = new ScrapeCache(sources, { joinMax: 0 });
+  const [firstHead] = cache.render("text", true).chunks();
+  const second = cache.render("text", true);
+  const [secondHead, tail, ...more] = second.chunks();
+  assert.equal(more.length, 0);
+  assert.equal(secondHead, firstHead, "the head is the cache's own array, not a copy");
+  assert.ok(tail.length < 1024, `tail of ${tail.length} bytes`);
+  assert.equal(second.length, second.body.length);
+  assert.equal(decoder.decode(gunzipSync(second.body)), expectedText(20_000, 2));
+});
+
+/** Sources whose live part is one label value of `liveChars` characters, or nothing at all for 0. */
+class SizedLiveSources extends CountingSources {
+  constructor(readonly liveChars: number) {
+    super();
+  }
+
+  override liveFamilies = (): MetricFamily[] => {
+    this.liveCalls++;
+    if (this.liveChars === 0) return [];
+    const value = "x".repeat(this.liveChars);
+    return [{ name: "docker_live", help: "Live.", type: "gauge", samples: [{ labels: [["v", value]], value: 1 }] }];
+  };
+}
+
+Deno.test("ScrapeCache makes whole gzip bodies for an empty live part and one over a stored block (65,535 bytes)", () => {
+  for (const liveChars of [0, 65_500, 65_535, 200_000]) {
+    const probe = new SizedLiveSources(liveChars);
+    probe.containers = 2_000;
+    const expected = formatText(probe.stableFamilies()) + formatText(probe.liveFamilies());
+    for (const joinMax of [0, undefined]) {
+      const sources = new SizedLiveSources(liveChars);
+      sources.containers = 2_000;
+      const cache = new ScrapeCache(sources, { joinMax });
+      // Two live revisions: the second body is made from the head the first one left (a view of it when joined).
+      for (let call = 1; call <= 2; call++) {
+        const body = cache.render("text", true);
+        assert.equal(decoder.decode(gunzipSync(body.body)), expected, `live ${liveChars}, joinMax ${joinMax}`);
+      }
+      assert.equal(sources.liveCalls, 2);
+      // The text without gzip is inflated from that head.
+      assert.equal(decoder.decode(cache.render("text", false).body), expected);
+    }
+  }
+});
+
 /** The stable part of `CountingSources` with `containers`, and its live part as of live call `call`, in `format`. */
 function expectedParts(format: "text" | "openmetrics", containers: number, call: number): [string, string] {
   const probe = new CountingSources();
