@@ -208,7 +208,7 @@ Deno.test("ScrapeCache sends a gzip body as one array, deflating the stable part
   const second = cache.render("text", true);
   assert.notEqual(second, first, "a new live revision, a new body");
   for (const body of [first, second]) {
-    // A second chunk costs the server a second write per scrape (see gzipMember).
+    // A second chunk costs the server a second write per scrape (see JOIN_MAX in lib/scrape_cache.ts).
     const chunks = [...body.chunks()];
     assert.equal(chunks.length, 1, "one array");
     assert.equal(chunks[0].length, body.length);
