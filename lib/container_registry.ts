@@ -193,8 +193,10 @@ export class ContainerRegistry {
   upsert(record: ContainerRecord, nowMs: number): boolean {
     if (this.#tombstones.has(record.id)) return false;
     const previous = this.#entries.get(record.id);
-    this.#entries.set(record.id, { record, lastSeenMs: nowMs });
-    if (!previous || !sameRecord(previous.record, record)) this.#version++;
+    const same = previous !== undefined && sameRecord(previous.record, record);
+    // An unchanged container keeps its record object: the scrape cache compares records by identity.
+    this.#entries.set(record.id, { record: same ? previous.record : record, lastSeenMs: nowMs });
+    if (!same) this.#version++;
     return true;
   }
 

@@ -53,6 +53,19 @@ function assertClose(actual: number | undefined, expected: number, what: string)
   assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-6, `${what}: ${actual} is not ${expected}`);
 }
 
+Deno.test("ContainerRegistry.upsert() of an equal record keeps the record it had, and takes a changed one", () => {
+  // The scrape cache keeps a family's text while its records are the same objects.
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  const first = record("a");
+  registry.upsert(first, 1);
+  registry.upsert(record("a"), 2);
+  assert.equal(registry.get("a"), first, "the same object");
+  assert.equal(registry.containers()[0], first);
+  const changed = record("a", { exitCode: 1 });
+  registry.upsert(changed, 3);
+  assert.equal(registry.get("a"), changed);
+});
+
 Deno.test("ContainerRegistry.upsert() bumps version only when the record really changes", () => {
   const clock = new Clock();
   const registry = new ContainerRegistry(TOMBSTONE_MS);
