@@ -23,6 +23,12 @@ export interface MetricFamily {
    * in the order of `labelSortKey` of that value, keep it.
    */
   groups?: () => Iterable<readonly Sample[]>;
+  /**
+   * What the family's lines are made from, when that is known and cheap to compare: a family with the same name
+   * and the same `inputs` (each compared with `===`, in order) as one formatted before formats to the same text,
+   * so a cache may keep that text rather than format it again. Left out, the family is formatted every time.
+   */
+  inputs?: readonly unknown[];
 }
 
 /** `Content-Type` of `formatText` output (Prometheus text format 0.0.4). */
@@ -99,7 +105,8 @@ function* sampleBlocks(family: MetricFamily): Generator<string> {
   if (piece.length > 0) yield piece.join("\n") + "\n";
 }
 
-function byName(families: readonly MetricFamily[]): MetricFamily[] {
+/** The families sorted by name, the order both formats write them in. */
+export function byName(families: readonly MetricFamily[]): MetricFamily[] {
   return [...families].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

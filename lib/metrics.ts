@@ -100,6 +100,8 @@ export function sortById<T extends { readonly id: string }>(items: readonly T[])
  * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): at 10,000
  * containers all families' samples held at once take tens of MB. `sorted` must be in `sortById` order and every
  * sample must start with its item's `id` label. `samples` makes them all, for callers that want them at once.
+ * `inputs` (see `MetricFamily.inputs`) must hold everything `samplesOf` reads besides what stays fixed for the
+ * life of the process.
  */
 export function groupedFamily<T extends { readonly id: string }>(
   name: string,
@@ -107,6 +109,7 @@ export function groupedFamily<T extends { readonly id: string }>(
   help: string,
   sorted: readonly T[],
   samplesOf: (item: T) => Sample[],
+  inputs?: readonly unknown[],
 ): MetricFamily {
   checkFamilyName(name, type);
   function* groups(): Generator<Sample[]> {
@@ -126,6 +129,7 @@ export function groupedFamily<T extends { readonly id: string }>(
     get samples() {
       return Array.from(groups()).flat();
     },
+    inputs,
   };
 }
 
@@ -159,12 +163,15 @@ export function containerFamilies(
   labelMatches: (key: string) => boolean,
 ): MetricFamily[] {
   const sorted = sortById(containers);
+  // Records are replaced, never changed in place, so the same records mean the same lines. The label matcher is
+  // an input too: it decides docker_container_info's labels (and is the same function for a process's life).
+  const inputs = [labelMatches, ...sorted];
   const perContainer = (
     name: string,
     type: MetricFamily["type"],
     help: string,
     samplesOf: (c: ContainerRecord) => Sample[],
-  ) => groupedFamily(name, type, help, sorted, samplesOf);
+  ) => groupedFamily(name, type, help, sorted, samplesOf, inputs);
 
   return [
     perContainer(

@@ -68,6 +68,9 @@ export function resourceFamilies(
     if (u) covered.push({ id: c.id, c, u });
   }
   const sorted = sortById(covered);
+  // Records and readings are replaced, never changed in place: the same ones in the same order give the same lines,
+  // so a scrape cache keeps these families while only containers' other series change.
+  const inputs = sorted.flatMap(({ c, u }) => [c, u]);
   const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
   /** A family with at most one sample per container: `valueOf` gives its value, or undefined for none. */
   const perContainer = (
@@ -79,7 +82,7 @@ export function resourceFamilies(
     groupedFamily(name, type, help, sorted, ({ c, u }): Sample[] => {
       const value = valueOf(c, u, c.cpuQuotaMicros ?? 0);
       return value === undefined ? [] : [{ labels: labelsOf(c), value }];
-    });
+    }, inputs);
   /** A family with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`. */
   const perItem = <T>(
     name: string,
@@ -96,6 +99,7 @@ export function resourceFamilies(
       sorted,
       ({ c, u }): Sample[] =>
         itemsOf(u).map((item) => ({ labels: [...labelsOf(c), [label, key(item)]], value: value(item) })),
+      inputs,
     );
   /** CFS periods are read only where a quota is set, as in cAdvisor. */
   const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
@@ -107,6 +111,7 @@ export function resourceFamilies(
       "Cumulative cpu time consumed in seconds.",
       sorted,
       ({ c, u }): Sample[] => u.cpu ? [{ labels: [...labelsOf(c), ["cpu", "total"]], value: u.cpu.totalSeconds }] : [],
+      inputs,
     ),
     perContainer(
       "container_cpu_user_seconds_total",

@@ -345,3 +345,25 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
     assert.equal(formatText(families), formatText(held));
   }
 });
+
+/** Whether two families' inputs are the same values in the same order, as the scrape cache compares them. */
+function sameInputs(a: MetricFamily, b: MetricFamily): boolean {
+  return a.inputs !== undefined && b.inputs !== undefined && a.inputs.length === b.inputs.length &&
+    a.inputs.every((input, i) => input === b.inputs![i]);
+}
+
+Deno.test("containerFamilies() gives inputs that stay the same while the records and label matcher do", () => {
+  // The scrape cache keeps a family's text while its inputs are the same; a wrong "same" would serve stale lines.
+  const matcher = labelKeyMatcher(["team"]);
+  const before = containerFamilies(RECORDS, matcher);
+  const again = containerFamilies([...RECORDS].reverse(), matcher);
+  const changed = containerFamilies(RECORDS.map((r, i) => i === 1 ? { ...r } : r), matcher);
+  const fewer = containerFamilies(RECORDS.slice(1), matcher);
+  const otherMatcher = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  for (const [i, family] of before.entries()) {
+    assert.ok(sameInputs(family, again[i]), `${family.name}: same records in another order`);
+    assert.ok(!sameInputs(family, changed[i]), `${family.name}: one record replaced`);
+    assert.ok(!sameInputs(family, fewer[i]), `${family.name}: one record fewer`);
+    assert.ok(!sameInputs(family, otherMatcher[i]), `${family.name}: another label matcher`);
+  }
+});

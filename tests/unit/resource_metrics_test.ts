@@ -178,3 +178,21 @@ Deno.test("resourceFamilies() declares cAdvisor's families, empty when nothing w
     ],
   );
 });
+
+Deno.test("resourceFamilies() gives inputs that change with a reading or a record, and only then", () => {
+  const sameInputs = (a: { inputs?: readonly unknown[] }, b: { inputs?: readonly unknown[] }) =>
+    a.inputs !== undefined && b.inputs !== undefined && a.inputs.length === b.inputs.length &&
+    a.inputs.every((input, i) => input === b.inputs![i]);
+  const before = resourceFamilies(RECORDS, USAGE);
+  const again = resourceFamilies([...RECORDS].reverse(), new Map(USAGE));
+  const newReading = new Map(USAGE);
+  newReading.set("c0ffee01", { ...USAGE.get("c0ffee01")! });
+  const reread = resourceFamilies(RECORDS, newReading);
+  // A container that stopped leaves the families at once, before the next collection.
+  const stopped = resourceFamilies(RECORDS.map((r) => r.id === "c0ffee05" ? { ...r, state: "exited" } : r), USAGE);
+  for (const [i, family] of before.entries()) {
+    assert.ok(sameInputs(family, again[i]), `${family.name}: the same records and readings`);
+    assert.ok(!sameInputs(family, reread[i]), `${family.name}: a new reading`);
+    assert.ok(!sameInputs(family, stopped[i]), `${family.name}: a container stopped`);
+  }
+});
