@@ -1,12 +1,15 @@
 /**
  * Renders the scrape body once per change rather than once per scrape. The container and engine
- * families are formatted (and gzipped, when a scrape asks for gzip) only when the registry or engine changed;
- * the exporter's own few families, which change often, are formatted when they changed and appended. Scrapes
- * that come while neither part changed (Prometheus servers scraping together) are all served the same body.
+ * families are formatted (and gzipped, when a scrape asks for gzip) only when the registry or engine changed,
+ * and then only the families whose inputs changed: an event leaves the resource families as they were, a
+ * collection of resource use leaves the container families (see `Segment`). The exporter's own few families, which change
+ * often, are formatted when they changed and appended. Scrapes that come while neither part changed
+ * (Prometheus servers scraping together) are all served the same body.
  */
 import { constants, crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { concatBytes } from "./bytes.ts";
 import {
+  byName,
   formatOpenMetricsBody,
   formatPieces,
   formatText,
@@ -15,6 +18,7 @@ import {
   OPENMETRICS_EOF,
   TEXT_CONTENT_TYPE,
 } from "./exposition.ts";
+import { crc32Combine, GZIP_HEADER, gzipTail } from "./gzip.ts";
 
 /** The two exposition formats served. */
 export type ScrapeFormat = "text" | "openmetrics";
@@ -22,7 +26,8 @@ export type ScrapeFormat = "text" | "openmetrics";
 /**
  * Where the families come from. `revision` changes whenever `stableFamilies` would return something new, and
  * `liveRevision` whenever `liveFamilies` would. `liveFamilies` is only called right after `liveRevision`, and
- * must describe what that revision was taken of.
+ * must describe what that revision was taken of. A stable family with `inputs` (see `MetricFamily.inputs`) is
+ * formatted again only when they changed.
  */
 export interface ScrapeSources {
   revision(): string;
@@ -53,38 +58,72 @@ export class ScrapeBody {
   }
 }
 
+/** The stable part as of one revision, in one format. */
 interface Rendering {
   revision: string;
   /** The text's length in bytes. */
   length: number;
+  /** Its families, formatted, in the order they are written. */
+  segments: Segment[];
   /**
-   * The text deflated, made by the first gzip scrape of the rendering (or when the text is too large to keep);
-   * a rendering always has this or `text`, or both.
+   * The gzip header and every segment's deflated text, one after the other, with the CRC-32 of the whole text;
+   * made by the first gzip scrape of the rendering. Once a body was joined (see `JOIN_MAX`), a view of its start.
    */
-  gzip?: Deflated;
+  gzip?: { head: Uint8Array; crc: number };
   /**
-   * The text, encoded, in pieces of 256 KiB: kept once a scrape without gzip came, and only up to
-   * `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
+   * The whole text, made by the first scrape without gzip while it is at most `keepTextMax` bytes; each segment's
+   * text is then a view of it.
    */
-  text?: Uint8Array[];
+  text?: Uint8Array;
   /** The live part as of the last scrape of this rendering, and the bodies made with it. */
   live?: LivePart;
 }
 
 /**
- * The gzip header and the text as raw deflate ending in a sync flush (so more deflate data may follow), with the
- * text's CRC-32. `pieces` marks where each piece deflated on its own ends, so that each inflates on its own.
+ * Families next to each other in the output that share their `inputs` (the same array: all container families
+ * share one, all resource families another, and the small families without inputs go together), formatted and
+ * kept deflated, as text, or both (never neither). A later rendering takes a segment over as it is when it has
+ * the same families with the same inputs. The families of a segment are deflated as one stream: deflated one
+ * by one, each family's lines would lose the container ids the family before repeats (a body of 100 containers
+ * was half as large again).
+ */
+interface Segment {
+  /** The names of its families, which identify it across renderings. */
+  key: string;
+  inputs: readonly unknown[] | undefined;
+  /** The text's length in bytes. */
+  length: number;
+  /**
+   * The text as raw deflate, made by the first gzip scrape (or when the rendering's text is too large to keep).
+   * Once the rendering has a gzip head, a view of it.
+   */
+  deflated?: Deflated;
+  /**
+   * The text, encoded, in pieces of up to 256 KiB: kept once a scrape without gzip came, and only while the
+   * rendering's text is at most `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
+   */
+  text?: Uint8Array[];
+}
+
+/**
+ * Raw deflate data ending in a sync flush (so more deflate data may follow). `pieces` marks where each piece
+ * deflated on its own ends, so that each inflates on its own. `crc` is the CRC-32 of the text, so that the CRC
+ * of a whole body is worked out without reading its text again.
  */
 interface Deflated {
-  /** The gzip header and the deflated text; once a body was joined (see `JOIN_MAX`), a view of its start. */
-  head: Uint8Array;
-  crc: number;
+  bytes: Uint8Array;
   pieces: number[];
+  crc: number;
 }
 
 /** Deflates a buffer the way `deflateRawSync(bytes, { finishFlush: Z_SYNC_FLUSH })` does. */
 export type DeflateFunction = (bytes: Uint8Array) => Uint8Array;
 
+/**
+ * zlib's default level (6). Level 2 deflates in about half the time (12.5 against 22 ms for the text of 1,000
+ * containers), which a render after an event would gain, but its body is 6 % larger, and every scrape pays for
+ * that: the in-step p50 at 1,000 containers measured 2.28 ms against 2.10 at level 6 in alternating runs.
+ */
 const syncFlushDeflate: DeflateFunction = (bytes) => deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
 
 interface LivePart {
@@ -111,6 +150,12 @@ const KEEP_TEXT_MAX = 8 * 1024 * 1024;
  */
 const JOIN_MAX = 1024 * 1024;
 
+/**
+ * Arrays of a plain body inflated for each scrape shorter than this are sent together, copied into one: a write
+ * per small segment would cost more than copying it.
+ */
+const COALESCE_BELOW = 64 * 1024;
+
 const encoder = new TextEncoder();
 
 /**
@@ -118,9 +163,9 @@ const encoder = new TextEncoder();
  * for a gzip scrape (what Prometheus asks for, unless told `enable_compression: false`), the text for one
  * without; the other is made from it when a scrape first asks for that. A text larger than `keepTextMax` is
  * kept only deflated, and inflated for each scrape without gzip.
- * A gzipped body is one gzip member built from the cached deflate of the stable part, followed by the few
- * live lines in stored deflate blocks, with the CRC-32 continued across both: nothing is compressed per scrape.
- * (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.)
+ * A gzipped body is one gzip member: the header, each segment's cached deflate, then the few live lines in stored
+ * deflate blocks, with the CRC-32 of the whole text worked out from each part's: nothing is compressed per
+ * scrape. (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.)
  */
 export class ScrapeCache {
   #cached = new Map<ScrapeFormat, Rendering>();
@@ -153,29 +198,34 @@ export class ScrapeCache {
     const live = this.#live(stable, format);
     if (gzip) {
       if (live.gzip) return live.gzip;
-      // A rendering made for a scrape without gzip is deflated once, from its text, by the first gzip scrape.
-      stable.gzip ??= deflatePieces(stable.text!, this.#deflate);
-      const [head, tail] = gzipMember(stable.gzip, stable.length, live.bytes);
-      const length = head.length + tail.length;
-      let chunks = [head, tail];
+      const head = stable.gzip ??= gzipHead(stable.segments, this.#deflate);
+      const tail = gzipTail(live.bytes, head.crc, stable.length);
+      const length = head.head.length + tail.length;
+      let chunks = [head.head, tail];
       if (length <= this.#joinMax) {
         // One array, not two: a body in two costs the server a second write per scrape (see `JOIN_MAX`). The body
         // starts with a copy of the head; that copy becomes the head, so the cache holds one, not two.
         const joined = concatBytes(chunks);
-        stable.gzip.head = joined.subarray(0, head.length);
+        rebase(head, stable.segments, joined);
         chunks = [joined];
       }
       return live.gzip = new ScrapeBody(contentType, true, length, () => chunks);
     }
     if (live.plain) return live.plain;
-    // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
-    const deflated = stable.gzip;
-    if (!stable.text && stable.length <= this.#keepTextMax) stable.text = Array.from(inflatePieces(deflated!));
-    const text = stable.text;
     const liveBytes = live.bytes;
-    return live.plain = new ScrapeBody(contentType, false, stable.length + liveBytes.length, function* () {
-      yield* text ?? inflatePieces(deflated!);
-      yield liveBytes;
+    const length = stable.length + liveBytes.length;
+    if (stable.length <= this.#keepTextMax) {
+      const text = stable.text ??= joinText(stable.segments);
+      return live.plain = new ScrapeBody(contentType, false, length, () => [text, liveBytes]);
+    }
+    // Too large to keep: inflated for each scrape, a piece at a time. What each segment is as of now is what is
+    // sent: a later rendering may replace a segment's deflated text.
+    const deflated = stable.segments.map((segment) => segment.deflated!);
+    return live.plain = new ScrapeBody(contentType, false, length, function* () {
+      yield* coalesce(function* () {
+        for (const segment of deflated) yield* inflatePieces(segment);
+        yield liveBytes;
+      }());
     });
   }
 
@@ -189,51 +239,117 @@ export class ScrapeCache {
   }
 
   /**
-   * The stable part for the current revision, rendered if it changed: formatted, encoded and (for a gzip
-   * scrape, or a text too large to keep) deflated one piece at a time, so that a large exposition never exists
-   * whole, as a string or as samples.
+   * The stable part for the current revision, rendered if it changed: each segment whose inputs changed (or that
+   * has none) formatted, encoded and (for a gzip scrape, or a text too large to keep) deflated one piece at a time,
+   * so that a large exposition never exists whole, as a string or as samples; the others taken over.
    */
   #stable(format: ScrapeFormat, gzip: boolean): Rendering {
     const revision = this.sources.revision();
     const cached = this.#cached.get(format);
     if (cached && cached.revision === revision) return cached;
     this.#cached.delete(format);
-    const deflater = new PieceDeflater(this.#plainWanted ? this.#keepTextMax : 0, gzip, this.#deflate);
-    for (const piece of formatPieces(this.sources.stableFamilies(), format)) deflater.push(piece);
-    const { length, gzip: deflated, text } = deflater.finish();
-    const rendering: Rendering = { revision, length, gzip: deflated, text };
+    const previous = new Map<string, Segment>();
+    for (const segment of cached?.segments ?? []) if (segment.inputs) previous.set(segment.key, segment);
+    const keepTextMax = this.#plainWanted ? this.#keepTextMax : 0;
+    const buffer = new Uint8Array(PIECE_BYTES);
+    const segments: Segment[] = [];
+    let length = 0;
+    for (const families of bySharedInputs(byName(this.sources.stableFamilies()))) {
+      const key = families.map((family) => family.name).join(" ");
+      const old = previous.get(key);
+      let segment: Segment;
+      if (old && sameInputs(old.inputs!, families[0].inputs)) {
+        segment = old;
+        if (gzip) segment.deflated ??= deflatePieces(segment.text!, this.#deflate);
+      } else {
+        segment = formatSegment(key, families, format, buffer, keepTextMax - length, gzip, this.#deflate);
+      }
+      length += segment.length;
+      segments.push(segment);
+    }
+    if (length > keepTextMax) {
+      // Too large to keep: the rendering is kept only deflated, the texts of segments kept so far included.
+      for (const segment of segments) {
+        if (!segment.text) continue;
+        segment.deflated ??= deflatePieces(segment.text, this.#deflate);
+        segment.text = undefined;
+      }
+    }
+    const rendering: Rendering = { revision, length, segments };
     this.#cached.set(format, rendering);
     return rendering;
   }
+}
+
+/** The families in runs that share one `inputs` array (or have none), in order. */
+function* bySharedInputs(families: readonly MetricFamily[]): Generator<MetricFamily[]> {
+  let run: MetricFamily[] = [];
+  for (const family of families) {
+    if (run.length > 0 && family.inputs !== run[0].inputs) {
+      yield run;
+      run = [];
+    }
+    run.push(family);
+  }
+  if (run.length > 0) yield run;
+}
+
+function sameInputs(previous: readonly unknown[], current: readonly unknown[] | undefined): boolean {
+  if (current === undefined || current.length !== previous.length) return false;
+  if (current === previous) return true;
+  for (let i = 0; i < current.length; i++) if (current[i] !== previous[i]) return false;
+  return true;
 }
 
 /** Bytes of text deflated at a time: deflating each family whole gives 1-2 % less, 64 KiB pieces 8 % more. */
 const PIECE_BYTES = 256 * 1024;
 
 /**
- * Encodes text into one reused buffer and, whenever the buffer fills, keeps a copy of the piece (while the text
- * is at most `keepTextMax` bytes) and deflates it on its own, sync-flushed, into one gzip head (when `deflate`
- * is set, or as soon as the text is too large to keep). Only the small strings it is given, the kept pieces and
- * the deflated ones are allocated, so a rendering leaves little behind for the garbage collector (with 256 KiB
- * strings, much of the text and its lines lived long enough to be moved to V8's old space).
+ * A segment's families formatted in `format`: the text kept while it is at most `keepTextMax` bytes, and deflated
+ * piece by piece when `deflate` is set or the text is too large to keep. `buffer` is scratch space of `PIECE_BYTES`.
+ */
+function formatSegment(
+  key: string,
+  families: MetricFamily[],
+  format: ScrapeFormat,
+  buffer: Uint8Array,
+  keepTextMax: number,
+  deflate: boolean,
+  deflateFn: DeflateFunction,
+): Segment {
+  const deflater = new PieceDeflater(buffer, keepTextMax, deflate, deflateFn);
+  for (const piece of formatPieces(families, format)) deflater.push(piece);
+  return { key, inputs: families[0].inputs, ...deflater.finish() };
+}
+
+/**
+ * Encodes text into a reused buffer and, whenever the buffer fills, keeps a copy of the piece (while the text
+ * is at most `keepTextMax` bytes) and deflates it on its own, sync-flushed (when `deflate` is set, or as soon as
+ * the text is too large to keep). Only the small strings it is given, the kept pieces and the deflated ones are
+ * allocated, so a rendering leaves little behind for the garbage collector (with 256 KiB strings, much of the
+ * text and its lines lived long enough to be moved to V8's old space).
  */
 class PieceDeflater {
-  #buffer = new Uint8Array(PIECE_BYTES);
   #filled = 0;
   #length = 0;
   /** The text's pieces, while the text is at most `keepTextMax` bytes. */
   #text: Uint8Array[] | undefined;
-  #gzip: GzipBuilder | undefined;
+  #deflated: DeflateBuilder | undefined;
 
-  constructor(private readonly keepTextMax: number, deflate: boolean, private readonly deflateFn: DeflateFunction) {
+  constructor(
+    private readonly buffer: Uint8Array,
+    private readonly keepTextMax: number,
+    deflate: boolean,
+    private readonly deflateFn: DeflateFunction,
+  ) {
     this.#text = keepTextMax > 0 ? [] : undefined;
-    this.#gzip = deflate || !this.#text ? new GzipBuilder(deflateFn) : undefined;
+    this.#deflated = deflate || !this.#text ? new DeflateBuilder(deflateFn) : undefined;
   }
 
   push(text: string): void {
     let rest = text;
     while (rest.length > 0) {
-      const { read, written } = encoder.encodeInto(rest, this.#buffer.subarray(this.#filled));
+      const { read, written } = encoder.encodeInto(rest, this.buffer.subarray(this.#filled));
       this.#filled += written;
       if (read === rest.length) return;
       // The buffer is full (or too full for the next character).
@@ -242,34 +358,34 @@ class PieceDeflater {
     }
   }
 
-  finish(): { length: number; gzip?: Deflated; text?: Uint8Array[] } {
+  finish(): { length: number; deflated?: Deflated; text?: Uint8Array[] } {
     this.#flush();
-    return { length: this.#length, gzip: this.#gzip?.finish(), text: this.#text };
+    return { length: this.#length, deflated: this.#deflated?.finish(), text: this.#text };
   }
 
   #flush(): void {
     if (this.#filled === 0) return;
-    const bytes = this.#buffer.subarray(0, this.#filled);
+    const bytes = this.buffer.subarray(0, this.#filled);
     this.#length += bytes.length;
     if (this.#text && this.#length > this.keepTextMax) {
-      // Too large to keep: from here on the rendering is kept only deflated, the pieces so far included.
-      if (!this.#gzip) {
-        this.#gzip = new GzipBuilder(this.deflateFn);
-        for (const piece of this.#text) this.#gzip.add(piece);
+      // Too large to keep: from here on the segment is kept only deflated, the pieces so far included.
+      if (!this.#deflated) {
+        this.#deflated = new DeflateBuilder(this.deflateFn);
+        for (const piece of this.#text) this.#deflated.add(piece);
       }
       this.#text = undefined;
     }
     this.#text?.push(bytes.slice());
-    this.#gzip?.add(bytes);
+    this.#deflated?.add(bytes);
     this.#filled = 0;
   }
 }
 
-/** Deflates pieces each on its own, sync-flushed, after one gzip header, and continues their CRC-32. */
-class GzipBuilder {
-  #deflated: Uint8Array[] = [GZIP_HEADER];
+/** Deflates pieces each on its own, sync-flushed, one after the other, and continues their CRC-32. */
+class DeflateBuilder {
+  #deflated: Uint8Array[] = [];
   #pieces: number[] = [];
-  #deflatedLength = GZIP_HEADER.length;
+  #length = 0;
   #crc = 0;
 
   constructor(private readonly deflate: DeflateFunction) {}
@@ -277,72 +393,93 @@ class GzipBuilder {
   add(bytes: Uint8Array): void {
     const deflated = this.deflate(bytes);
     this.#deflated.push(deflated);
-    this.#deflatedLength += deflated.length;
-    this.#pieces.push(this.#deflatedLength);
+    this.#length += deflated.length;
+    this.#pieces.push(this.#length);
     this.#crc = crc32(bytes, this.#crc);
   }
 
   finish(): Deflated {
-    return { head: concatBytes(this.#deflated), crc: this.#crc, pieces: this.#pieces };
+    return { bytes: concatBytes(this.#deflated), pieces: this.#pieces, crc: this.#crc };
   }
 }
 
-/** A kept text, deflated a piece at a time. */
+/** A kept text, deflated a piece of at most `PIECE_BYTES` at a time (a text joined for plain scrapes is one array). */
 function deflatePieces(text: readonly Uint8Array[], deflate: DeflateFunction): Deflated {
-  const builder = new GzipBuilder(deflate);
-  for (const piece of text) builder.add(piece);
+  const builder = new DeflateBuilder(deflate);
+  for (const bytes of text) {
+    for (let at = 0; at < bytes.length; at += PIECE_BYTES) builder.add(bytes.subarray(at, at + PIECE_BYTES));
+  }
   return builder.finish();
 }
 
 /** The text back from the deflated pieces, a piece at a time as it is iterated. */
-function* inflatePieces(gzip: { head: Uint8Array; pieces: readonly number[] }): Generator<Uint8Array> {
-  let from = GZIP_HEADER.length;
-  for (const to of gzip.pieces) {
-    yield inflateRawSync(gzip.head.subarray(from, to), { finishFlush: constants.Z_SYNC_FLUSH });
+function* inflatePieces(deflated: Deflated): Generator<Uint8Array> {
+  let from = 0;
+  for (const to of deflated.pieces) {
+    yield inflateRawSync(deflated.bytes.subarray(from, to), { finishFlush: constants.Z_SYNC_FLUSH });
     from = to;
   }
 }
 
-/** The fixed 10-byte gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unknown. */
-const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-
 /**
- * One gzip member (RFC 1952) holding `head` (the gzip header and deflated text, sync-flushed) followed by `tail`,
- * as two chunks: the cached head itself, then the tail and the trailer.
- * The tail, a few kilobytes of live lines, goes in stored (uncompressed) deflate blocks: compressing it
- * would set up a fresh 256 KiB zlib state on every scrape to save about 2 KB.
+ * The gzip header followed by every segment's deflated text, in one array, and the CRC-32 of the whole text. Each
+ * segment's deflated text becomes a view of that array, so the cache holds it once.
  */
-function gzipMember(head: { head: Uint8Array; crc: number }, headLength: number, tail: Uint8Array): Uint8Array[] {
-  const tailDeflated = storedBlocks(tail, 8);
-  const view = new DataView(tailDeflated.buffer, tailDeflated.length - 8);
-  view.setUint32(0, crc32(tail, head.crc) >>> 0, true);
-  view.setUint32(4, (headLength + tail.length) % 2 ** 32, true);
-  return [head.head, tailDeflated];
+function gzipHead(segments: readonly Segment[], deflate: DeflateFunction): { head: Uint8Array; crc: number } {
+  let crc = 0;
+  for (const segment of segments) {
+    segment.deflated ??= deflatePieces(segment.text!, deflate);
+    crc = crc32Combine(crc, segment.deflated.crc, segment.length);
+  }
+  const head = { head: concatBytes([GZIP_HEADER, ...segments.map((segment) => segment.deflated!.bytes)]), crc };
+  rebase(head, segments, head.head);
+  return head;
 }
 
-/** The largest stored deflate block (RFC 1951 §3.2.4: LEN is 16 bits). */
-const MAX_STORED = 0xffff;
-
 /**
- * `data` as the last stored blocks of a deflate stream, which must be at a byte boundary (as after a sync flush):
- * each block is a header byte (BFINAL on the last, BTYPE 00), LEN and its complement NLEN, then the bytes.
- * `room` zero bytes follow, for the caller to fill.
+ * Every segment's text in one array, so that a scrape without gzip sends it in one write; a segment whose text was
+ * dropped gets it back from its deflated copy. Each segment's text becomes a view of that array.
  */
-function storedBlocks(data: Uint8Array, room: number): Uint8Array {
-  const blocks = Math.max(1, Math.ceil(data.length / MAX_STORED));
-  const out = new Uint8Array(data.length + 5 * blocks + room);
-  let from = 0;
+function joinText(segments: readonly Segment[]): Uint8Array {
+  const text = concatBytes(segments.flatMap((segment) => segment.text ?? Array.from(inflatePieces(segment.deflated!))));
   let at = 0;
-  for (let block = 1; block <= blocks; block++) {
-    const length = Math.min(MAX_STORED, data.length - from);
-    out[at] = block === blocks ? 1 : 0;
-    out[at + 1] = length & 0xff;
-    out[at + 2] = length >> 8;
-    out[at + 3] = ~length & 0xff;
-    out[at + 4] = (~length >> 8) & 0xff;
-    out.set(data.subarray(from, from + length), at + 5);
-    from += length;
-    at += 5 + length;
+  for (const segment of segments) {
+    segment.text = [text.subarray(at, at + segment.length)];
+    at += segment.length;
   }
-  return out;
+  return text;
+}
+
+/** Points the head and each segment's deflated text at the same bytes in `buffer`, which starts with a copy of them. */
+function rebase(head: { head: Uint8Array }, segments: readonly Segment[], buffer: Uint8Array): void {
+  let at = GZIP_HEADER.length;
+  for (const segment of segments) {
+    const { bytes, pieces, crc } = segment.deflated!;
+    segment.deflated = { bytes: buffer.subarray(at, at + bytes.length), pieces, crc };
+    at += bytes.length;
+  }
+  head.head = buffer.subarray(0, at);
+}
+
+/** The arrays in order, those shorter than `COALESCE_BELOW` copied together into one as they come. */
+function* coalesce(chunks: Iterable<Uint8Array>): Generator<Uint8Array> {
+  let small: Uint8Array[] = [];
+  let smallLength = 0;
+  for (const chunk of chunks) {
+    if (chunk.length >= COALESCE_BELOW) {
+      if (small.length > 0) yield small.length === 1 ? small[0] : concatBytes(small);
+      small = [];
+      smallLength = 0;
+      yield chunk;
+      continue;
+    }
+    small.push(chunk);
+    smallLength += chunk.length;
+    if (smallLength >= COALESCE_BELOW) {
+      yield concatBytes(small);
+      small = [];
+      smallLength = 0;
+    }
+  }
+  if (small.length > 0) yield small.length === 1 ? small[0] : concatBytes(small);
 }

@@ -283,7 +283,7 @@ function expectedParts(format: "text" | "openmetrics", containers: number, call:
     : [formatOpenMetricsBody(probe.stableFamilies()), formatOpenMetricsBody(probe.liveFamilies()) + "# EOF\n"];
 }
 
-Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated copy after gzip-only scrapes", () => {
+Deno.test("ScrapeCache gets a plain body of many deflated pieces back after gzip-only scrapes, and keeps it", () => {
   for (const format of ["text", "openmetrics"] as const) {
     const sources = new CountingSources();
     // Some 900 KB of text: several pieces, each deflated on its own.
@@ -294,7 +294,11 @@ Deno.test("ScrapeCache gets a plain body of many pieces back from the deflated c
     assert.equal(sources.stableCalls, 1, "rendered once");
     assert.equal(decoder.decode(gunzipSync(gzipped.body)), expectedParts(format, 20_000, 1).join(""));
     assert.equal(decoder.decode(plain.body), expectedParts(format, 20_000, 2).join(""));
-    assert.ok([...plain.chunks()].length > 3, "in pieces");
+    // Kept from then on (it is under keepTextMax), in one array: one write for the stable part, one for the live.
+    const [text, live, ...more] = plain.chunks();
+    assert.equal(more.length, 0);
+    assert.equal(decoder.decode(text), expectedParts(format, 20_000, 2)[0]);
+    assert.equal(decoder.decode(live), expectedParts(format, 20_000, 2)[1]);
   }
 });
 
@@ -361,4 +365,150 @@ Deno.test("ScrapeCache deflates a text too large to keep as it renders it, even 
   assert.equal(decoder.decode(plain.body), expectedText(20_000, 1));
   assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedText(20_000, 2));
   assert.equal(counted.bytes, stableBytes, "the gzip scrape deflates nothing more");
+});
+
+/**
+ * Three stable families: `docker_container_state` and `container_cpu_usage_seconds_total` made from the objects in
+ * `containers` and `readings` (their inputs), and `server_hostname`, which has none. A test replaces objects in
+ * those arrays, as the registry and the resource collector replace records and readings.
+ */
+class InputSources {
+  revisionValue = 1;
+  containers = Array.from({ length: 3_000 }, (_, i) => ({ id: `c${String(i).padStart(5, "0")}`, running: 1 }));
+  readings = Array.from({ length: 3_000 }, (_, i) => ({ id: `c${String(i).padStart(5, "0")}`, cpu: i / 8 }));
+
+  revision = () => String(this.revisionValue);
+  liveRevision = () => "live";
+  liveFamilies = (): MetricFamily[] => [
+    { name: "docker_up", help: "Up.", type: "gauge", samples: [{ labels: [], value: 1 }] },
+  ];
+  stableFamilies = (): MetricFamily[] => [
+    {
+      name: "server_hostname",
+      help: "Host.",
+      type: "gauge",
+      samples: [{ labels: [["hostname", "h"]], value: 1 }],
+    },
+    {
+      name: "docker_container_state",
+      help: "State.",
+      type: "gauge",
+      samples: this.containers.map((c) => ({ labels: [["id", c.id]] as const, value: c.running })),
+      inputs: [...this.containers],
+    },
+    {
+      name: "container_cpu_usage_seconds_total",
+      help: "CPU.",
+      type: "counter",
+      samples: this.readings.map((r) => ({ labels: [["id", r.id]] as const, value: r.cpu })),
+      inputs: [...this.readings],
+    },
+  ];
+}
+
+/** The whole body `sources` should give right now. */
+function expectedOf(sources: InputSources, format: "text" | "openmetrics"): string {
+  return format === "text"
+    ? formatText(sources.stableFamilies()) + formatText(sources.liveFamilies())
+    : formatOpenMetricsBody(sources.stableFamilies()) + formatOpenMetricsBody(sources.liveFamilies()) + "# EOF\n";
+}
+
+/** The text of the family `name` in `format`, as it is deflated. */
+function familyText(sources: InputSources, name: string, format: "text" | "openmetrics"): number {
+  const family = sources.stableFamilies().filter((f) => f.name === name);
+  const text = format === "text" ? formatText(family) : formatOpenMetricsBody(family);
+  return new TextEncoder().encode(text).length;
+}
+
+Deno.test("ScrapeCache deflates again only the families whose inputs changed, and the body stays whole", () => {
+  for (const format of ["text", "openmetrics"] as const) {
+    const sources = new InputSources();
+    const { counted, deflate } = countingDeflate();
+    const cache = new ScrapeCache(sources, { deflate });
+    assert.equal(decoder.decode(gunzipSync(cache.render(format, true).body)), expectedOf(sources, format));
+    const hostname = familyText(sources, "server_hostname", format);
+    const state = familyText(sources, "docker_container_state", format);
+
+    // An event: one container changed; the readings did not.
+    counted.bytes = 0;
+    sources.containers[10] = { ...sources.containers[10], running: 0 };
+    sources.revisionValue++;
+    assert.equal(decoder.decode(gunzipSync(cache.render(format, true).body)), expectedOf(sources, format));
+    assert.equal(counted.bytes, hostname + state, "the state family and the one without inputs, not the CPU one");
+
+    // A collection: new readings; the containers are the same objects.
+    counted.bytes = 0;
+    sources.readings = sources.readings.map((r) => ({ ...r, cpu: r.cpu + 1 }));
+    sources.revisionValue++;
+    assert.equal(decoder.decode(gunzipSync(cache.render(format, true).body)), expectedOf(sources, format));
+    const cpu = familyText(sources, "container_cpu_usage_seconds_total", format);
+    assert.equal(counted.bytes, hostname + cpu, "the CPU family and the one without inputs, not the state one");
+
+    // A container gone: fewer inputs.
+    counted.bytes = 0;
+    sources.containers.pop();
+    sources.revisionValue++;
+    assert.equal(decoder.decode(gunzipSync(cache.render(format, true).body)), expectedOf(sources, format));
+    assert.equal(counted.bytes, hostname + familyText(sources, "docker_container_state", format));
+
+    // The text without gzip, from the same mix of kept and new families.
+    assert.equal(decoder.decode(cache.render(format, false).body), expectedOf(sources, format));
+  }
+});
+
+Deno.test("ScrapeCache takes a kept family's text over for scrapes without gzip, and drops texts over keepTextMax", () => {
+  const sources = new InputSources();
+  const { counted, deflate } = countingDeflate();
+  // Room for the text of the first two revisions (some 275 KB), not for the third.
+  const cache = new ScrapeCache(sources, { keepTextMax: 350_000, deflate });
+  const stableLength = () => cache.render("text", false).length - formatText(sources.liveFamilies()).length;
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedOf(sources, "text"));
+  assert.ok(stableLength() < 350_000, `${stableLength()} bytes`);
+  sources.containers[0] = { ...sources.containers[0], running: 0 };
+  sources.revisionValue++;
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedOf(sources, "text"));
+  assert.equal(counted.calls, 0, "kept as text, nothing deflated");
+
+  // More containers: the text outgrows keepTextMax, so every family is kept deflated instead, the one taken over too.
+  for (let i = 0; i < 5_000; i++) sources.containers.push({ id: `d${i}`, running: 1 });
+  sources.revisionValue++;
+  const grown = cache.render("text", false);
+  assert.ok(stableLength() > 350_000, `${stableLength()} bytes`);
+  assert.equal(decoder.decode(grown.body), expectedOf(sources, "text"));
+  assert.equal(counted.bytes, stableLength(), "every family deflated once, the CPU one (taken over) included");
+  assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedOf(sources, "text"));
+  assert.equal(counted.bytes, stableLength(), "the gzip scrape deflates nothing more");
+});
+
+Deno.test("ScrapeCache deflates families that share their inputs as one stream, so repeated ids are not paid twice", () => {
+  const ids = Array.from(
+    { length: 300 },
+    () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join(""),
+  );
+  const familiesOf = (shared: boolean): MetricFamily[] => {
+    const inputs = [...ids];
+    return ["docker_container_a", "docker_container_b", "docker_container_c"].map((name) => ({
+      name,
+      help: "H.",
+      type: "gauge" as const,
+      samples: ids.map((id) => ({ labels: [["id", id]] as const, value: 1 })),
+      inputs: shared ? inputs : [...ids],
+    }));
+  };
+  const gzipLength = (shared: boolean) => {
+    const families = familiesOf(shared);
+    const cache = new ScrapeCache({
+      revision: () => "1",
+      stableFamilies: () => families,
+      liveRevision: () => "1",
+      liveFamilies: () => [],
+    });
+    const body = cache.render("text", true);
+    assert.equal(decoder.decode(gunzipSync(body.body)), formatText(families));
+    return body.length;
+  };
+  // 300 random 64-character ids cost about 10 KB deflated; apart, each family pays for them again.
+  const together = gzipLength(true);
+  const apart = gzipLength(false);
+  assert.ok(apart > 2 * together, `one stream ${together} bytes, three ${apart}`);
 });
