@@ -6,10 +6,13 @@
  * the families figure gathers every family's samples at once to time it alone. A scrape's body is read to its end.
  * Run with `deno task bench` or `deno bench --allow-read bench/exposition_bench.ts`.
  */
-import { formatOpenMetrics, formatText } from "../lib/exposition.ts";
-import { containerFamilies, labelKeyMatcher } from "../lib/metrics.ts";
+import type { ContainerRecord } from "../lib/container_registry.ts";
+import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/exposition.ts";
+import { containerFamilies, engineFamilies, labelKeyMatcher } from "../lib/metrics.ts";
+import { resourceFamilies } from "../lib/resource_metrics.ts";
+import type { ContainerUsage } from "../lib/resource_usage.ts";
 import { type ScrapeBody, ScrapeCache } from "../lib/scrape_cache.ts";
-import { records, scrapeFamilies } from "./fixtures.ts";
+import { records, scrapeFamilies, usages } from "./fixtures.ts";
 
 const SIZES = [100, 1_000, 10_000];
 
@@ -47,9 +50,19 @@ for (const n of SIZES) {
 
   let revision = 0;
   let liveRevision = 0;
+  // An event, as after a `docker run`: the newest container's record replaced (the registry never changes one in
+  // place), so every container family is formatted and deflated again. It has no resource reading yet.
+  const eventSources = (withResources: boolean) => {
+    const current = records(n).map((record) => ({ ...record, state: "running" as const }));
+    const usage = usages(current.slice(0, n - 1));
+    return () => {
+      current[n - 1] = { ...current[n - 1] };
+      return stableOf(current, withResources ? usage : undefined);
+    };
+  };
   const changing = new ScrapeCache({
     revision: () => String(revision++),
-    stableFamilies: () => stable,
+    stableFamilies: eventSources(false),
     liveRevision: () => String(liveRevision++),
     liveFamilies: () => live,
   });
@@ -93,7 +106,7 @@ for (const n of SIZES) {
   // unless the text is too large to keep (10,000 containers), which is then inflated again as it is sent.
   const changingPlain = new ScrapeCache({
     revision: () => String(revision++),
-    stableFamilies: () => stable,
+    stableFamilies: eventSources(false),
     liveRevision: () => String(liveRevision++),
     liveFamilies: () => live,
   });
@@ -103,4 +116,44 @@ for (const n of SIZES) {
     ...heavy,
     fn: () => read(changingPlain.render("text", false)),
   });
+
+  // With resource metrics (the default): an event leaves the resource families as they were, and a collection
+  // of resource use (every reading new) leaves the container families.
+  const eventWithResources = new ScrapeCache({
+    revision: () => String(revision++),
+    stableFamilies: eventSources(true),
+    liveRevision: () => String(liveRevision++),
+    liveFamilies: () => live,
+  });
+  Deno.bench({
+    name: `scrape of ${n} containers with resource metrics, registry changed, gzip`,
+    group: `resources ${n}`,
+    baseline: true,
+    ...heavy,
+    fn: () => read(eventWithResources.render("text", true)),
+  });
+  const collected = records(n).map((record) => ({ ...record, state: "running" as const }));
+  let round = 0;
+  const collection = new ScrapeCache({
+    revision: () => String(revision++),
+    stableFamilies: () => stableOf(collected, usages(collected, round++)),
+    liveRevision: () => String(liveRevision++),
+    liveFamilies: () => live,
+  });
+  Deno.bench({
+    name: `scrape of ${n} containers with resource metrics, readings changed, gzip`,
+    group: `resources ${n}`,
+    ...heavy,
+    fn: () => read(collection.render("text", true)),
+  });
+}
+
+/** The stable families of `containers` as the exporter makes them, with resource families when `usage` is given. */
+function stableOf(containers: readonly ContainerRecord[], usage?: ReadonlyMap<string, ContainerUsage>): MetricFamily[] {
+  const engine = { version: "20.10.24", apiVersion: "1.41", os: "linux", kernelVersion: "6.1.0", hostname: "bench" };
+  return [
+    ...containerFamilies(containers, noLabels),
+    ...engineFamilies(engine),
+    ...(usage ? resourceFamilies(containers, usage) : []),
+  ];
 }

@@ -7,6 +7,7 @@ import type { ContainerInspect } from "../lib/docker_api.ts";
 import type { MetricFamily } from "../lib/exposition.ts";
 import { ExporterStats } from "../lib/exporter_stats.ts";
 import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "../lib/metrics.ts";
+import type { ContainerUsage } from "../lib/resource_usage.ts";
 import { eventChunk, inspectDocument, type SyntheticContainer, syntheticContainer } from "./synthetic_engine.ts";
 
 const encoder = new TextEncoder();
@@ -45,6 +46,32 @@ export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: Metri
     maxFds: 1024,
   });
   return { stable, live };
+}
+
+/**
+ * A resource reading for each of `containers`, shaped like one from the cgroup files of a container without a
+ * network (`--network none`): CPU, memory, block I/O on one device and tasks. `round` changes every value.
+ */
+export function usages(containers: readonly ContainerRecord[], round = 0): Map<string, ContainerUsage> {
+  return new Map(containers.map((c, i) => {
+    const k = i + 1 + round * 1_000;
+    const usage: ContainerUsage = {
+      cpu: { totalSeconds: k * 1.234567, userSeconds: k * 0.81, systemSeconds: k * 0.42 },
+      memory: {
+        usageBytes: 4_194_304 + k * 4_096,
+        workingSetBytes: 3_145_728 + k * 4_096,
+        rssBytes: 1_048_576 + k,
+        cacheBytes: 2_097_152 + k,
+        failcnt: 0,
+        oomKills: 0,
+      },
+      network: [],
+      blockIo: [{ device: "/dev/sda", readBytes: k * 4_096, writeBytes: k * 512, reads: k, writes: k * 3 }],
+      tasks: 1 + (k % 7),
+      tasksLimit: 0,
+    };
+    return [c.id, usage];
+  }));
 }
 
 /**
