@@ -106,13 +106,12 @@ interface Segment {
 }
 
 /**
- * Raw deflate data ending in a sync flush (so more deflate data may follow). `pieces` marks where each piece
- * deflated on its own ends, so that each inflates on its own. `crc` is the CRC-32 of the text, so that the CRC
- * of a whole body is worked out without reading its text again.
+ * A text as raw deflate, in pieces each deflated on its own and ending in a sync flush (so more deflate data may
+ * follow), so that each inflates on its own; once in a gzip head, views of it. `crc` is the CRC-32 of the text, so
+ * that the CRC of a whole body is worked out without reading its text again.
  */
 interface Deflated {
-  bytes: Uint8Array;
-  pieces: number[];
+  pieces: Uint8Array[];
   crc: number;
 }
 
@@ -383,23 +382,18 @@ class PieceDeflater {
 
 /** Deflates pieces each on its own, sync-flushed, one after the other, and continues their CRC-32. */
 class DeflateBuilder {
-  #deflated: Uint8Array[] = [];
-  #pieces: number[] = [];
-  #length = 0;
+  #pieces: Uint8Array[] = [];
   #crc = 0;
 
   constructor(private readonly deflate: DeflateFunction) {}
 
   add(bytes: Uint8Array): void {
-    const deflated = this.deflate(bytes);
-    this.#deflated.push(deflated);
-    this.#length += deflated.length;
-    this.#pieces.push(this.#length);
+    this.#pieces.push(this.deflate(bytes));
     this.#crc = crc32(bytes, this.#crc);
   }
 
   finish(): Deflated {
-    return { bytes: concatBytes(this.#deflated), pieces: this.#pieces, crc: this.#crc };
+    return { pieces: this.#pieces, crc: this.#crc };
   }
 }
 
@@ -414,11 +408,7 @@ function deflatePieces(text: readonly Uint8Array[], deflate: DeflateFunction): D
 
 /** The text back from the deflated pieces, a piece at a time as it is iterated. */
 function* inflatePieces(deflated: Deflated): Generator<Uint8Array> {
-  let from = 0;
-  for (const to of deflated.pieces) {
-    yield inflateRawSync(deflated.bytes.subarray(from, to), { finishFlush: constants.Z_SYNC_FLUSH });
-    from = to;
-  }
+  for (const piece of deflated.pieces) yield inflateRawSync(piece, { finishFlush: constants.Z_SYNC_FLUSH });
 }
 
 /**
@@ -431,7 +421,7 @@ function gzipHead(segments: readonly Segment[], deflate: DeflateFunction): { hea
     segment.deflated ??= deflatePieces(segment.text!, deflate);
     crc = crc32Combine(crc, segment.deflated.crc, segment.length);
   }
-  const head = { head: concatBytes([GZIP_HEADER, ...segments.map((segment) => segment.deflated!.bytes)]), crc };
+  const head = { head: concatBytes([GZIP_HEADER, ...segments.flatMap((segment) => segment.deflated!.pieces)]), crc };
   rebase(head, segments, head.head);
   return head;
 }
@@ -454,9 +444,12 @@ function joinText(segments: readonly Segment[]): Uint8Array {
 function rebase(head: { head: Uint8Array }, segments: readonly Segment[], buffer: Uint8Array): void {
   let at = GZIP_HEADER.length;
   for (const segment of segments) {
-    const { bytes, pieces, crc } = segment.deflated!;
-    segment.deflated = { bytes: buffer.subarray(at, at + bytes.length), pieces, crc };
-    at += bytes.length;
+    const pieces = segment.deflated!.pieces.map((piece) => {
+      const view = buffer.subarray(at, at + piece.length);
+      at += piece.length;
+      return view;
+    });
+    segment.deflated = { pieces, crc: segment.deflated!.crc };
   }
   head.head = buffer.subarray(0, at);
 }
