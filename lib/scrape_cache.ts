@@ -71,10 +71,10 @@ interface Rendering {
    */
   gzip?: { head: Uint8Array; crc: number };
   /**
-   * The whole text, made by the first scrape without gzip while it is at most `keepTextMax` bytes; each segment's
-   * text is then a view of it.
+   * The whole text as it is sent, made by the first scrape without gzip while it is at most `keepTextMax` bytes: the
+   * segments' pieces, with runs of small ones copied together (see `COALESCE_BELOW`).
    */
-  text?: Uint8Array;
+  text?: Uint8Array[];
   /** The live part as of the last scrape of this rendering, and the bodies made with it. */
   live?: LivePart;
 }
@@ -150,8 +150,9 @@ const KEEP_TEXT_MAX = 8 * 1024 * 1024;
 const JOIN_MAX = 1024 * 1024;
 
 /**
- * Arrays of a plain body inflated for each scrape shorter than this are sent together, copied into one: a write
- * per small segment would cost more than copying it.
+ * Arrays of a plain body shorter than this are sent together, copied into one: a write per small segment would
+ * cost more than the copy. (Larger ones go as they are: one 3.3 MB array took twice as long to send as the same
+ * bytes in 256 KiB pieces, 20 against 9 ms p50 for 10 scrapers flat out at 1,000 containers.)
  */
 const COALESCE_BELOW = 64 * 1024;
 
@@ -214,8 +215,10 @@ export class ScrapeCache {
     const liveBytes = live.bytes;
     const length = stable.length + liveBytes.length;
     if (stable.length <= this.#keepTextMax) {
-      const text = stable.text ??= joinText(stable.segments);
-      return live.plain = new ScrapeBody(contentType, false, length, () => [text, liveBytes]);
+      // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
+      for (const segment of stable.segments) segment.text ??= Array.from(inflatePieces(segment.deflated!));
+      const text = stable.text ??= Array.from(coalesce(stable.segments.flatMap((segment) => segment.text!)));
+      return live.plain = new ScrapeBody(contentType, false, length, () => [...text, liveBytes]);
     }
     // Too large to keep: inflated for each scrape, a piece at a time. What each segment is as of now is what is
     // sent: a later rendering may replace a segment's deflated text.
@@ -397,7 +400,7 @@ class DeflateBuilder {
   }
 }
 
-/** A kept text, deflated a piece of at most `PIECE_BYTES` at a time (a text joined for plain scrapes is one array). */
+/** A kept text, deflated a piece of at most `PIECE_BYTES` at a time. */
 function deflatePieces(text: readonly Uint8Array[], deflate: DeflateFunction): Deflated {
   const builder = new DeflateBuilder(deflate);
   for (const bytes of text) {
@@ -424,20 +427,6 @@ function gzipHead(segments: readonly Segment[], deflate: DeflateFunction): { hea
   const head = { head: concatBytes([GZIP_HEADER, ...segments.flatMap((segment) => segment.deflated!.pieces)]), crc };
   rebase(head, segments, head.head);
   return head;
-}
-
-/**
- * Every segment's text in one array, so that a scrape without gzip sends it in one write; a segment whose text was
- * dropped gets it back from its deflated copy. Each segment's text becomes a view of that array.
- */
-function joinText(segments: readonly Segment[]): Uint8Array {
-  const text = concatBytes(segments.flatMap((segment) => segment.text ?? Array.from(inflatePieces(segment.deflated!))));
-  let at = 0;
-  for (const segment of segments) {
-    segment.text = [text.subarray(at, at + segment.length)];
-    at += segment.length;
-  }
-  return text;
 }
 
 /** Points the head and each segment's deflated text at the same bytes in `buffer`, which starts with a copy of them. */
