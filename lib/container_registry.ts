@@ -259,7 +259,10 @@ export class ContainerRegistry {
 }
 
 function sameRecord(a: ContainerRecord, b: ContainerRecord): boolean {
-  for (const key of Object.keys(a) as (keyof ContainerRecord)[]) {
+  // The same number of fields too: a field only `b` has would otherwise go unseen, and `upsert` would keep `a`.
+  const keys = Object.keys(a) as (keyof ContainerRecord)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
     if (key === "labels") continue;
     if (a[key] !== b[key]) return false;
   }

@@ -64,6 +64,12 @@ Deno.test("ContainerRegistry.upsert() of an equal record keeps the record it had
   const changed = record("a", { exitCode: 1 });
   registry.upsert(changed, 3);
   assert.equal(registry.get("a"), changed);
+  // A field the old record did not have (a CPU quota read once resource metrics are on) is a change, not "equal".
+  const withQuota = record("a", { exitCode: 1, cpuQuotaMicros: 50_000 });
+  const version = registry.version;
+  registry.upsert(withQuota, 4);
+  assert.equal(registry.get("a"), withQuota);
+  assert.equal(registry.version, version + 1);
 });
 
 Deno.test("ContainerRegistry.upsert() bumps version only when the record really changes", () => {
