@@ -215,9 +215,7 @@ export class ScrapeCache {
     const liveBytes = live.bytes;
     const length = stable.length + liveBytes.length;
     if (stable.length <= this.#keepTextMax) {
-      // A text dropped while only gzip was asked for comes back from the deflated copy, not a second rendering.
-      for (const segment of stable.segments) segment.text ??= Array.from(inflatePieces(segment.deflated!));
-      const text = stable.text ??= Array.from(coalesce(stable.segments.flatMap((segment) => segment.text!)));
+      const text = stable.text ??= plainText(stable.segments);
       return live.plain = new ScrapeBody(contentType, false, length, () => [...text, liveBytes]);
     }
     // Too large to keep: inflated for each scrape, a piece at a time. What each segment is as of now is what is
@@ -259,13 +257,10 @@ export class ScrapeCache {
     for (const families of bySharedInputs(byName(this.sources.stableFamilies()))) {
       const key = families.map((family) => family.name).join(" ");
       const old = previous.get(key);
-      let segment: Segment;
-      if (old && sameInputs(old.inputs!, families[0].inputs)) {
-        segment = old;
-        if (gzip) segment.deflated ??= deflatePieces(segment.text!, this.#deflate);
-      } else {
-        segment = formatSegment(key, families, format, buffer, keepTextMax - length, gzip, this.#deflate);
-      }
+      // A segment taken over without a deflated copy gets one when a gzip scrape builds the head (`gzipHead`).
+      const segment = old && sameInputs(old.inputs!, families[0].inputs)
+        ? old
+        : formatSegment(key, families, format, buffer, keepTextMax - length, gzip, this.#deflate);
       length += segment.length;
       segments.push(segment);
     }
@@ -400,12 +395,10 @@ class DeflateBuilder {
   }
 }
 
-/** A kept text, deflated a piece of at most `PIECE_BYTES` at a time. */
+/** A kept text, deflated a piece at a time. */
 function deflatePieces(text: readonly Uint8Array[], deflate: DeflateFunction): Deflated {
   const builder = new DeflateBuilder(deflate);
-  for (const bytes of text) {
-    for (let at = 0; at < bytes.length; at += PIECE_BYTES) builder.add(bytes.subarray(at, at + PIECE_BYTES));
-  }
+  for (const piece of text) builder.add(piece);
   return builder.finish();
 }
 
@@ -427,6 +420,15 @@ function gzipHead(segments: readonly Segment[], deflate: DeflateFunction): { hea
   const head = { head: concatBytes([GZIP_HEADER, ...segments.flatMap((segment) => segment.deflated!.pieces)]), crc };
   rebase(head, segments, head.head);
   return head;
+}
+
+/**
+ * The whole text as a scrape without gzip sends it: every segment's pieces, a text dropped while only gzip was
+ * asked for brought back from its deflated copy (not a second rendering), runs of small pieces copied together.
+ */
+function plainText(segments: readonly Segment[]): Uint8Array[] {
+  for (const segment of segments) segment.text ??= Array.from(inflatePieces(segment.deflated!));
+  return Array.from(coalesce(segments.flatMap((segment) => segment.text!)));
 }
 
 /** Points the head and each segment's deflated text at the same bytes in `buffer`, which starts with a copy of them. */
