@@ -12,7 +12,7 @@ import { containerFamilies, engineFamilies, labelKeyMatcher } from "../lib/metri
 import { resourceFamilies } from "../lib/resource_metrics.ts";
 import type { ContainerUsage } from "../lib/resource_usage.ts";
 import { type ScrapeBody, ScrapeCache } from "../lib/scrape_cache.ts";
-import { records, scrapeFamilies, usages } from "./fixtures.ts";
+import { BENCH_ENGINE, records, scrapeFamilies, usages } from "./fixtures.ts";
 
 const SIZES = [100, 1_000, 10_000];
 
@@ -60,12 +60,15 @@ for (const n of SIZES) {
       return stableOf(current, withResources ? usage : undefined);
     };
   };
-  const changing = new ScrapeCache({
-    revision: () => String(revision++),
-    stableFamilies: eventSources(false),
-    liveRevision: () => String(liveRevision++),
-    liveFamilies: () => live,
-  });
+  /** A cache whose stable part is new at every render (a new revision from `stableFamilies`), as is its live part. */
+  const changingCache = (stableFamilies: () => MetricFamily[]) =>
+    new ScrapeCache({
+      revision: () => String(revision++),
+      stableFamilies,
+      liveRevision: () => String(liveRevision++),
+      liveFamilies: () => live,
+    });
+  const changing = changingCache(eventSources(false));
   // A Prometheus scrape every 15 s: the containers did not change, the exporter's own metrics (its CPU time) did.
   const steady = new ScrapeCache({
     revision: () => "1",
@@ -104,12 +107,7 @@ for (const n of SIZES) {
   });
   // A scraper without gzip (curl, or Prometheus with `enable_compression: false`): nothing is deflated for it,
   // unless the text is too large to keep (10,000 containers), which is then inflated again as it is sent.
-  const changingPlain = new ScrapeCache({
-    revision: () => String(revision++),
-    stableFamilies: eventSources(false),
-    liveRevision: () => String(liveRevision++),
-    liveFamilies: () => live,
-  });
+  const changingPlain = changingCache(eventSources(false));
   Deno.bench({
     name: `scrape of ${n} containers, registry changed, identity`,
     group: `scrape ${n}`,
@@ -119,12 +117,7 @@ for (const n of SIZES) {
 
   // With resource metrics (the default): an event leaves the resource families as they were, and a collection
   // of resource use (every reading new) leaves the container families.
-  const eventWithResources = new ScrapeCache({
-    revision: () => String(revision++),
-    stableFamilies: eventSources(true),
-    liveRevision: () => String(liveRevision++),
-    liveFamilies: () => live,
-  });
+  const eventWithResources = changingCache(eventSources(true));
   Deno.bench({
     name: `scrape of ${n} containers with resource metrics, registry changed, gzip`,
     group: `resources ${n}`,
@@ -134,12 +127,7 @@ for (const n of SIZES) {
   });
   const collected = records(n).map((record) => ({ ...record, state: "running" as const }));
   let round = 0;
-  const collection = new ScrapeCache({
-    revision: () => String(revision++),
-    stableFamilies: () => stableOf(collected, usages(collected, round++)),
-    liveRevision: () => String(liveRevision++),
-    liveFamilies: () => live,
-  });
+  const collection = changingCache(() => stableOf(collected, usages(collected, round++)));
   Deno.bench({
     name: `scrape of ${n} containers with resource metrics, readings changed, gzip`,
     group: `resources ${n}`,
@@ -150,10 +138,9 @@ for (const n of SIZES) {
 
 /** The stable families of `containers` as the exporter makes them, with resource families when `usage` is given. */
 function stableOf(containers: readonly ContainerRecord[], usage?: ReadonlyMap<string, ContainerUsage>): MetricFamily[] {
-  const engine = { version: "20.10.24", apiVersion: "1.41", os: "linux", kernelVersion: "6.1.0", hostname: "bench" };
   return [
     ...containerFamilies(containers, noLabels),
-    ...engineFamilies(engine),
+    ...engineFamilies(BENCH_ENGINE),
     ...(usage ? resourceFamilies(containers, usage) : []),
   ];
 }

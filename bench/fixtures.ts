@@ -29,10 +29,19 @@ export function records(n: number): ContainerRecord[] {
   return inspects(n).map((inspect) => recordFromInspect(inspect));
 }
 
+/** The engine the micro-benchmarks' families describe. */
+export const BENCH_ENGINE = {
+  version: "20.10.24",
+  apiVersion: "1.41",
+  os: "linux",
+  kernelVersion: "6.1.0",
+  hostname: "bench",
+};
+
 /** What a scrape of `n` containers formats: container and engine families (the cached part) and the live part. */
 export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: MetricFamily[] } {
   const stats = new ExporterStats();
-  stats.engine = { version: "20.10.24", apiVersion: "1.41", os: "linux", kernelVersion: "6.1.0", hostname: "bench" };
+  stats.engine = BENCH_ENGINE;
   for (const action of ["create", "start", "die", "stop", "destroy"]) stats.eventsByAction.set(action, 1234);
   stats.lastEventMs = 1_795_600_000_000;
   stats.lastRefreshDurationMs = 420;
