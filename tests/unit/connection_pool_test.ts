@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionPool } from "../../lib/docker_socket.ts";
+import { ConnectionPool, openStream } from "../../lib/docker_socket.ts";
 
 /** A stand-in connection that only records being closed. */
 function fakeConn(name: string) {
@@ -65,4 +65,53 @@ Deno.test("ConnectionPool closes connections idle too long even while newer ones
   assert.equal(pool.take(), asConn(fresh), "the newest is reused");
   assert.deepEqual(conns.map((c) => c.closed), [true, true, true], "the three older ones were closed on the way");
   assert.equal(pool.idle, 0);
+});
+
+/**
+ * A kept-alive connection that answers every request with `answer`, and records the memory each read was made
+ * into.
+ */
+function answeringConn(answer: string) {
+  const encoded = new TextEncoder().encode(answer);
+  let unread = new Uint8Array(0);
+  const readInto: ArrayBufferLike[] = [];
+  const conn = {
+    readInto,
+    write(request: Uint8Array) {
+      unread = encoded;
+      return Promise.resolve(request.length);
+    },
+    read(buffer: Uint8Array) {
+      readInto.push(buffer.buffer);
+      const n = Math.min(buffer.length, unread.length);
+      buffer.set(unread.subarray(0, n));
+      unread = unread.subarray(n);
+      return Promise.resolve(n);
+    },
+    close() {},
+  };
+  return conn;
+}
+
+Deno.test("calls on a kept connection read into one buffer, sized by the largest call, not one buffer each", async () => {
+  const body = JSON.stringify({ id: "c0ffee", pids_stats: { current: 1 } });
+  const conn = answeringConn(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const pool = new ConnectionPool();
+  const endpoint = { kind: "unix", path: "/nonexistent/docker.sock", url: "unix:///nonexistent/docker.sock" } as const;
+  const call = async (readBytes: number) => {
+    pool.put(conn as unknown as Deno.Conn);
+    const response = await openStream(endpoint, "/containers/c0ffee/stats", { operation: "stats", readBytes, pool });
+    let text = "";
+    for await (const piece of response.body) text += new TextDecoder().decode(piece);
+    assert.equal(text, body, "the answer is read whole, whatever the buffer");
+    assert.equal(pool.take(), conn as unknown as Deno.Conn, "read to its end, the connection was kept");
+    const reads = conn.readInto.splice(0);
+    assert.equal(new Set(reads).size, 1, "one buffer for every read of the call");
+    return reads[0];
+  };
+  const first = await call(8);
+  assert.equal(await call(8), first, "the next call on the connection reads into the same buffer");
+  const larger = await call(64);
+  assert.notEqual(larger, first, "a call that reads more at a time gets a larger buffer");
+  assert.equal(await call(8), larger, "which later, smaller calls reuse");
 });
