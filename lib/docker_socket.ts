@@ -42,7 +42,7 @@ export function encodeGetRequest(path: string): Uint8Array {
  */
 export function parseResponseHead(
   bytes: Uint8Array,
-  operation = "events",
+  operation: string,
 ): { head: ResponseHead; bodyStart: number } | undefined {
   let end = -1;
   for (let i = 3; i < bytes.length; i++) {
@@ -250,32 +250,42 @@ async function exchange(
       });
     }
     let parsed: ReturnType<typeof parseResponseHead>;
-    while (!(parsed = parseResponseHead(pending, options.operation))) {
-      let more: Uint8Array | null;
-      try {
-        more = await read();
-      } catch (error) {
-        if (stale()) throw STALE;
-        throw error;
+    for (;;) {
+      while (!(parsed = parseResponseHead(pending, options.operation))) {
+        let more: Uint8Array | null;
+        try {
+          more = await read();
+        } catch (error) {
+          if (stale()) throw STALE;
+          throw error;
+        }
+        if (more === null) {
+          if (stale()) throw STALE;
+          throw new DockerApiError(
+            closed && !options.signal?.aborted
+              ? `no response from Docker within ${options.headTimeoutMs} ms`
+              : "Docker closed the connection before answering",
+            options.operation,
+          );
+        }
+        pending = concatBytes([pending, more]);
       }
-      if (more === null) {
-        if (stale()) throw STALE;
-        throw new DockerApiError(
-          closed && !options.signal?.aborted
-            ? `no response from Docker within ${options.headTimeoutMs} ms`
-            : "Docker closed the connection before answering",
-          options.operation,
-        );
-      }
-      pending = concatBytes([pending, more]);
+      // An interim answer (100 Continue, 103 Early Hints; RFC 9110 §15.2) has no body and comes before the
+      // real one. 101 is no interim answer: it switches protocols, which a GET of ours never asks for.
+      if (!isInterim(parsed.head.status)) break;
+      pending = pending.subarray(parsed.bodyStart);
     }
     clearTimeout(timer);
     const { head, bodyStart } = parsed;
-    const chunked = /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
+    // 1xx, 204 and 304 answers end with their head, whatever their headers say (RFC 9112 §6.3).
+    const bodiless = head.status < 200 || head.status === 204 || head.status === 304;
+    const chunked = !bodiless && /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
     const declared = head.headers.get("content-length");
     // Without chunks, a Content-Length ends the body: the engine keeps the connection open after it.
     let left = !chunked && declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : Infinity;
-    const keepAlive = head.version === "1.1" && !/\bclose\b/i.test(head.headers.get("connection") ?? "");
+    if (bodiless) left = 0;
+    const keepAlive = head.version === "1.1" && head.status !== 101 &&
+      !/\bclose\b/i.test(head.headers.get("connection") ?? "");
     const first = pending.subarray(bodyStart);
     const body = async function* (): AsyncGenerator<Uint8Array> {
       const decoder = chunked ? new ChunkedDecoder() : undefined;
@@ -332,7 +342,7 @@ async function exchange(
         message = JSON.parse(message).message ?? message;
       } catch { /* plain text error body */ }
       throw new DockerApiError(
-        `Docker answered ${head.status} to GET ${path.split("?")[0]}: ${message.slice(0, 300)}`,
+        `Docker answered ${head.status} to GET ${path.split("?")[0]}${message ? `: ${message.slice(0, 300)}` : ""}`,
         options.operation,
         head.status,
       );
@@ -344,6 +354,11 @@ async function exchange(
     options.signal?.removeEventListener("abort", onAbort);
     throw error;
   }
+}
+
+/** An informational answer that a final one follows on the same connection: any 1xx but 101 Switching Protocols. */
+function isInterim(status: number): boolean {
+  return status >= 100 && status < 200 && status !== 101;
 }
 
 /** `decoder.push(piece)`, with a broken chunk framing reported as a fault of the connection to the engine. */

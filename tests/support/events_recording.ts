@@ -29,7 +29,7 @@ export const RECORDING: Uint8Array = Deno.readFileSync(new URL("../testdata/even
 
 /** The chunked body of the recording (everything after the head). */
 export function recordedBody(): Uint8Array {
-  const parsed = parseResponseHead(RECORDING);
+  const parsed = parseResponseHead(RECORDING, "events");
   if (!parsed) throw new Error("tests/testdata/events_stream.http has no complete HTTP head");
   return RECORDING.subarray(parsed.bodyStart);
 }

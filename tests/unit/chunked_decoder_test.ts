@@ -19,7 +19,7 @@ function decodeAll(pieces: readonly Uint8Array[]): { payload: Uint8Array; done: 
 const HEAD_END = decoder.decode(RECORDING).indexOf("\r\n\r\n") + 4;
 
 Deno.test("parseResponseHead() finds the head of the recorded /events response", () => {
-  const parsed = parseResponseHead(RECORDING);
+  const parsed = parseResponseHead(RECORDING, "events");
   assert.ok(parsed);
   assert.equal(parsed.head.status, 200);
   assert.equal(parsed.bodyStart, HEAD_END);
@@ -31,14 +31,14 @@ Deno.test("parseResponseHead() finds the head of the recorded /events response",
 
 Deno.test("parseResponseHead() asks for more bytes until the blank line has arrived", () => {
   for (let end = 0; end < HEAD_END; end++) {
-    assert.equal(parseResponseHead(RECORDING.subarray(0, end)), undefined, `prefix of ${end} bytes`);
+    assert.equal(parseResponseHead(RECORDING.subarray(0, end), "events"), undefined, `prefix of ${end} bytes`);
   }
-  assert.equal(parseResponseHead(RECORDING.subarray(0, HEAD_END))?.bodyStart, HEAD_END);
+  assert.equal(parseResponseHead(RECORDING.subarray(0, HEAD_END), "events")?.bodyStart, HEAD_END);
 });
 
 Deno.test("parseResponseHead() reads an error status and lower-cases header names", () => {
   const text = "HTTP/1.0 404 Not Found\r\nX-Odd:  spaced \r\n\r\n{}";
-  const parsed = parseResponseHead(encoder.encode(text));
+  const parsed = parseResponseHead(encoder.encode(text), "events");
   assert.ok(parsed);
   assert.equal(parsed.head.status, 404);
   assert.equal(parsed.head.headers.get("x-odd"), "spaced");
@@ -46,8 +46,8 @@ Deno.test("parseResponseHead() reads an error status and lower-cases header name
 });
 
 Deno.test("parseResponseHead() throws DockerApiError for something that is not HTTP", () => {
-  assert.throws(() => parseResponseHead(encoder.encode("SSH-2.0-OpenSSH_9.2\r\n\r\n")), DockerApiError);
-  assert.throws(() => parseResponseHead(new Uint8Array(70 * 1024).fill(65)), /response head too large/);
+  assert.throws(() => parseResponseHead(encoder.encode("SSH-2.0-OpenSSH_9.2\r\n\r\n"), "events"), DockerApiError);
+  assert.throws(() => parseResponseHead(new Uint8Array(70 * 1024).fill(65), "events"), /response head too large/);
 });
 
 Deno.test("ChunkedDecoder yields the recorded events, one JSON object per line", () => {

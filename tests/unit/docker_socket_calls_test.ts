@@ -169,6 +169,45 @@ for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
     });
   });
 
+  Deno.test(`${operation}: an interim 1xx answer before the real one is skipped`, async () => {
+    const json = JSON.stringify(answer);
+    const wire = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" +
+      `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`;
+    await withEngine(operation, [{ wire, keepOpen: true }], async (api) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+    });
+  });
+
+  Deno.test(`${operation}: a 204 or 304 answer ends with its head, rather than at the timeout`, async () => {
+    // Neither has a body (RFC 9112 §6.3), so the connection stays open after the head, with no length to say so.
+    await withEngine(operation, [{ wire: "HTTP/1.1 204 No Content\r\n\r\n", keepOpen: true }], async (api) => {
+      await assert.rejects(call(api, "c0ffee"), { name: "DockerApiError", operation, message: /not JSON/ });
+    });
+    await withEngine(operation, [{ wire: "HTTP/1.1 304 Not Modified\r\n\r\n", keepOpen: true }], async (api) => {
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        status: 304,
+        message: new RegExp(`^Docker answered 304 to GET ${path("c0ffee").split("?")[0]}$`),
+      });
+    });
+  });
+
+  Deno.test(`${operation}: a 101 Switching Protocols is refused at once, not read as an answer`, async () => {
+    await withEngine(
+      operation,
+      [{ wire: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: tcp\r\n\r\n", keepOpen: true }],
+      async (api) => {
+        await assert.rejects(call(api, "c0ffee"), {
+          name: "DockerApiError",
+          operation,
+          status: 101,
+          message: /Docker answered 101/,
+        });
+      },
+    );
+  });
+
   Deno.test(`${operation}: a missing socket fails the call, named`, async () => {
     const api = createDockerApi({
       kind: "unix",
