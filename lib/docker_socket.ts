@@ -207,6 +207,10 @@ async function exchange(
   /** Set once the connection is closed, or handed back to the pool: either way it is no longer this call's. */
   let closed = false;
   const close = () => {
+    // A caller may close an answer without reading its body (the tracker, when the list fails after the event
+    // stream opened), so the body's own cleanup never runs: the listener would keep the connection and its buffer
+    // alive on a signal that lasts as long as the process.
+    options.signal?.removeEventListener("abort", onAbort);
     if (closed) return;
     closed = true;
     closeQuietly(conn);
@@ -216,7 +220,6 @@ async function exchange(
   if (options.signal?.aborted) {
     // Aborted while connecting: the listener came too late to fire, and nothing else would close the connection.
     close();
-    options.signal.removeEventListener("abort", onAbort);
     throw new DockerApiError(`${options.operation} was cancelled`, options.operation);
   }
   const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(close, options.headTimeoutMs);
@@ -351,7 +354,6 @@ async function exchange(
   } catch (error) {
     clearTimeout(timer);
     close();
-    options.signal?.removeEventListener("abort", onAbort);
     throw error;
   }
 }

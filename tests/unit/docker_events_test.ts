@@ -189,3 +189,47 @@ Deno.test("openEventStream() replays the recorded response from a unix socket, i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("openEventStream() closed before its events are read leaves nothing on the caller's signal", async () => {
+  // The tracker does this when the list fails right after the stream opened, every backoff, under a signal that
+  // lasts the whole run: each listener left behind would keep its connection and 64 KiB read buffer alive.
+  const dir = await Deno.makeTempDir({ prefix: "docker-events-test-" });
+  const path = `${dir}/docker.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      await conn.read(new Uint8Array(4096));
+      await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    }
+  })();
+  const run = new AbortController();
+  const attached = new Set<unknown>();
+  const add = run.signal.addEventListener.bind(run.signal);
+  const remove = run.signal.removeEventListener.bind(run.signal);
+  run.signal.addEventListener = (type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+    if (type === "abort") attached.add(listener);
+    add(type, listener, options as AddEventListenerOptions);
+  };
+  run.signal.removeEventListener = (type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+    if (type === "abort") attached.delete(listener);
+    remove(type, listener, options as EventListenerOptions);
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      const stream = await openEventStream(
+        { kind: "unix", path, url: `unix://${path}` },
+        { apiVersion: "1.41", headTimeoutMs: 5000, signal: run.signal },
+      );
+      assert.equal(attached.size, 1, "the open stream listens for the abort");
+      stream.close();
+      assert.equal(attached.size, 0, `closed stream ${i} left its abort listener behind`);
+    }
+  } finally {
+    listener.close();
+    for (const conn of conns) conn.close();
+    await serving.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
