@@ -25,6 +25,19 @@ function scrapeConfig(target: string): string {
   ].join("\n");
 }
 
+/** The queries of the README's `promql` block: lines that go on with an indent belong to the query above. */
+function readmeQueries(): string[] {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const block = /```promql\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+  const queries: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    if (/^\s/.test(line) && queries.length > 0) queries[queries.length - 1] += ` ${line.trim()}`;
+    else queries.push(line.trim());
+  }
+  return queries;
+}
+
 for (const { engine, ignore } of await testEngines("prometheus_test.ts")) {
   Deno.test({
     name: `[${engine.name}] Prometheus scrapes the exporter over OpenMetrics and can query a test container's series`,
@@ -64,6 +77,16 @@ for (const { engine, ignore } of await testEngines("prometheus_test.ts")) {
         name,
         state: "running",
       }]);
+
+      // The README's example queries: each is valid PromQL, and the ones about every container find this one.
+      const examples = readmeQueries();
+      assert.equal(examples.length, 4, examples.join("\n"));
+      for (const query of examples) {
+        const result = await prometheus.query(query);
+        if (!query.includes("unhealthy") && !query.includes("exit_code")) {
+          assert.ok(result.length > 0, `the README's ${JSON.stringify(query)} found nothing`);
+        }
+      }
 
       const up = await prometheus.query(`up{job="docker-exporter"}`);
       assert.deepEqual(up.map((r) => [r.metric, r.value[1]]), [[{ __name__: "up", ...instance }, "1"]]);
