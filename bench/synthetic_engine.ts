@@ -1,7 +1,7 @@
 /**
  * A synthetic Docker engine for benchmarks: a load generator, like wrk, for scales a 2-core machine cannot run
  * for real. It serves the slice of the Engine API the exporter uses (`/version`, `/info`, `/containers/json`,
- * `/containers/{id}/json`, `/events`, `/_ping`) over a unix socket with HTTP/1.1 keep-alive, for N containers
+ * `/containers/{id}/json`, `/events`; and `/_ping`, as dockerd has it) over a unix socket with HTTP/1.1 keep-alive, for N containers
  * whose documents have the shape and size of real dockerd answers, and it emits event bursts on demand.
  * Correctness tests stay on the real engine; this only has to be fast and faithful in shape.
  *

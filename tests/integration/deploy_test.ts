@@ -254,10 +254,11 @@ Deno.test({
     const proxy = config.services["socket-proxy"];
     const exporter = config.services["docker-exporter"];
     assert.deepEqual(proxy.volumes, ["/var/run/docker.sock:/var/run/docker.sock:ro"]);
-    // The sections the exporter reads (GET /version, /info, /containers/json, /containers/{id}/json, /events).
+    // The sections the exporter reads (GET /version, /info, /containers/json, /containers/{id}/json and /stats,
+    // /events), and no other.
     assert.deepEqual(
       proxy.environment,
-      { CONTAINERS: "1", EVENTS: "1", INFO: "1", VERSION: "1", PING: "1", POST: "0" },
+      { CONTAINERS: "1", EVENTS: "1", INFO: "1", VERSION: "1", PING: "0", POST: "0" },
     );
     assert.equal(exporter.volumes, undefined, "no socket in the exporter");
     assert.equal(exporter.group_add, undefined, "no socket group in the exporter");
