@@ -151,7 +151,13 @@ export class ResourceCollector {
    */
   async collect(signal?: AbortSignal): Promise<void> {
     const source = this.#open();
-    if (!source) return;
+    if (!source) {
+      // EXPORTER_RESOURCE_METRICS=cgroup and the files cannot be read: every container's reading failed, and the
+      // error counter says so, for an alert to see (the log says it once).
+      this.errors += this.#options.targets().length;
+      this.#generation++;
+      return;
+    }
     const { logger, now } = this.#options;
     const started = now();
     const targets = this.#options.targets();

@@ -270,12 +270,14 @@ Deno.test("auto uses the cgroup files when they open, else the stats API, and ne
   assert.deepEqual([remote.opened, remote.c.sourceName], [["api"], "api"]);
 });
 
-Deno.test("cgroup mode never falls back: it collects nothing, logs the error once and tries again", async () => {
+Deno.test("cgroup mode never falls back: it collects nothing, counts each container's reading failed, logs once and tries again", async () => {
   const { c, opened, lines } = modes("cgroup", { cgroupOpens: false });
   await c.collect();
+  assert.deepEqual([c.errors, c.generation], [1, 1], "the running container's reading failed");
   await c.collect();
   assert.deepEqual(opened, ["cgroup", "cgroup"]);
-  assert.equal(c.generation, 0);
+  assert.deepEqual([c.errors, c.generation], [2, 2], "and failed again, so a scrape shows the count grow");
+  assert.equal(c.usage.size, 0);
   assert.equal(c.sourceName, undefined);
   assert.deepEqual(lines().map((l) => [l.level, l.msg]), [
     ["error", "cannot collect resource metrics from cgroup files"],
