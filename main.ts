@@ -2,7 +2,7 @@
  * The Docker exporter: wires configuration, Docker access, the container registry, the tracker
  * and the HTTP server, and handles signals. The only module with side effects at load.
  */
-import { ConfigError, helpText, parseConfig } from "./lib/config.ts";
+import { ConfigError, helpText, hostPort, parseConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createProcessReader } from "./lib/process_metrics.ts";
 import { buildExporter } from "./lib/exporter.ts";
@@ -75,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
       signal: shutdown.signal,
       onListen: ({ hostname, port }) =>
         logger.info("serving metrics", {
-          address: `${web?.cert ? "https" : "http"}://${hostname}:${port}/metrics`,
+          address: `${web?.cert ? "https" : "http"}://${hostPort(hostname, port)}/metrics`,
           docker: config.docker.url,
           basic_auth: (users?.size ?? 0) > 0,
         }),
@@ -85,12 +85,13 @@ export async function main(args: string[]): Promise<number> {
       },
     }, handler);
   } catch (error) {
+    const address = hostPort(config.host, config.port);
     const hint = error instanceof Deno.errors.NotCapable
-      ? `; grant it with --allow-net=${config.host}:${config.port}`
+      ? `; grant it with --allow-net=${address}`
       : error instanceof Deno.errors.AddrInUse
       ? "; another process uses that port (set EXPORTER_PORT)"
       : "";
-    logger.error(`cannot listen on ${config.host}:${config.port}${hint}`, { error });
+    logger.error(`cannot listen on ${address}${hint}`, { error });
     return 1;
   }
 
@@ -131,7 +132,7 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
       return 1;
     }
   }
-  const url = `http://${target.includes(":") && !target.startsWith("[") ? `[${target}]` : target}:${port}/healthz`;
+  const url = `http://${hostPort(target, port)}/healthz`;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
     await response.body?.cancel();

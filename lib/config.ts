@@ -149,6 +149,14 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/**
+ * `host:port` as URLs and Deno's `--allow-net` write it: an IPv6 address goes in brackets.
+ * @example hostPort("::1", 8000) // "[::1]:8000"
+ */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
+}
+
 /** Parses `DOCKER_HOST`-style addresses: `unix:///path` or `tcp://host:port`. */
 export function parseDockerEndpoint(text: string): DockerEndpoint | undefined {
   if (text.startsWith("unix://")) {

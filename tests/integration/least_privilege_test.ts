@@ -129,10 +129,9 @@ async function flagsWith(edit: (flag: string) => string | undefined): Promise<st
 }
 
 /** Runs the exporter with `flags` on 127.0.0.1 (or `host`) and a free port; `Exporter` gives its logs and stop. */
-function spawnExporter(flags: string[], host = "127.0.0.1"): Exporter {
+function spawnExporter(flags: string[], host = "127.0.0.1", port = freePort()): Exporter {
   const env = Deno.env.toObject();
   for (const name of Object.keys(env)) if (/^(EXPORTER_|DOCKER_)/.test(name)) delete env[name];
-  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, MAIN],
     cwd: fileURLToPath(REPO_ROOT),
@@ -216,6 +215,44 @@ for (const { name, flags, host, fails, exits } of withoutOne) {
     await exporter.stop();
   });
 }
+
+/** Whether this machine can listen on ::1 at all. */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "an IPv6 listen address the start task does not allow: the flag the exporter names is one Deno accepts",
+  ignore: !hasIpv6Loopback(),
+  fn: async () => {
+    const port = freePort();
+    const refused = spawnExporter(await startTaskFlags(), "::1", port);
+    const status = await refused.exited;
+    assert.notEqual(status.code, 0);
+    const named = /cannot listen on \[::1\]:(\d+); grant it with (--allow-net=\S+?)"/.exec(refused.stderr);
+    assert.ok(named, refused.stderr);
+    assert.equal(Number(named[1]), port);
+    // Added to the task's list, as the README says to write your own command line.
+    const granted = `,${named[2].slice("--allow-net=".length)}`;
+    await using exporter = spawnExporter(
+      await flagsWith((f) => (f.startsWith("--allow-net=") ? f + granted : f)),
+      "::1",
+      port,
+    );
+    await waitFor(
+      () => fetch(`http://[::1]:${port}/healthz`).then((r) => r.text().then(() => r.ok), () => false),
+      15_000,
+      "/healthz on [::1]",
+    );
+    await waitFor(() => exporter.stderr.includes(`http://[::1]:${port}/metrics`), 5_000, "the address logged as a URL");
+    await exporter.stop();
+  },
+});
 
 Deno.test({
   name: "the start task's permissions suffice against the real engine: sync, events, /metrics and --healthcheck",

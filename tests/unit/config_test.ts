@@ -5,6 +5,7 @@ import {
   ConfigError,
   formatDuration,
   helpText,
+  hostPort,
   parseConfig,
   parseDockerEndpoint,
   parseDuration,
@@ -309,4 +310,11 @@ Deno.test("formatDuration() writes the shortest duration parseDuration() reads b
     assert.equal(formatDuration(ms), text);
     assert.equal(parseDuration(text), ms);
   }
+});
+
+Deno.test("hostPort() writes an IPv6 address in brackets, as URLs and --allow-net want it", () => {
+  assert.equal(hostPort("::1", 8000), "[::1]:8000");
+  assert.equal(hostPort("[::1]", 8000), "[::1]:8000");
+  assert.equal(hostPort("0.0.0.0", 8000), "0.0.0.0:8000");
+  assert.equal(hostPort("exporter.example", 9417), "exporter.example:9417");
 });
