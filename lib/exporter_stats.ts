@@ -17,7 +17,7 @@ export class ExporterStats {
   readonly apiErrorsByOperation = new Map<string, number>();
   /** Pieces of the event stream that were not usable events (garbage or truncated JSON). */
   eventDecodeErrors = 0;
-  /** Times the event stream was opened again after it ended or failed. */
+  /** Attempts to open the event stream again after it ended, failed or could not be opened. */
   eventStreamReconnects = 0;
   /** Engine time of the last event received, in ms since the epoch. */
   lastEventMs: number | undefined;

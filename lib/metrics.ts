@@ -242,7 +242,7 @@ export function containerFamilies(
     perContainer(
       "docker_container_exit_code",
       "gauge",
-      "Exit code of the container's last run (0 if it never exited).",
+      "Exit code of the container's last run; 0 while it runs and if it never exited.",
       (c) => one(c, c.exitCode),
     ),
     perContainer(
@@ -342,7 +342,7 @@ export function exporterFamilies(
     family(
       "docker_exporter_event_stream_reconnects_total",
       "counter",
-      "Times the event stream was opened again after it ended or failed.",
+      "Attempts to open the event stream again after it ended, failed or could not be opened.",
       one(stats.eventStreamReconnects),
     ),
     family(
