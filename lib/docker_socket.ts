@@ -81,13 +81,16 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
 /**
  * Idle keep-alive connections to one endpoint, for the calls made on the socket. A connection goes back here when
  * its answer was read to the end and the engine did not say `Connection: close`; a call takes the most recently
- * used one, and a connection idle for longer than `idleMs` is closed rather than reused, when a call next takes or
- * puts one back (no timer: at most `maxIdle` connections wait for that). Over TCP (a socket proxy)
- * a connection per call would leave one socket in TIME_WAIT per inspect or stats call, for a minute each.
+ * used one, and a connection idle for longer than `idleMs` is closed: when a call next takes or puts one back, or
+ * by a timer while connections wait, so that a quiet exporter (resource metrics off, no events) does not hold them
+ * open on the engine for good. Over TCP (a socket proxy) a connection per call would leave one socket in TIME_WAIT
+ * per inspect or stats call, for a minute each.
  */
 export class ConnectionPool {
   #idle: { conn: Deno.Conn; since: number }[] = [];
   #closed = false;
+  /** Set while connections wait: fires when the oldest has waited `idleMs`. Unref'd: it never keeps Deno alive. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #maxIdle: number;
   readonly #idleMs: number;
   readonly #now: () => number;
@@ -115,6 +118,7 @@ export class ConnectionPool {
     this.#sweep();
     if (this.#closed || this.#idle.length >= this.#maxIdle) return closeQuietly(conn);
     this.#idle.push({ conn, since: this.#now() });
+    this.#schedule();
   }
 
   /** Closes the connections idle for longer than `idleMs`: the oldest, at the bottom of the stack. */
@@ -123,9 +127,24 @@ export class ConnectionPool {
     while (this.#idle.length > 0 && now - this.#idle[0].since > this.#idleMs) closeQuietly(this.#idle.shift()!.conn);
   }
 
+  /** Arms the timer for the oldest idle connection, unless it is armed already or none waits. */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#idle.length === 0) return;
+    const due = Math.max(0, this.#idle[0].since + this.#idleMs - this.#now()) + 1;
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#sweep();
+      this.#schedule();
+    }, due);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
   /** Closes every idle connection; connections put back later are closed at once. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     for (const { conn } of this.#idle.splice(0)) closeQuietly(conn);
   }
 }

@@ -42,6 +42,22 @@ Deno.test("ConnectionPool closes a connection idle for longer than idleMs instea
   assert.equal(old.closed, true);
 });
 
+Deno.test("ConnectionPool closes a connection idle too long by itself, with no call to take or put one", async () => {
+  // A quiet exporter (resource metrics off, no events) makes no call that would sweep, for hours.
+  const pool = new ConnectionPool({ idleMs: 50 });
+  const [quiet, taken] = ["quiet", "taken"].map(fakeConn);
+  pool.put(asConn(taken));
+  pool.put(asConn(quiet));
+  assert.equal(pool.take(), asConn(quiet), "the most recent is taken");
+  pool.put(asConn(quiet));
+  const waited = Date.now();
+  while ((!quiet.closed || !taken.closed) && Date.now() - waited < 5000) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.deepEqual([quiet.closed, taken.closed, pool.idle], [true, true, 0], "both closed once idle for 50 ms");
+  pool.close();
+});
+
 Deno.test("ConnectionPool.close() closes the idle connections and every one put back later", () => {
   const pool = new ConnectionPool();
   const [idle, late] = ["idle", "late"].map(fakeConn);
