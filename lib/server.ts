@@ -34,9 +34,17 @@ export function parseQualityList(header: string | null): MediaRange[] {
  */
 export function negotiateFormat(accept: string | null): ScrapeFormat {
   const ranges = parseQualityList(accept);
-  const quality = (type: string) => Math.max(0, ...ranges.filter((r) => r.type === type).map((r) => r.q));
+  // The q-value of the most specific range present (RFC 9110 §12.5.1): `text/plain;q=0` refuses the text format
+  // even next to `*/*`.
+  const quality = (...types: string[]) => {
+    for (const type of types) {
+      const matching = ranges.filter((r) => r.type === type);
+      if (matching.length > 0) return Math.max(...matching.map((r) => r.q));
+    }
+    return 0;
+  };
   const openMetrics = quality("application/openmetrics-text");
-  const text = Math.max(quality("text/plain"), quality("text/*"), quality("*/*"));
+  const text = quality("text/plain", "text/*", "*/*");
   return openMetrics > 0 && openMetrics >= text ? "openmetrics" : "text";
 }
 

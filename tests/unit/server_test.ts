@@ -72,7 +72,7 @@ Deno.test("GET /metrics serves OpenMetrics for Prometheus's real Accept header",
   assert.equal(await response.text(), OPENMETRICS_BODY);
 });
 
-Deno.test("negotiateFormat() picks text when OpenMetrics is refused or weaker, and for odd Accept values", () => {
+Deno.test("negotiateFormat() picks text when OpenMetrics is refused or weaker, and for odd Accept values; the most specific range decides", () => {
   const table: Array<[string | null, "text" | "openmetrics"]> = [
     [PROMETHEUS_ACCEPT, "openmetrics"],
     ["application/openmetrics-text", "openmetrics"],
@@ -90,6 +90,11 @@ Deno.test("negotiateFormat() picks text when OpenMetrics is refused or weaker, a
     ["garbage", "text"],
     ["application/json", "text"],
     ["application/*", "text"],
+    // The most specific range decides: */* does not outweigh what text/plain says.
+    ["application/openmetrics-text;q=0.5, text/plain;q=0.1, */*", "openmetrics"],
+    ["application/openmetrics-text;q=0.5, text/plain;q=0, */*;q=0.8", "openmetrics"],
+    ["application/openmetrics-text;q=0.5, text/*;q=0.2, */*", "openmetrics"],
+    ["application/openmetrics-text;q=0.5, text/*;q=0.9, */*;q=0.1", "text"],
   ];
   for (const [accept, format] of table) assert.equal(negotiateFormat(accept), format, String(accept));
 });
