@@ -100,6 +100,17 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
       }
       basicAuthUsers.set(user, hash);
     }
+    // A refusal costs one comparison at the users' cost, against a decoy for unknown users: with mixed costs, how
+    // long a refusal takes would tell which users exist.
+    const costs = new Map<string, string>();
+    for (const [user, hash] of basicAuthUsers) if (!costs.has(hash.slice(4, 6))) costs.set(hash.slice(4, 6), user);
+    if (costs.size > 1) {
+      const [[first, firstUser], [second, secondUser]] = costs;
+      throw new ConfigError(
+        `${where("basic_auth_users")}: every hash must have the same bcrypt cost (${firstUser} has ${first}, ` +
+          `${secondUser} has ${second}), or the time a refusal takes tells which users exist`,
+      );
+    }
   }
   return { tls, basicAuthUsers };
 }

@@ -130,6 +130,12 @@ const refusals: { name: string; document: unknown; message: string }[] = [
     message: `--web.config.file ${PATH}: basic_auth_users.a:b: a user name cannot be empty or contain ':'`,
   },
   {
+    name: "users whose hashes have different bcrypt costs",
+    document: { basic_auth_users: { fast: HASH.replace("$10$", "$04$"), admin: HASH, other: HASH } },
+    message: `--web.config.file ${PATH}: basic_auth_users: every hash must have the same bcrypt cost (fast has 04, ` +
+      "admin has 10), or the time a refusal takes tells which users exist",
+  },
+  {
     name: "an empty user name",
     document: { basic_auth_users: { "": HASH } },
     message: `--web.config.file ${PATH}: basic_auth_users.: a user name cannot be empty or contain ':'`,
