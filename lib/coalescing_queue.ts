@@ -30,6 +30,22 @@ export class CoalescingQueue {
     return promise;
   }
 
+  /** Whether a run for `key` is in progress now. */
+  isRunning(key: string): boolean {
+    return this.#running.has(key);
+  }
+
+  /**
+   * Drops the run waiting for `key`, if any, resolving its promise; a run in progress goes on. For a key whose work
+   * has become pointless (an inspect of a container just destroyed), so that it does not wait in line before others.
+   */
+  cancel(key: string): void {
+    const waiting = this.#waiting.get(key);
+    if (!waiting) return;
+    this.#waiting.delete(key);
+    waiting.resolve();
+  }
+
   #pump(): void {
     while (this.#running.size < this.concurrency && this.#order.length > 0) {
       const key = this.#order.shift()!;

@@ -62,30 +62,43 @@ export class ContainerTracker {
     const { refreshIntervalMs, staleAfterMs } = this.#options;
     const refreshTimer = setInterval(() => void this.refresh(), refreshIntervalMs);
     const sweepTimer = setInterval(() => this.sweep(), Math.max(100, Math.min(5000, staleAfterMs / 6)));
+    const backoff = this.#options.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;
     try {
       while (!signal.aborted) {
         let stream: EventStream | undefined;
+        /** Set once this attempt's stream is open and its list applied: events are followed from then on. */
+        let followedFromMs: number | undefined;
+        let ended = false;
         try {
           await this.#connect();
           const since = this.#sinceSeconds();
-          this.#streamOpenedMs = this.#options.now();
+          const openedMs = this.#options.now();
           stream = await this.#options.openEvents({ apiVersion: this.#apiVersion!, sinceSeconds: since, signal });
           // The stream is open before the list is taken, so nothing that happens in between is missed.
           if (!(await this.refresh())) throw ALREADY_COUNTED;
-          attempt = 0;
+          // Only now is everything up to `openedMs` applied: an attempt whose list failed must not move `since`
+          // past events it never read.
+          this.#streamOpenedMs = openedMs;
+          followedFromMs = this.#options.now();
           for await (const item of stream.items) this.#handle(item);
-          if (!signal.aborted) throw new DockerApiError("Docker closed the event stream", "events");
+          ended = !signal.aborted;
+          if (ended) throw new DockerApiError("Docker closed the event stream", "events");
         } catch (error) {
           stream?.close();
           if (signal.aborted) break;
-          if (error !== ALREADY_COUNTED) this.#failed(error);
+          if (ended) {
+            // The engine did answer, and a proxy's idle timeout ends the stream this way too: whether the engine is
+            // still there, the reconnect finds out.
+            this.#count(error);
+            this.#options.logger.info("Docker closed the event stream; reopening it");
+          } else if (error !== ALREADY_COUNTED) this.#failed(error);
           this.#options.stats.eventStreamReconnects++;
-          const delay = backoffDelay(
-            attempt++,
-            this.#options.backoff ?? DEFAULT_BACKOFF,
-            (this.#options.random ?? Math.random)(),
-          );
+          // A stream followed for a while was a working connection: back off from the start again. One that ends
+          // at once (an engine or proxy closing /events) backs off further each time, rather than listing every
+          // container every 250 ms.
+          if (followedFromMs !== undefined && this.#options.now() - followedFromMs >= backoff.maxMs) attempt = 0;
+          const delay = backoffDelay(attempt++, backoff, (this.#options.random ?? Math.random)());
           this.#options.logger.debug("reconnecting to Docker", { delay_ms: delay, attempt });
           await new Promise<void>((resolve) => {
             this.#wake = resolve;
@@ -206,11 +219,14 @@ export class ContainerTracker {
     logger.debug("event", { action: event.action, detail: event.detail, id: event.id });
     if (effect.remove) {
       registry.remove(event.id, nowMs);
+      this.#queue.cancel(event.id);
       return;
     }
     if (effect.patch) registry.patch(event.id, effect.patch, nowMs);
     else registry.markSeen(event.id, nowMs);
-    if (effect.inspect) void this.#queue.schedule(event.id);
+    // An inspect already under way may have been answered before this event, and would undo the patch when it lands:
+    // one more, begun after the event, has the last word.
+    if (effect.inspect || (effect.patch && this.#queue.isRunning(event.id))) void this.#queue.schedule(event.id);
   }
 
   #count(error: unknown): void {

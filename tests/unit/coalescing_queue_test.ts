@@ -170,3 +170,26 @@ Deno.test("CoalescingQueue goes on after a run fails, and still resolves the wai
   await good;
   assert.deepEqual(work.log, ["start bad", "end bad", "start good", "end good"]);
 });
+
+Deno.test("cancel() drops a waiting run and resolves its promise; a run in progress goes on", async () => {
+  const ran: string[] = [];
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const queue = new CoalescingQueue(1, async (key) => {
+    ran.push(key);
+    await gate;
+  });
+  const first = queue.schedule("a");
+  const again = queue.schedule("a");
+  const other = queue.schedule("b");
+  assert.deepEqual([queue.isRunning("a"), queue.isRunning("b")], [true, false]);
+  queue.cancel("a");
+  queue.cancel("b");
+  await other;
+  await again;
+  assert.equal(queue.size, 1, "only the run in progress is left");
+  release();
+  await first;
+  assert.deepEqual(ran, ["a"], "neither cancelled run started");
+  assert.equal(queue.size, 0);
+});

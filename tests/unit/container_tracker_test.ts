@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { ContainerRegistry, parseDockerTime } from "../../lib/container_registry.ts";
 import { ContainerTracker } from "../../lib/container_tracker.ts";
 import type { ContainerInspect, DockerApi } from "../../lib/docker_api.ts";
-import type { EventStreamItem } from "../../lib/docker_events.ts";
+import { DockerApiError } from "../../lib/docker_errors.ts";
+import type { ContainerEvent, EventStreamItem } from "../../lib/docker_events.ts";
 import { ExporterStats } from "../../lib/exporter_stats.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { fakeContainer } from "../support/fake_engine.ts";
@@ -42,6 +43,9 @@ function setup() {
   let openGate = () => {};
   /** While true, inspects fail as they do while the engine goes down. */
   let inspectsFail = false;
+  /** While set, inspects answer only after it, with what the engine held when they were asked. */
+  let answerGate: Promise<void> | undefined;
+  let openAnswerGate = () => {};
   /** While set, a list answers only after it: what it answers is still what existed when it was asked. */
   let listGate: Promise<void> | undefined;
   let openListGate = () => {};
@@ -63,7 +67,9 @@ function setup() {
       await gate;
       if (inspectsFail) throw new Error("connect ENOENT /var/run/docker.sock");
       const found = containers.get(id);
-      return found && structuredClone(found);
+      const answer = found && structuredClone(found);
+      await answerGate;
+      return answer;
     },
     // The tracker never asks for stats; the resource collector does.
     containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
@@ -113,6 +119,11 @@ function setup() {
     releaseInspects: () => {
       gate = undefined;
       openGate();
+    },
+    holdAnswers: () => (answerGate = new Promise<void>((resolve) => (openAnswerGate = resolve))),
+    releaseAnswers: () => {
+      answerGate = undefined;
+      openAnswerGate();
     },
     start: async () => {
       const running = tracker.run(controller.signal);
@@ -310,4 +321,187 @@ Deno.test("a container whose inspect failed while a list was on its way, and tha
   } finally {
     await stop();
   }
+});
+
+Deno.test("a pause while an inspect is on its way is not undone when that inspect's older answer lands", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "web"));
+  const stop = await t.start();
+  try {
+    t.calls.length = 0;
+    t.holdAnswers();
+    t.send(A, "health_status", { "health_status": "healthy" });
+    await t.settle();
+    assert.deepEqual(t.calls, ["inspect aaaa"], "the engine answered: running");
+    t.containers.get(A)!.State.Status = "paused";
+    t.send(A, "pause");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "paused");
+    t.releaseAnswers();
+    await t.settle();
+    await t.settle();
+    assert.equal(t.registry.get(A)?.state, "paused", "an inspect begun after the pause has the last word");
+    assert.deepEqual(t.calls, ["inspect aaaa", "inspect aaaa"]);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a destroy drops the inspect still waiting for its container, so churn leaves no backlog", async () => {
+  const t = setup();
+  const stop = await t.start();
+  try {
+    t.calls.length = 0;
+    t.holdInspects();
+    const ids = Array.from({ length: 50 }, (_, i) => i.toString(16).padStart(64, "c"));
+    for (const id of ids) {
+      t.send(id, "create");
+      t.send(id, "destroy");
+    }
+    await t.settle();
+    t.releaseInspects();
+    await t.settle();
+    assert.equal(t.calls.length, 8, "only the inspects already under way (8 at once) ran");
+    assert.deepEqual(ids.filter((id) => t.registry.has(id)), []);
+  } finally {
+    await stop();
+  }
+});
+
+/**
+ * An engine whose event streams replay its log from `since` (events at or after it, as dockerd does), each stream
+ * closed by the test or at once, and whose lists can be made to fail.
+ */
+function replayingEngine() {
+  let clock = 1_000_000_000;
+  const containers = new Map<string, ContainerInspect>();
+  const log: ContainerEvent[] = [];
+  const streams: EventQueue[] = [];
+  const sinces: (number | undefined)[] = [];
+  let failingLists = 0;
+  let closeAtOnce = false;
+  const api: DockerApi = {
+    version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
+    useApiVersion: () => {},
+    info: () => Promise.resolve({ Name: "host" }),
+    listContainers: () => {
+      if (failingLists > 0 && failingLists--) return Promise.reject(new DockerApiError("boom", "list", 500));
+      return Promise.resolve(
+        Array.from(containers.values(), (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" })),
+      );
+    },
+    inspectContainer: (id) => Promise.resolve(structuredClone(containers.get(id))),
+    containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
+    close: () => {},
+  };
+  const openEvents = ({ sinceSeconds }: { sinceSeconds?: number }) => {
+    sinces.push(sinceSeconds);
+    const stream = new EventQueue();
+    for (const event of log) {
+      if (sinceSeconds !== undefined && event.timeMs >= sinceSeconds * 1000) stream.push({ kind: "event", event });
+    }
+    if (closeAtOnce) stream.close();
+    streams.push(stream);
+    return Promise.resolve({ items: stream, close: () => stream.close() });
+  };
+  return {
+    containers,
+    sinces,
+    api,
+    openEvents,
+    now: () => clock,
+    advance: (ms: number) => (clock += ms),
+    emit: (id: string, action: string) => {
+      const event = { action, detail: "", id, attributes: {}, timeMs: clock };
+      log.push(event);
+      for (const stream of streams) stream.push({ kind: "event", event });
+    },
+    endStream: () => streams.at(-1)!.close(),
+    failLists: (count: number) => (failingLists = count),
+    closeStreamsAtOnce: (on: boolean) => (closeAtOnce = on),
+  };
+}
+
+const tick = (ms = 10) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("a reconnect whose list failed does not move since past the events it never read", async () => {
+  const e = replayingEngine();
+  e.containers.set(A, fakeContainer(A, "web"));
+  const registry = new ContainerRegistry(60_000);
+  const stats = new ExporterStats();
+  const tracker = new ContainerTracker({
+    api: e.api,
+    openEvents: e.openEvents,
+    registry,
+    stats,
+    logger: silentLogger,
+    now: e.now,
+    refreshIntervalMs: 3_600_000,
+    staleAfterMs: 7_200_000,
+    backoff: { initialMs: 1, maxMs: 1 },
+  });
+  const controller = new AbortController();
+  const running = tracker.run(controller.signal);
+  try {
+    while (!stats.synced) await tick();
+    // No event yet, so since comes from when the stream was opened. The engine ends the stream, restarts A while
+    // the exporter reconnects, and fails the first list after that: running again, A looks unchanged in a list.
+    e.advance(60_000);
+    e.failLists(1);
+    e.endStream();
+    const a = e.containers.get(A)!;
+    a.RestartCount = 1;
+    e.emit(A, "restart");
+    e.advance(5_000);
+    while (e.sinces.length < 3) await tick();
+    await tick();
+    assert.equal(e.sinces[2], e.sinces[1], "the failed attempt left since where the working stream had it");
+    assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
+  } finally {
+    controller.abort();
+    e.endStream();
+    await running;
+  }
+});
+
+Deno.test("an event stream that ends at once is reopened with growing delays, and the engine counts as up", async () => {
+  const e = replayingEngine();
+  e.closeStreamsAtOnce(true);
+  const stats = new ExporterStats();
+  const delays: unknown[] = [];
+  const upAtEachRetry: boolean[] = [];
+  const logger = {
+    ...silentLogger,
+    debug: (msg: string, fields?: Record<string, unknown>) => {
+      if (msg !== "reconnecting to Docker") return;
+      delays.push(fields?.delay_ms);
+      upAtEachRetry.push(stats.engineUp);
+    },
+  };
+  const tracker = new ContainerTracker({
+    api: e.api,
+    openEvents: e.openEvents,
+    registry: new ContainerRegistry(60_000),
+    stats,
+    logger,
+    now: e.now,
+    refreshIntervalMs: 3_600_000,
+    staleAfterMs: 7_200_000,
+    backoff: { initialMs: 10, maxMs: 1000 },
+    random: () => 1,
+  });
+  const controller = new AbortController();
+  const running = tracker.run(controller.signal);
+  while (delays.length < 5) await tick(5);
+  // A stream followed for at least maxMs was a working one: the next delay starts over.
+  e.closeStreamsAtOnce(false);
+  while (e.sinces.length < 6) await tick(5);
+  e.advance(1000);
+  e.endStream();
+  while (delays.length < 6) await tick(5);
+  controller.abort();
+  e.endStream();
+  await running;
+  assert.deepEqual(delays, [10, 20, 40, 80, 160, 10]);
+  assert.deepEqual(upAtEachRetry, [true, true, true, true, true, true], "docker_up did not flap");
 });
