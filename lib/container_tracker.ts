@@ -5,7 +5,13 @@
  */
 import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import { CoalescingQueue } from "./coalescing_queue.ts";
-import { type ContainerRegistry, recordFromInspect, StringPool, summaryDiffers } from "./container_registry.ts";
+import {
+  type ContainerRegistry,
+  parseDockerTime,
+  recordFromInspect,
+  StringPool,
+  summaryDiffers,
+} from "./container_registry.ts";
 import { type DockerApi, negotiateApiVersion } from "./docker_api.ts";
 import { DockerApiError } from "./docker_errors.ts";
 import type { EventStream, EventStreamItem } from "./docker_events.ts";
@@ -46,8 +52,13 @@ export class ContainerTracker {
    */
   readonly #unconfirmed = new Set<string>();
   #apiVersion: string | undefined;
-  /** Our clock when the current event stream was opened; `since` for the next one if no event came. */
+  /** The engine's clock when the current event stream was opened; `since` for the next one if no event came. */
   #streamOpenedMs: number | undefined;
+  /**
+   * How far the engine's clock is ahead of ours (from `/info`'s SystemTime; 0 without it). `since` is read by the
+   * engine's clock, and an engine on another host may be seconds off.
+   */
+  #engineClockAheadMs = 0;
 
   constructor(options: TrackerOptions) {
     this.#options = options;
@@ -73,7 +84,7 @@ export class ContainerTracker {
         try {
           await this.#connect();
           const since = this.#sinceSeconds();
-          const openedMs = this.#options.now();
+          const openedMs = this.#options.now() + this.#engineClockAheadMs;
           stream = await this.#options.openEvents({ apiVersion: this.#apiVersion!, sinceSeconds: since, signal });
           // The stream is open before the list is taken, so nothing that happens in between is missed.
           if (!(await this.refresh())) throw ALREADY_COUNTED;
@@ -135,7 +146,12 @@ export class ContainerTracker {
     const version = await api.version();
     this.#apiVersion = negotiateApiVersion(version);
     api.useApiVersion(this.#apiVersion);
+    const askedMs = this.#options.now();
     const info = await api.info();
+    const engineSeconds = parseDockerTime(info.SystemTime);
+    if (engineSeconds !== undefined) {
+      this.#engineClockAheadMs = engineSeconds * 1000 - (askedMs + this.#options.now()) / 2;
+    }
     const engine = {
       version: String(version.Version ?? ""),
       apiVersion: this.#apiVersion,

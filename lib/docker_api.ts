@@ -22,6 +22,8 @@ export interface EngineVersion {
 /** `GET /info`, the fields the exporter uses. */
 export interface EngineInfo {
   Name: string;
+  /** The engine's clock, e.g. `2026-11-26T14:40:00.123456789Z`; `since` is in its time. */
+  SystemTime?: string;
 }
 
 /** One entry of `GET /containers/json?all=1`. */

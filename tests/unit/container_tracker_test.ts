@@ -370,9 +370,9 @@ Deno.test("a destroy drops the inspect still waiting for its container, so churn
 
 /**
  * An engine whose event streams replay its log from `since` (events at or after it, as dockerd does), each stream
- * closed by the test or at once, and whose lists can be made to fail.
+ * closed by the test or at once, and whose lists can be made to fail. Its clock runs `behindMs` behind ours.
  */
-function replayingEngine() {
+function replayingEngine(behindMs = 0) {
   let clock = 1_000_000_000;
   const containers = new Map<string, ContainerInspect>();
   const log: ContainerEvent[] = [];
@@ -383,7 +383,7 @@ function replayingEngine() {
   const api: DockerApi = {
     version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
     useApiVersion: () => {},
-    info: () => Promise.resolve({ Name: "host" }),
+    info: () => Promise.resolve({ Name: "host", SystemTime: new Date(clock - behindMs).toISOString() }),
     listContainers: () => {
       if (failingLists > 0 && failingLists--) return Promise.reject(new DockerApiError("boom", "list", 500));
       return Promise.resolve(
@@ -412,7 +412,7 @@ function replayingEngine() {
     now: () => clock,
     advance: (ms: number) => (clock += ms),
     emit: (id: string, action: string) => {
-      const event = { action, detail: "", id, attributes: {}, timeMs: clock };
+      const event = { action, detail: "", id, attributes: {}, timeMs: clock - behindMs };
       log.push(event);
       for (const stream of streams) stream.push({ kind: "event", event });
     },
@@ -504,4 +504,41 @@ Deno.test("an event stream that ends at once is reopened with growing delays, an
   await running;
   assert.deepEqual(delays, [10, 20, 40, 80, 160, 10]);
   assert.deepEqual(upAtEachRetry, [true, true, true, true, true, true], "docker_up did not flap");
+});
+
+Deno.test("a reconnect asks for events since the engine's time, for an engine whose clock runs behind ours", async () => {
+  const e = replayingEngine(60_000);
+  e.containers.set(A, fakeContainer(A, "web"));
+  const registry = new ContainerRegistry(60_000);
+  const stats = new ExporterStats();
+  const tracker = new ContainerTracker({
+    api: e.api,
+    openEvents: e.openEvents,
+    registry,
+    stats,
+    logger: silentLogger,
+    now: e.now,
+    refreshIntervalMs: 3_600_000,
+    staleAfterMs: 7_200_000,
+    backoff: { initialMs: 1, maxMs: 1 },
+  });
+  const controller = new AbortController();
+  const running = tracker.run(controller.signal);
+  try {
+    while (!stats.synced) await tick();
+    const openedEngineSeconds = Math.floor((e.now() - 60_000) / 1000);
+    // No event yet. The stream ends, and A restarts (by the engine's clock, a minute behind ours) before it reopens.
+    e.advance(10_000);
+    e.endStream();
+    e.containers.get(A)!.RestartCount = 1;
+    e.emit(A, "restart");
+    while (e.sinces.length < 2) await tick();
+    await tick();
+    assert.equal(e.sinces[1], openedEngineSeconds - 1, "since is when the stream opened, by the engine's clock");
+    assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
+  } finally {
+    controller.abort();
+    e.endStream();
+    await running;
+  }
 });
