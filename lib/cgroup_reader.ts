@@ -116,7 +116,8 @@ export function parsePartitions(text: string): Map<string, string> {
   return names;
 }
 
-function ioRow(rows: Map<string, BlockIoUsage>, device: string): BlockIoUsage {
+/** A device's row: the cgroup files give all four figures. */
+function ioRow(rows: Map<string, Required<BlockIoUsage>>, device: string): Required<BlockIoUsage> {
   let row = rows.get(device);
   if (!row) rows.set(device, row = { device, readBytes: 0, writeBytes: 0, reads: 0, writes: 0 });
   return row;
@@ -127,7 +128,7 @@ function ioRow(rows: Map<string, BlockIoUsage>, device: string): BlockIoUsage {
  * `major:minor Op value` lines (Read, Write, Sync, Async, Discard, Total) and a closing `Total n`.
  */
 export function parseV1Blkio(bytesText: string, iosText: string, devices: ReadonlyMap<string, string>): BlockIoUsage[] {
-  const rows = new Map<string, BlockIoUsage>();
+  const rows = new Map<string, Required<BlockIoUsage>>();
   const add = (text: string, read: "readBytes" | "reads", write: "writeBytes" | "writes") => {
     for (const line of text.split("\n")) {
       const [key, op, value] = line.trim().split(/\s+/);
@@ -143,7 +144,7 @@ export function parseV1Blkio(bytesText: string, iosText: string, devices: Readon
 
 /** Parses cgroup v2's `io.stat`: `major:minor rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..` lines. */
 export function parseIoStat(text: string, devices: ReadonlyMap<string, string>): BlockIoUsage[] {
-  const rows = new Map<string, BlockIoUsage>();
+  const rows = new Map<string, Required<BlockIoUsage>>();
   for (const line of text.split("\n")) {
     const [key, ...fields] = line.trim().split(/\s+/);
     const device = /^(\d+):(\d+)$/.exec(key);

@@ -38,6 +38,11 @@ export interface ContainerRecord {
   cpuQuotaMicros?: number;
   /** The CFS period in microseconds. */
   cpuPeriodMicros?: number;
+  /**
+   * Joined another container's network namespace (`--network container:<id>`, compose `network_mode: service:x`):
+   * its interfaces and their counters are that container's.
+   */
+  sharesNetwork?: boolean;
 }
 
 /** Parses a Docker timestamp (RFC 3339 with nanoseconds) to Unix seconds; Docker's zero time gives `undefined`. */
@@ -123,6 +128,7 @@ export function recordFromInspect(inspect: ContainerInspect, pool?: StringPool):
     // `--cpus` sets NanoCpus and the engine writes a quota for the default period; it refuses both at once.
     cpuQuotaMicros: positive(host.CpuQuota) || Math.round(positive(host.NanoCpus) * DEFAULT_CFS_PERIOD_MICROS / 1e9),
     cpuPeriodMicros: positive(host.CpuPeriod) || DEFAULT_CFS_PERIOD_MICROS,
+    sharesNetwork: typeof host.NetworkMode === "string" && host.NetworkMode.startsWith("container:"),
   };
 }
 

@@ -53,7 +53,14 @@ export interface ContainerInspect {
     Pid?: number;
   };
   /** Resource limits as set by `docker run`/`docker update`; 0 means not set. */
-  HostConfig?: { Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number } | null;
+  HostConfig?: {
+    Memory?: number;
+    NanoCpus?: number;
+    CpuQuota?: number;
+    CpuPeriod?: number;
+    /** `default`, `bridge`, `host`, `none`, a network's name, or `container:<id>`. */
+    NetworkMode?: string;
+  } | null;
 }
 
 /** One entry of a `blkio_stats` list in `GET /containers/{id}/stats`; `op` is `Read`/`Write` (v1) or `read`/`write` (v2). */
@@ -66,6 +73,8 @@ export interface BlkioStatEntry {
 
 /** `GET /containers/{id}/stats?stream=false&one-shot=true`, the fields the exporter uses (cgroup v1 and v2 engines). */
 export interface ContainerStats {
+  /** When the engine took the reading; Docker's zero time for a container that is not running. */
+  read?: string;
   cpu_stats?: {
     cpu_usage?: { total_usage?: number; usage_in_usermode?: number; usage_in_kernelmode?: number };
     throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
@@ -458,6 +467,7 @@ const INSPECT_FIELDS: [string[], "string" | "number" | "boolean" | "object"][] =
   [["HostConfig", "NanoCpus"], "number"],
   [["HostConfig", "CpuQuota"], "number"],
   [["HostConfig", "CpuPeriod"], "number"],
+  [["HostConfig", "NetworkMode"], "string"],
 ];
 
 /** An inspect document whose fields have the types the registry expects (absent or null ones are defaulted there). */

@@ -65,7 +65,10 @@ export function apiSource(stats: (id: string) => Promise<ContainerStats | undefi
     concurrency: API_CONCURRENCY,
     read: async (target) => {
       const answer = await stats(target.id);
-      return answer === undefined ? undefined : usageFromStats(answer);
+      // A container that stopped since the target list was made answers with zeros taken at Docker's zero time:
+      // gone, not a reading whose counters fell to 0.
+      if (answer === undefined || answer.read?.startsWith("0001-01-01")) return undefined;
+      return usageFromStats(answer);
     },
   };
 }

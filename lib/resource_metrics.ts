@@ -83,24 +83,28 @@ export function resourceFamilies(
       const value = valueOf(c, u, c.cpuQuotaMicros ?? 0);
       return value === undefined ? [] : [{ labels: labelsOf(c), value }];
     }, inputs);
-  /** A family with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`. */
+  /**
+   * A family with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`; an item whose
+   * `value` is undefined (not known to the source) has none.
+   */
   const perItem = <T>(
     name: string,
     help: string,
-    itemsOf: (u: ContainerUsage) => readonly T[],
+    itemsOf: (c: ContainerRecord, u: ContainerUsage) => readonly T[],
     label: string,
     key: (item: T) => string,
-    value: (item: T) => number,
+    value: (item: T) => number | undefined,
   ) =>
-    groupedFamily(
-      name,
-      "counter",
-      help,
-      sorted,
-      ({ c, u }): Sample[] =>
-        itemsOf(u).map((item) => ({ labels: [...labelsOf(c), [label, key(item)]], value: value(item) })),
-      inputs,
-    );
+    groupedFamily(name, "counter", help, sorted, ({ c, u }): Sample[] => {
+      const samples: Sample[] = [];
+      for (const item of itemsOf(c, u)) {
+        const v = value(item);
+        if (v !== undefined) samples.push({ labels: [...labelsOf(c), [label, key(item)]], value: v });
+      }
+      return samples;
+    }, inputs);
+  /** A container in another's network namespace would repeat that one's counters, so it has none, as in cAdvisor. */
+  const networkOf = (c: ContainerRecord, u: ContainerUsage) => c.sharesNetwork ? [] : u.network;
   /** CFS periods are read only where a quota is set, as in cAdvisor. */
   const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
 
@@ -199,10 +203,10 @@ export function resourceFamilies(
       (_, u) => u.memory?.oomKills,
     ),
     ...NETWORK_COUNTERS.map(([field, name, help]) =>
-      perItem(name, help, (u) => u.network, "interface", (net) => net.interface, (net) => net[field])
+      perItem(name, help, networkOf, "interface", (net) => net.interface, (net) => net[field])
     ),
     ...BLOCK_IO_COUNTERS.map(([field, name, help]) =>
-      perItem(name, help, (u) => u.blockIo, "device", (io) => io.device, (io) => io[field])
+      perItem(name, help, (_, u) => u.blockIo, "device", (io) => io.device, (io) => io[field])
     ),
     perContainer(
       "container_threads",

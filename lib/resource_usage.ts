@@ -19,12 +19,15 @@ export interface CpuUsage {
 export interface MemoryUsage {
   /** Everything charged to the cgroup, page cache included (`memory.usage_in_bytes`, `memory.current`). */
   usageBytes: number;
-  /** Usage minus inactive file cache, floored at 0: what the kernel cannot easily reclaim. */
-  workingSetBytes: number;
+  /**
+   * Usage minus inactive file cache, floored at 0: what the kernel cannot easily reclaim. This and the next two are
+   * unknown when a stats answer has no `memory_stats.stats` (Podman's).
+   */
+  workingSetBytes?: number;
   /** Anonymous memory (`total_rss`, v2 `anon`). */
-  rssBytes: number;
+  rssBytes?: number;
   /** Page cache (`total_cache`, v2 `file`). */
-  cacheBytes: number;
+  cacheBytes?: number;
   /** Times usage hit the limit (v1 `memory.failcnt`, v2 `max` in `memory.events`); unknown through the API on v2. */
   failcnt?: number;
   /** Processes the kernel's OOM killer killed in the container (v1 `memory.oom_control`, v2 `memory.events`). */
@@ -48,10 +51,11 @@ export interface NetworkUsage {
 export interface BlockIoUsage {
   /** `/dev/<name>` when the device's name is known, else `major:minor`. */
   device: string;
-  readBytes: number;
-  writeBytes: number;
-  reads: number;
-  writes: number;
+  readBytes?: number;
+  writeBytes?: number;
+  /** Operations; unknown through the stats API of a cgroup v2 engine, which leaves `io_serviced_recursive` null. */
+  reads?: number;
+  writes?: number;
 }
 
 /** Everything one collection learned about one container. A part the source could not read is left out. */
@@ -106,14 +110,20 @@ export function usageFromStats(
   const memory = stats.memory_stats;
   if (memory && typeof memory.usage === "number") {
     const s = memory.stats ?? {};
-    // cgroup v1 engines report memory.stat's total_* keys; v2 engines report v2's memory.stat keys.
+    // cgroup v1 engines report memory.stat's total_* keys; v2 engines report v2's memory.stat keys. Without any
+    // (Podman sends none), what is cache and what is not is unknown: no working set, RSS or cache rather than 0s.
     const v1 = "total_inactive_file" in s || "total_rss" in s;
+    const known = Object.keys(s).length > 0;
     const inactiveFile = (v1 ? s.total_inactive_file : s.inactive_file) ?? 0;
     usage.memory = {
       usageBytes: memory.usage,
-      workingSetBytes: Math.max(0, memory.usage - inactiveFile),
-      rssBytes: (v1 ? s.total_rss : s.anon) ?? 0,
-      cacheBytes: (v1 ? s.total_cache : s.file) ?? 0,
+      ...(known
+        ? {
+          workingSetBytes: Math.max(0, memory.usage - inactiveFile),
+          rssBytes: (v1 ? s.total_rss : s.anon) ?? 0,
+          cacheBytes: (v1 ? s.total_cache : s.file) ?? 0,
+        }
+        : {}),
       // v1 engines leave failcnt out while it is 0; v2 has none.
       ...(v1 ? { failcnt: memory.failcnt ?? 0 } : {}),
     };
@@ -137,13 +147,16 @@ export function usageFromStats(
     read: "readBytes" | "reads",
     write: "writeBytes" | "writes",
   ) => {
+    // Only the figures an array is there for: a v2 engine sends no operation counts, which are unknown, not 0.
     for (const entry of entries ?? []) {
       const op = entry.op.toLowerCase();
       if (op !== "read" && op !== "write") continue;
       const device = deviceName(devices, entry.major, entry.minor);
       let row = io.get(device);
-      if (!row) io.set(device, row = { device, readBytes: 0, writeBytes: 0, reads: 0, writes: 0 });
-      row[op === "read" ? read : write] += entry.value;
+      if (!row) io.set(device, row = { device });
+      row[read] ??= 0;
+      row[write] ??= 0;
+      row[op === "read" ? read : write]! += entry.value;
     }
   };
   add(stats.blkio_stats?.io_service_bytes_recursive, "readBytes", "writeBytes");

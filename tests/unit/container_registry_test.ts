@@ -244,9 +244,21 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
     memoryLimitBytes: 0,
     cpuQuotaMicros: 0,
     cpuPeriodMicros: 100_000,
+    sharesNetwork: false,
   });
   assertClose(createdSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.308331256), "created");
   assertClose(startedSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.475717411), "started");
+});
+
+Deno.test("recordFromInspect() notes a container that joined another's network namespace", () => {
+  const inspect = readInspect("inspect_running.json");
+  assert.equal(recordFromInspect(inspect).sharesNetwork, false, "--network none");
+  for (const mode of ["container:9bf8c1d8114e", "container:web"]) {
+    const joined = { ...inspect, HostConfig: { ...inspect.HostConfig, NetworkMode: mode } };
+    assert.equal(recordFromInspect(joined).sharesNetwork, true, mode);
+  }
+  const host = { ...inspect, HostConfig: { ...inspect.HostConfig, NetworkMode: "host" } };
+  assert.equal(recordFromInspect(host).sharesNetwork, false, "host");
 });
 
 Deno.test("recordFromInspect() through a StringPool gives the same records, also once the pool starts afresh", () => {

@@ -453,7 +453,8 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
       transmitErrors: 0,
       transmitDropped: 1,
     }],
-    blockIo: [{ device: "8:0", readBytes: 4096, writeBytes: 8192, reads: 0, writes: 0 }],
+    // A v2 engine leaves io_serviced_recursive null: the operation counts are unknown, not 0.
+    blockIo: [{ device: "8:0", readBytes: 4096, writeBytes: 8192 }],
     tasks: 4,
     tasksLimit: 0,
   });
@@ -463,10 +464,16 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
   const asked: string[] = [];
   const source = apiSource((id) => {
     asked.push(id);
-    return Promise.resolve(id === "gone" ? undefined : { pids_stats: { current: 3, limit: 0 } });
+    return Promise.resolve(
+      id === "gone" ? undefined : id === "stopped"
+        // What dockerd 20.10 answers for a container that is not running: zeros, read at its zero time.
+        ? { read: "0001-01-01T00:00:00Z", cpu_stats: { cpu_usage: { total_usage: 0 } }, pids_stats: {} }
+        : { read: "2026-11-26T14:50:00.1Z", pids_stats: { current: 3, limit: 0 } },
+    );
   });
   assert.equal(source.name, "api");
   assert.deepEqual(await source.read({ id: "a", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
   assert.equal(await source.read({ id: "gone", pid: 0 }), undefined);
-  assert.deepEqual(asked, ["a", "gone"]);
+  assert.equal(await source.read({ id: "stopped", pid: 0 }), undefined, "stopped: no reading, not counters at 0");
+  assert.deepEqual(asked, ["a", "gone", "stopped"]);
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { ContainerRecord } from "../../lib/container_registry.ts";
 import { formatText } from "../../lib/exposition.ts";
 import { resourceCollectorFamilies, resourceFamilies } from "../../lib/resource_metrics.ts";
-import type { ContainerUsage } from "../../lib/resource_usage.ts";
+import { type ContainerUsage, usageFromStats } from "../../lib/resource_usage.ts";
 import { containerRecord } from "../support/records.ts";
 import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../support/golden.ts";
 
@@ -195,4 +195,51 @@ Deno.test("resourceFamilies() gives inputs that change with a reading or a recor
     assert.ok(!sameInputs(family, reread[i]), `${family.name}: a new reading`);
     assert.ok(!sameInputs(family, stopped[i]), `${family.name}: a container stopped`);
   }
+});
+
+Deno.test("usageFromStats() of an answer without memory_stats.stats (Podman's) gives usage but no working set, RSS or cache", () => {
+  const usage = usageFromStats({
+    cpu_stats: { cpu_usage: { total_usage: 1_000_000_000 } },
+    memory_stats: { usage: 52_428_800, limit: 134_217_728 },
+  });
+  assert.deepEqual(usage.memory, { usageBytes: 52_428_800 });
+  const text = formatText(resourceFamilies([record("c0")], new Map([["c0", usage]])));
+  assert.match(text, /^container_memory_usage_bytes\{[^}]*\} 52428800$/m);
+  for (const name of ["container_memory_working_set_bytes", "container_memory_rss", "container_memory_cache"]) {
+    assert.doesNotMatch(text, new RegExp(`^${name}\\{`, "m"), `${name}: unknown, so no series`);
+  }
+});
+
+Deno.test("resourceFamilies() gives a container in another's network namespace no network series, as cAdvisor", () => {
+  const net = (bytes: number) => ({
+    interface: "eth0",
+    receiveBytes: bytes,
+    receivePackets: 1,
+    receiveErrors: 0,
+    receiveDropped: 0,
+    transmitBytes: 0,
+    transmitPackets: 0,
+    transmitErrors: 0,
+    transmitDropped: 0,
+  });
+  // The sidecar reads /proc/<its pid>/net/dev, which is the main container's namespace: the same bytes again.
+  const usage = new Map<string, ContainerUsage>([
+    ["c0ffee01", { network: [net(1043521)], blockIo: [] }],
+    ["c0ffee02", { network: [net(1043521)], blockIo: [] }],
+  ]);
+  const records = [record("c0ffee01", { name: "main" }), record("c0ffee02", { name: "sidecar", sharesNetwork: true })];
+  const lines = formatText(resourceFamilies(records, usage)).split("\n")
+    .filter((line) => line.startsWith("container_network_receive_bytes_total{"));
+  assert.deepEqual(lines, [
+    'container_network_receive_bytes_total{id="c0ffee01",name="main",image="busybox:1.36",interface="eth0"} 1043521',
+  ]);
+});
+
+Deno.test("resourceFamilies() leaves out block I/O figures the source did not know, rather than writing 0", () => {
+  const usage = new Map<string, ContainerUsage>([
+    ["c0ffee01", { network: [], blockIo: [{ device: "8:0", readBytes: 4096, writeBytes: 8192 }] }],
+  ]);
+  const text = formatText(resourceFamilies([record("c0ffee01")], usage));
+  assert.match(text, /^container_fs_writes_bytes_total\{[^}]*device="8:0"\} 8192$/m);
+  assert.doesNotMatch(text, /^container_fs_(reads|writes)_total\{/m);
 });
