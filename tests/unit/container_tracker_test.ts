@@ -424,9 +424,8 @@ function replayingEngine(behindMs = 0) {
 
 const tick = (ms = 10) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("a reconnect whose list failed does not move since past the events it never read", async () => {
-  const e = replayingEngine();
-  e.containers.set(A, fakeContainer(A, "web"));
+/** A tracker following `e`, retrying at once, synced; `stop` ends it. */
+async function follow(e: ReturnType<typeof replayingEngine>) {
   const registry = new ContainerRegistry(60_000);
   const stats = new ExporterStats();
   const tracker = new ContainerTracker({
@@ -442,8 +441,20 @@ Deno.test("a reconnect whose list failed does not move since past the events it 
   });
   const controller = new AbortController();
   const running = tracker.run(controller.signal);
+  while (!stats.synced) await tick();
+  const stop = async () => {
+    controller.abort();
+    e.endStream();
+    await running;
+  };
+  return { registry, stop };
+}
+
+Deno.test("a reconnect whose list failed does not move since past the events it never read", async () => {
+  const e = replayingEngine();
+  e.containers.set(A, fakeContainer(A, "web"));
+  const { registry, stop } = await follow(e);
   try {
-    while (!stats.synced) await tick();
     // No event yet, so since comes from when the stream was opened. The engine ends the stream, restarts A while
     // the exporter reconnects, and fails the first list after that: running again, A looks unchanged in a list.
     e.advance(60_000);
@@ -458,9 +469,7 @@ Deno.test("a reconnect whose list failed does not move since past the events it 
     assert.equal(e.sinces[2], e.sinces[1], "the failed attempt left since where the working stream had it");
     assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
   } finally {
-    controller.abort();
-    e.endStream();
-    await running;
+    await stop();
   }
 });
 
@@ -509,23 +518,8 @@ Deno.test("an event stream that ends at once is reopened with growing delays, an
 Deno.test("a reconnect asks for events since the engine's time, for an engine whose clock runs behind ours", async () => {
   const e = replayingEngine(60_000);
   e.containers.set(A, fakeContainer(A, "web"));
-  const registry = new ContainerRegistry(60_000);
-  const stats = new ExporterStats();
-  const tracker = new ContainerTracker({
-    api: e.api,
-    openEvents: e.openEvents,
-    registry,
-    stats,
-    logger: silentLogger,
-    now: e.now,
-    refreshIntervalMs: 3_600_000,
-    staleAfterMs: 7_200_000,
-    backoff: { initialMs: 1, maxMs: 1 },
-  });
-  const controller = new AbortController();
-  const running = tracker.run(controller.signal);
+  const { registry, stop } = await follow(e);
   try {
-    while (!stats.synced) await tick();
     const openedEngineSeconds = Math.floor((e.now() - 60_000) / 1000);
     // No event yet. The stream ends, and A restarts (by the engine's clock, a minute behind ours) before it reopens.
     e.advance(10_000);
@@ -537,8 +531,6 @@ Deno.test("a reconnect asks for events since the engine's time, for an engine wh
     assert.equal(e.sinces[1], openedEngineSeconds - 1, "since is when the stream opened, by the engine's clock");
     assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
   } finally {
-    controller.abort();
-    e.endStream();
-    await running;
+    await stop();
   }
 });
