@@ -46,8 +46,8 @@ export interface ContainerRecord {
 }
 
 /** Parses a Docker timestamp (RFC 3339 with nanoseconds) to Unix seconds; Docker's zero time gives `undefined`. */
-export function parseDockerTime(text: string | undefined): number | undefined {
-  if (!text || text.startsWith("0001-01-01")) return undefined;
+export function parseDockerTime(text: unknown): number | undefined {
+  if (typeof text !== "string" || text === "" || text.startsWith("0001-01-01")) return undefined;
   // Date.parse keeps milliseconds only; the nanoseconds are added back so start times stay exact.
   const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(text);
   if (!match) return undefined;

@@ -19,6 +19,15 @@ import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
 
+/** How long a stream must have been followed before its opening counts as read: the engine replays at once. */
+const REPLAY_GRACE_MS = 1000;
+
+/**
+ * Statuses a proxy in front of the engine answers for it when the engine is gone (dockerd sends none of them for
+ * these calls): no answer from the engine, so it is down.
+ */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
 
@@ -51,6 +60,11 @@ export class ContainerTracker {
    * the list can look unchanged, so the next refresh inspects them again.
    */
   readonly #unconfirmed = new Set<string>();
+  /**
+   * Ids an event patched while their inspect was under way. That inspect's answer may predate the event, so it is
+   * dropped: the inspect the event queued behind it has the last word.
+   */
+  readonly #patchedMeanwhile = new Set<string>();
   #apiVersion: string | undefined;
   /** The engine's clock when the current event stream was opened; `since` for the next one if no event came. */
   #streamOpenedMs: number | undefined;
@@ -80,17 +94,16 @@ export class ContainerTracker {
         let stream: EventStream | undefined;
         /** Set once this attempt's stream is open and its list applied: events are followed from then on. */
         let followedFromMs: number | undefined;
+        /** This attempt's opening, by the engine's clock. */
+        let openedMs: number | undefined;
         let ended = false;
         try {
           await this.#connect();
           const since = this.#sinceSeconds();
-          const openedMs = this.#options.now() + this.#engineClockAheadMs;
+          openedMs = this.#options.now() + this.#engineClockAheadMs;
           stream = await this.#options.openEvents({ apiVersion: this.#apiVersion!, sinceSeconds: since, signal });
           // The stream is open before the list is taken, so nothing that happens in between is missed.
           if (!(await this.refresh())) throw ALREADY_COUNTED;
-          // Only now is everything up to `openedMs` applied: an attempt whose list failed must not move `since`
-          // past events it never read.
-          this.#streamOpenedMs = openedMs;
           followedFromMs = this.#options.now();
           for await (const item of stream.items) this.#handle(item);
           ended = !signal.aborted;
@@ -108,7 +121,11 @@ export class ContainerTracker {
           // A stream followed for a while was a working connection: back off from the start again. One that ends
           // at once (an engine or proxy closing /events) backs off further each time, rather than listing every
           // container every 250 ms.
-          if (followedFromMs !== undefined && this.#options.now() - followedFromMs >= backoff.maxMs) attempt = 0;
+          const followedMs = followedFromMs === undefined ? -1 : this.#options.now() - followedFromMs;
+          // Only a stream followed long enough to have handed over what it replays moves `since` to its opening: one
+          // whose list failed, or that broke at once, must not move it past events the exporter never read.
+          if (followedMs >= REPLAY_GRACE_MS) this.#streamOpenedMs = openedMs;
+          if (followedMs >= backoff.maxMs) attempt = 0;
           const delay = backoffDelay(attempt++, backoff, (this.#options.random ?? Math.random)());
           this.#options.logger.debug("reconnecting to Docker", { delay_ms: delay, attempt });
           await new Promise<void>((resolve) => {
@@ -149,9 +166,9 @@ export class ContainerTracker {
     const askedMs = this.#options.now();
     const info = await api.info();
     const engineSeconds = parseDockerTime(info.SystemTime);
-    if (engineSeconds !== undefined) {
-      this.#engineClockAheadMs = engineSeconds * 1000 - (askedMs + this.#options.now()) / 2;
-    }
+    this.#engineClockAheadMs = engineSeconds === undefined
+      ? 0
+      : engineSeconds * 1000 - (askedMs + this.#options.now()) / 2;
     const engine = {
       version: String(version.Version ?? ""),
       apiVersion: this.#apiVersion,
@@ -207,8 +224,10 @@ export class ContainerTracker {
 
   async #inspect(id: string): Promise<void> {
     const { api, registry, now, logger } = this.#options;
+    this.#patchedMeanwhile.delete(id);
     try {
       const inspect = await api.inspectContainer(id);
+      if (this.#patchedMeanwhile.has(id)) return;
       this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
       else registry.upsert(recordFromInspect(inspect, this.#strings), now());
@@ -236,13 +255,16 @@ export class ContainerTracker {
     if (effect.remove) {
       registry.remove(event.id, nowMs);
       this.#queue.cancel(event.id);
+      this.#patchedMeanwhile.delete(event.id);
       return;
     }
     if (effect.patch) registry.patch(event.id, effect.patch, nowMs);
     else registry.markSeen(event.id, nowMs);
-    // An inspect already under way may have been answered before this event, and would undo the patch when it lands:
-    // one more, begun after the event, has the last word.
-    if (effect.inspect || (effect.patch && this.#queue.isRunning(event.id))) void this.#queue.schedule(event.id);
+    // An inspect already under way may have been answered before this event: its answer is dropped, and one more,
+    // begun after the event, has the last word.
+    const inspecting = effect.patch !== undefined && this.#queue.isRunning(event.id);
+    if (inspecting) this.#patchedMeanwhile.add(event.id);
+    if (effect.inspect || inspecting) void this.#queue.schedule(event.id);
   }
 
   #count(error: unknown): void {
@@ -254,7 +276,8 @@ export class ContainerTracker {
     this.#count(error);
     const { stats, logger } = this.#options;
     // An HTTP error means the engine answered; only a missing answer means it is down.
-    const answered = error instanceof DockerApiError && error.status !== undefined;
+    const answered = error instanceof DockerApiError && error.status !== undefined &&
+      !GATEWAY_STATUSES.has(error.status);
     if (answered) {
       logger.warn("Docker returned an error", { error });
       return;

@@ -67,7 +67,9 @@ export function apiSource(stats: (id: string) => Promise<ContainerStats | undefi
       const answer = await stats(target.id);
       // A container that stopped since the target list was made answers with zeros taken at Docker's zero time:
       // gone, not a reading whose counters fell to 0.
-      if (answer === undefined || answer.read?.startsWith("0001-01-01")) return undefined;
+      if (answer === undefined || (typeof answer.read === "string" && answer.read.startsWith("0001-01-01"))) {
+        return undefined;
+      }
       return usageFromStats(answer);
     },
   };

@@ -45,7 +45,6 @@ function setup() {
   let inspectsFail = false;
   /** While set, inspects answer only after it, with what the engine held when they were asked. */
   let answerGate: Promise<void> | undefined;
-  let openAnswerGate = () => {};
   /** While set, a list answers only after it: what it answers is still what existed when it was asked. */
   let listGate: Promise<void> | undefined;
   let openListGate = () => {};
@@ -120,10 +119,14 @@ function setup() {
       gate = undefined;
       openGate();
     },
-    holdAnswers: () => (answerGate = new Promise<void>((resolve) => (openAnswerGate = resolve))),
-    releaseAnswers: () => {
-      answerGate = undefined;
-      openAnswerGate();
+    /** Holds the answers of the inspects asked from now on; returns what lets them through. */
+    holdAnswers: () => {
+      let open = () => {};
+      const gate = answerGate = new Promise<void>((resolve) => (open = resolve));
+      return () => {
+        if (answerGate === gate) answerGate = undefined;
+        open();
+      };
     },
     start: async () => {
       const running = tracker.run(controller.signal);
@@ -329,7 +332,7 @@ Deno.test("a pause while an inspect is on its way is not undone when that inspec
   const stop = await t.start();
   try {
     t.calls.length = 0;
-    t.holdAnswers();
+    const releaseFirst = t.holdAnswers();
     t.send(A, "health_status", { "health_status": "healthy" });
     await t.settle();
     assert.deepEqual(t.calls, ["inspect aaaa"], "the engine answered: running");
@@ -337,10 +340,13 @@ Deno.test("a pause while an inspect is on its way is not undone when that inspec
     t.send(A, "pause");
     await t.settle();
     assert.equal(t.registry.get(A)?.state, "paused");
-    t.releaseAnswers();
+    const releaseSecond = t.holdAnswers();
+    releaseFirst();
     await t.settle();
+    assert.equal(t.registry.get(A)?.state, "paused", "the answer from before the pause is dropped, not shown a while");
+    releaseSecond();
     await t.settle();
-    assert.equal(t.registry.get(A)?.state, "paused", "an inspect begun after the pause has the last word");
+    assert.equal(t.registry.get(A)?.state, "paused", "the inspect begun after the pause has the last word");
     assert.deepEqual(t.calls, ["inspect aaaa", "inspect aaaa"]);
   } finally {
     await stop();
@@ -372,7 +378,7 @@ Deno.test("a destroy drops the inspect still waiting for its container, so churn
  * An engine whose event streams replay its log from `since` (events at or after it, as dockerd does), each stream
  * closed by the test or at once, and whose lists can be made to fail. Its clock runs `behindMs` behind ours.
  */
-function replayingEngine(behindMs = 0) {
+function replayingEngine(behindMs = 0, systemTime?: unknown) {
   let clock = 1_000_000_000;
   const containers = new Map<string, ContainerInspect>();
   const log: ContainerEvent[] = [];
@@ -380,11 +386,23 @@ function replayingEngine(behindMs = 0) {
   const sinces: (number | undefined)[] = [];
   let failingLists = 0;
   let closeAtOnce = false;
+  /** Set while a proxy in front answers 503 for an engine that is gone. */
+  let gone = false;
+  const unavailable = (operation: string) =>
+    Promise.reject(new DockerApiError("Docker answered 503: no server is available", operation, 503));
   const api: DockerApi = {
-    version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
+    version: () =>
+      gone
+        ? unavailable("version")
+        : Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
     useApiVersion: () => {},
-    info: () => Promise.resolve({ Name: "host", SystemTime: new Date(clock - behindMs).toISOString() }),
+    info: () =>
+      Promise.resolve({
+        Name: "host",
+        SystemTime: (systemTime ?? new Date(clock - behindMs).toISOString()) as string,
+      }),
     listContainers: () => {
+      if (gone) return unavailable("list");
       if (failingLists > 0 && failingLists--) return Promise.reject(new DockerApiError("boom", "list", 500));
       return Promise.resolve(
         Array.from(containers.values(), (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" })),
@@ -419,6 +437,7 @@ function replayingEngine(behindMs = 0) {
     endStream: () => streams.at(-1)!.close(),
     failLists: (count: number) => (failingLists = count),
     closeStreamsAtOnce: (on: boolean) => (closeAtOnce = on),
+    goAwayBehindProxy: () => (gone = true),
   };
 }
 
@@ -441,13 +460,20 @@ async function follow(e: ReturnType<typeof replayingEngine>) {
   });
   const controller = new AbortController();
   const running = tracker.run(controller.signal);
-  while (!stats.synced) await tick();
   const stop = async () => {
     controller.abort();
     e.endStream();
     await running;
   };
-  return { registry, stop };
+  const deadline = Date.now() + 5000;
+  while (!stats.synced) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error("the tracker did not sync within 5 s");
+    }
+    await tick();
+  }
+  return { registry, stats, stop };
 }
 
 Deno.test("a reconnect whose list failed does not move since past the events it never read", async () => {
@@ -532,5 +558,58 @@ Deno.test("a reconnect asks for events since the engine's time, for an engine wh
     assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
   } finally {
     await stop();
+  }
+});
+
+Deno.test("a stream that broke before handing over its replay does not move since past it", async () => {
+  const e = replayingEngine();
+  e.containers.set(A, fakeContainer(A, "web"));
+  const { registry, stop } = await follow(e);
+  try {
+    // The stream ends a minute on; A restarts; the next stream opens 5 s later and breaks before it replays the
+    // restart. The one after that must replay from where the working stream left off, not from the broken one.
+    e.advance(60_000);
+    e.closeStreamsAtOnce(true);
+    e.endStream();
+    e.containers.get(A)!.RestartCount = 1;
+    e.emit(A, "restart");
+    e.advance(5_000);
+    while (e.sinces.length < 2) await tick(1);
+    e.closeStreamsAtOnce(false);
+    while (e.sinces.length < 3) await tick(1);
+    await tick();
+    assert.equal(e.sinces[2], e.sinces[1], "the broken stream left since where it was");
+    assert.equal(registry.get(A)?.restartCount, 1, "the restart came with the replay");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("behind a proxy that answers 503 for an engine that is gone, the engine counts as down", async () => {
+  const e = replayingEngine();
+  const { stats, stop } = await follow(e);
+  try {
+    assert.equal(stats.engineUp, true);
+    e.goAwayBehindProxy();
+    e.endStream();
+    const started = Date.now();
+    while (stats.engineUp && Date.now() - started < 5000) await tick(5);
+    assert.equal(stats.engineUp, false, "docker_up 0 once reconnecting gets only the proxy's 503s");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("an /info SystemTime that is not a time is ignored, not a reason never to sync", async () => {
+  for (const systemTime of [1764168000, { seconds: 1 }, true, "yesterday"]) {
+    const e = replayingEngine(0, systemTime);
+    e.containers.set(A, fakeContainer(A, "web"));
+    const { registry, stats, stop } = await follow(e);
+    try {
+      assert.equal(stats.engineUp, true, String(systemTime));
+      assert.equal(registry.get(A)?.name, "web");
+    } finally {
+      await stop();
+    }
   }
 });

@@ -464,10 +464,17 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
   const asked: string[] = [];
   const source = apiSource((id) => {
     asked.push(id);
+    // What dockerd 20.10 answers for a container that is not running: zeros, read at its zero time.
+    const stopped = { read: "0001-01-01T00:00:00Z", cpu_stats: { cpu_usage: { total_usage: 0 } }, pids_stats: {} };
+    // A `read` that is no time string is no reason to refuse the reading.
+    const odd = { read: 12 as unknown as string, pids_stats: { current: 3, limit: 0 } };
     return Promise.resolve(
-      id === "gone" ? undefined : id === "stopped"
-        // What dockerd 20.10 answers for a container that is not running: zeros, read at its zero time.
-        ? { read: "0001-01-01T00:00:00Z", cpu_stats: { cpu_usage: { total_usage: 0 } }, pids_stats: {} }
+      id === "gone"
+        ? undefined
+        : id === "stopped"
+        ? stopped
+        : id === "odd"
+        ? odd
         : { read: "2026-11-26T14:50:00.1Z", pids_stats: { current: 3, limit: 0 } },
     );
   });
@@ -475,5 +482,6 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
   assert.deepEqual(await source.read({ id: "a", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
   assert.equal(await source.read({ id: "gone", pid: 0 }), undefined);
   assert.equal(await source.read({ id: "stopped", pid: 0 }), undefined, "stopped: no reading, not counters at 0");
-  assert.deepEqual(asked, ["a", "gone", "stopped"]);
+  assert.deepEqual(await source.read({ id: "odd", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
+  assert.deepEqual(asked, ["a", "gone", "stopped", "odd"]);
 });
