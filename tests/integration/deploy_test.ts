@@ -162,7 +162,8 @@ Deno.test({
     assert.deepEqual(exporter.security_opt, ["no-new-privileges:true"]);
     assert.deepEqual(exporter.group_add, ["4242"]);
     assert.deepEqual(exporter.volumes, ["/var/run/docker.sock:/var/run/docker.sock:ro"]);
-    assert.deepEqual(exporter.ports, ["0.0.0.0:8000:8000/tcp"], "published for a Prometheus on another host");
+    // No host address: Docker publishes it on every IPv4 and IPv6 address, for a Prometheus on another host.
+    assert.deepEqual(exporter.ports, [{ published: 8000, target: 8000 }]);
     // No `test`: the image's own HEALTHCHECK command runs, with the Dockerfile's timings.
     assert.deepEqual(exporter.healthcheck, await dockerfileHealthcheckOptions());
     assert.equal(exporter.profiles, undefined, "the exporter starts without a profile");
@@ -181,7 +182,6 @@ Deno.test({
     const config = await composeConfig("compose.yaml", {
       DOCKER_GID: "998",
       EXPORTER_PORT: "9417",
-      EXPORTER_BIND: "127.0.0.1",
       EXPORTER_LOG_LEVEL: "debug",
       EXPORTER_CONTAINER_LABELS: "com.example.*",
       DOCKER_SOCKET: "/run/user/1000/docker.sock",
@@ -190,7 +190,7 @@ Deno.test({
     assert.equal(exporter.environment.EXPORTER_PORT, "9417");
     assert.equal(exporter.environment.EXPORTER_LOG_LEVEL, "debug");
     assert.equal(exporter.environment.EXPORTER_CONTAINER_LABELS, "com.example.*");
-    assert.deepEqual(exporter.ports, ["127.0.0.1:9417:9417/tcp"]);
+    assert.deepEqual(exporter.ports, [{ published: 9417, target: 9417 }]);
     assert.deepEqual(exporter.group_add, ["998"]);
     assert.deepEqual(exporter.volumes, ["/run/user/1000/docker.sock:/var/run/docker.sock:ro"]);
 
