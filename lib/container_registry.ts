@@ -45,9 +45,14 @@ export interface ContainerRecord {
   sharesNetwork?: boolean;
 }
 
+/** Docker's zero time (`0001-01-01T00:00:00Z`): a time that never was, such as the start of a container never run. */
+export function isDockerZeroTime(text: unknown): boolean {
+  return typeof text === "string" && text.startsWith("0001-01-01");
+}
+
 /** Parses a Docker timestamp (RFC 3339 with nanoseconds) to Unix seconds; Docker's zero time gives `undefined`. */
 export function parseDockerTime(text: unknown): number | undefined {
-  if (typeof text !== "string" || text === "" || text.startsWith("0001-01-01")) return undefined;
+  if (typeof text !== "string" || text === "" || isDockerZeroTime(text)) return undefined;
   // Date.parse keeps milliseconds only; the nanoseconds are added back so start times stay exact.
   const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(text);
   if (!match) return undefined;

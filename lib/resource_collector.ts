@@ -6,7 +6,7 @@
  */
 import type { CgroupReader } from "./cgroup_reader.ts";
 import type { ResourceMode } from "./config.ts";
-import type { ContainerRecord } from "./container_registry.ts";
+import { type ContainerRecord, isDockerZeroTime } from "./container_registry.ts";
 import type { ContainerStats } from "./docker_api.ts";
 import type { Logger } from "./logger.ts";
 import { type ContainerUsage, usageFromStats } from "./resource_usage.ts";
@@ -67,10 +67,7 @@ export function apiSource(stats: (id: string) => Promise<ContainerStats | undefi
       const answer = await stats(target.id);
       // A container that stopped since the target list was made answers with zeros taken at Docker's zero time:
       // gone, not a reading whose counters fell to 0.
-      if (answer === undefined || (typeof answer.read === "string" && answer.read.startsWith("0001-01-01"))) {
-        return undefined;
-      }
-      return usageFromStats(answer);
+      return answer === undefined || isDockerZeroTime(answer.read) ? undefined : usageFromStats(answer);
     },
   };
 }
