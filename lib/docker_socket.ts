@@ -272,30 +272,30 @@ async function exchange(
       });
     }
     let parsed: ReturnType<typeof parseResponseHead>;
-    for (;;) {
-      while (!(parsed = parseResponseHead(pending, options.operation))) {
-        let more: Uint8Array | null;
-        try {
-          more = await read();
-        } catch (error) {
-          if (stale()) throw STALE;
-          throw error;
-        }
-        if (more === null) {
-          if (stale()) throw STALE;
-          throw new DockerApiError(
-            closed && !options.signal?.aborted
-              ? `no response from Docker within ${options.headTimeoutMs} ms`
-              : "Docker closed the connection before answering",
-            options.operation,
-          );
-        }
-        pending = concatBytes([pending, more]);
-      }
+    while (!(parsed = parseResponseHead(pending, options.operation)) || isInterim(parsed.head.status)) {
       // An interim answer (100 Continue, 103 Early Hints; RFC 9110 §15.2) has no body and comes before the
       // real one. 101 is no interim answer: it switches protocols, which a GET of ours never asks for.
-      if (!isInterim(parsed.head.status)) break;
-      pending = pending.subarray(parsed.bodyStart);
+      if (parsed) {
+        pending = pending.subarray(parsed.bodyStart);
+        continue;
+      }
+      let more: Uint8Array | null;
+      try {
+        more = await read();
+      } catch (error) {
+        if (stale()) throw STALE;
+        throw error;
+      }
+      if (more === null) {
+        if (stale()) throw STALE;
+        throw new DockerApiError(
+          closed && !options.signal?.aborted
+            ? `no response from Docker within ${options.headTimeoutMs} ms`
+            : "Docker closed the connection before answering",
+          options.operation,
+        );
+      }
+      pending = concatBytes([pending, more]);
     }
     clearTimeout(timer);
     const { head, bodyStart } = parsed;
