@@ -102,8 +102,12 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
     }
     // A refusal costs one comparison at the users' cost, against a decoy for unknown users: with mixed costs, how
     // long a refusal takes would tell which users exist.
+    /** The first user of each cost: `$2b$10$...` has cost 10. */
     const costs = new Map<string, string>();
-    for (const [user, hash] of basicAuthUsers) if (!costs.has(hash.slice(4, 6))) costs.set(hash.slice(4, 6), user);
+    for (const [user, hash] of basicAuthUsers) {
+      const cost = hash.slice(4, 6);
+      if (!costs.has(cost)) costs.set(cost, user);
+    }
     if (costs.size > 1) {
       const [[first, firstUser], [second, secondUser]] = costs;
       throw new ConfigError(
