@@ -1,14 +1,14 @@
 /**
- * Read-only Docker Engine API calls: version, info and the container list through dockerode, inspect and stats on
- * the socket directly.
+ * Read-only Docker Engine API calls: version and info through dockerode, the container list through its modem (the
+ * exporter's own socket reader, `socket_modem.ts`), inspect and stats on the socket directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./config.ts";
-import { describeConnectError, DockerApiError } from "./docker_errors.ts";
+import { describeConnectError, DockerApiError, unusableAnswer } from "./docker_errors.ts";
 import { ConnectionPool, openStream, type StreamingResponse } from "./docker_socket.ts";
 import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./json_array_stream.ts";
-import { concatBytes } from "./bytes.ts";
+import { readJson, SocketModem } from "./socket_modem.ts";
 
 /** `GET /version`, the fields the exporter uses. */
 export interface EngineVersion {
@@ -146,25 +146,22 @@ export function negotiateApiVersion(engine: Pick<EngineVersion, "ApiVersion">): 
 }
 
 /**
- * Builds the dockerode-backed `DockerApi` (`Docker` is the class `loadDockerode()` returns). Every call is aborted
- * after `timeoutMs`, or when `signal` aborts. Failures become `DockerApiError`s naming the operation, with the HTTP
- * status when there was one.
+ * Builds the `DockerApi` on dockerode (`Docker` is the class `loadDockerode()` returns), with the exporter's own socket
+ * reader as its modem. Every call is aborted after `timeoutMs`, or when `signal` aborts. Failures become
+ * `DockerApiError`s naming the operation, with the HTTP status when there was one.
  */
 export function createDockerApi(
   endpoint: DockerEndpoint,
   options: { Docker: DockerodeConstructor; timeoutMs: number; signal?: AbortSignal },
 ): DockerApi {
   const { Docker } = options;
-  const connection = endpoint.kind === "unix"
-    ? { socketPath: endpoint.path }
-    : { host: endpoint.hostname, port: endpoint.port, protocol: "http" as const };
-  let docker = new Docker(connection);
-  /** The path prefix of the pinned API version, for the calls made without dockerode. */
-  let versionPrefix = "";
-  // Keep-alive connections for the calls made without dockerode (which kept its own alive too), as many as the most
-  // calls made at once: the stats collection's 32 (the tracker's inspects are 8), else most of each wave of stats
-  // calls would close its connection and the next wave open a new one.
+  // Keep-alive connections, as many as the most calls made at once: the stats collection's 32 (the tracker's
+  // inspects are 8), else most of each wave of stats calls would close its connection and the next wave open a new one.
   const pool = new ConnectionPool({ maxIdle: 32 });
+  let modem = new SocketModem(endpoint, { pool });
+  let docker = new Docker({ modem } as ConstructorParameters<DockerodeConstructor>[0]);
+  /** The path prefix of the pinned API version, for the calls made on the socket directly. */
+  let versionPrefix = "";
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
@@ -176,22 +173,12 @@ export function createDockerApi(
       options.timeoutMs,
     );
     const abortSignal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-    // docker-modem runs util.inspect(..., { showHidden: true, depth: null }) over every request's options, even
-    // with debugging off; walking an AbortSignal's internals that way costs more than the call itself.
-    Object.defineProperty(abortSignal, INSPECT_CUSTOM, { value: inspectSignal });
     try {
-      // docker-modem stops honouring the signal once the response head has arrived, so a body that is cut
-      // short or trickles would keep the call (and the refresh waiting on it) pending for ever.
+      // Settled at the abort whatever the call is doing: a connect to an unreachable tcp:// host waits for the kernel.
       return await settleOnAbort(run(abortSignal), abortSignal);
     } catch (error) {
-      if (error instanceof DockerApiError) throw error;
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== undefined) {
-        const reason = (error as { json?: { message?: string } }).json?.message ?? (error as Error).message;
-        throw new DockerApiError(`Docker answered ${status} to ${operation}: ${reason}`, operation, status, {
-          cause: error,
-        });
-      }
+      if (error instanceof DockerApiError && !abortSignal.aborted) throw error;
+      // Aborted: say whether by the timeout or by shutting down, rather than what the cut connection looked like.
       const message = timeout.aborted
         ? `Docker did not answer ${operation} within ${options.timeoutMs} ms`
         : options.signal?.aborted
@@ -210,17 +197,16 @@ export function createDockerApi(
         async (abortSignal) => checkObject<EngineVersion>(await docker.version({ abortSignal }), "version"),
       ),
     useApiVersion(apiVersion: string) {
-      docker = new Docker({ ...connection, version: `v${apiVersion}` });
+      modem = new SocketModem(endpoint, { pool, apiVersion });
+      docker = new Docker({ modem } as ConstructorParameters<DockerodeConstructor>[0]);
       versionPrefix = `/v${apiVersion}`;
     },
     info: () =>
       call("info", async (abortSignal) => checkObject<EngineInfo>(await docker.info({ abortSignal }), "info")),
-    // dockerode's own listContainers holds the whole answer three times over (bytes, one string, parsed): some
-    // 60 MB at 10,000 containers, for four fields of each entry. Its modem streams the same request instead.
-    listContainers: () => call("list", (abortSignal) => streamList(docker.modem, abortSignal)),
-    // Inspects and stats go on the socket directly rather than through dockerode: a call through node:http cost
-    // 0.8–1.5 ms of CPU against about 0.4 ms this way, and a burst of events or a stats collection makes hundreds.
-    // An id from the event stream is not trusted to be hex, so it is encoded into the path.
+    listContainers: () => call("list", (abortSignal) => streamList(modem, abortSignal)),
+    // Inspects and stats go on the socket directly: dockerode would put the id into the path as it is, and an id from
+    // the event stream is not trusted to be hex, so it is encoded; and a burst of events or a stats collection makes
+    // hundreds of calls, each with limits of its own.
     inspectContainer: (id: string) =>
       call("inspect", async (abortSignal) => {
         const path = `${versionPrefix}/containers/${encodeURIComponent(id)}/json`;
@@ -260,10 +246,6 @@ export function createDockerApi(
   }
 }
 
-/** The symbol Deno's inspection (node:util's `inspect` included) looks up for an object's own rendering. */
-const INSPECT_CUSTOM = Symbol.for("Deno.customInspect");
-const inspectSignal = () => "[AbortSignal]";
-
 /** Resolves or rejects as `promise` does, or rejects with the signal's reason as soon as `signal` aborts. */
 function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -272,19 +254,6 @@ function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
     else signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-/**
- * The engine answered 2xx with a body that is not what the endpoint returns (docker-modem hands back the raw
- * bytes when the body is not JSON). Status 200 marks it as an answer: the engine is up, the call failed.
- */
-function unusable(operation: string, what: string, value: unknown): DockerApiError {
-  const shown = value instanceof Uint8Array ? new TextDecoder().decode(value.subarray(0, 80)) : JSON.stringify(value);
-  return new DockerApiError(
-    `Docker answered ${operation} with ${what}: ${(shown ?? String(value)).slice(0, 80)}`,
-    operation,
-    200,
-  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -304,129 +273,44 @@ const MAX_STATS_BYTES = 1024 * 1024;
  */
 const MAX_INSPECT_BYTES = 128 * 1024 * 1024;
 
-/** A whole answer's body, at most `maxBytes`, parsed as JSON. The connection is closed after it. */
-async function readJson(response: StreamingResponse, operation: string, maxBytes: number): Promise<unknown> {
-  const pieces: Uint8Array[] = [];
-  let length = 0;
-  try {
-    for await (const piece of response.body) {
-      length += piece.length;
-      if (length > maxBytes) throw unusable(operation, `more than ${maxBytes} bytes`, piece);
-      pieces.push(piece);
-    }
-  } finally {
-    response.close();
-  }
-  const bytes = concatBytes(pieces);
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw unusable(operation, "something that is not JSON", bytes);
-  }
-}
-
 function checkObject<T>(value: unknown, operation: string): T {
-  if (!isObject(value)) throw unusable(operation, "something that is not a JSON object", value);
+  if (!isObject(value)) throw unusableAnswer(operation, "something that is not a JSON object", value);
   return value as T;
 }
 
-/** The part of docker-modem that `streamList` uses. */
-interface Modem {
-  dial(
-    options: {
-      path: string;
-      method: "GET";
-      options: Record<string, unknown>;
-      abortSignal: AbortSignal;
-      isStream: true;
-      statusCodes: Record<number, true | string>;
-    },
-    callback: (error: unknown, response: ResponseStream) => void,
-  ): void;
-}
-
-/** The node:http IncomingMessage docker-modem hands back for a stream. */
-interface ResponseStream {
-  on(event: "data", listener: (chunk: Uint8Array) => void): void;
-  on(event: "end" | "close", listener: () => void): void;
-  on(event: "error", listener: (error: unknown) => void): void;
-  destroy(): void;
-}
-
 /**
- * `GET /containers/json?all=1` through dockerode's modem, decoded an entry at a time and reduced to the fields the
- * exporter reads. A list that is not an array of entries with ids is refused whole, so no container is dropped
- * for it; reading stops at the first fault, so a huge wrong answer is not read to its end.
+ * `GET /containers/json?all=1` through the modem, decoded an entry at a time as it arrives and reduced to the fields
+ * the exporter reads (dockerode's own listContainers would hold the whole answer, parsed: some 60 MB at 10,000
+ * containers). A list that is not an array of entries with ids is refused whole, so no container is dropped for it;
+ * reading stops at the first fault, so a huge wrong answer is not read to its end.
  */
-function streamList(modem: Modem, abortSignal: AbortSignal): Promise<ContainerSummary[]> {
-  return new Promise((resolve, reject) => {
-    const request = {
-      path: "/containers/json?",
-      method: "GET",
-      options: { all: true },
-      abortSignal,
-      isStream: true,
-      statusCodes: { 200: true, 400: "bad parameter", 500: "server error" },
-    } as const;
-    modem.dial(request, (error, response) => {
-      if (error) return reject(withEngineMessage(error));
-      if (abortSignal.aborted) {
-        response.destroy();
-        return reject(abortSignal.reason);
-      }
-      const decoder = new JsonArrayDecoder();
-      const list: ContainerSummary[] = [];
-      let settled = false;
-      const settle = (error?: unknown) => {
-        if (settled) return;
-        settled = true;
-        abortSignal.removeEventListener("abort", onAbort);
-        if (error === undefined) return resolve(list);
-        response.destroy();
-        reject(error);
-      };
-      const onAbort = () => settle(abortSignal.reason);
-      abortSignal.addEventListener("abort", onAbort, { once: true });
-      response.on("data", (chunk) => {
-        if (settled) return;
-        try {
-          for (const entry of decoder.push(chunk)) list.push(summaryOf(entry));
-        } catch (error) {
-          settle(listError(error, decoder));
-        }
-      });
-      response.on("end", () => {
-        try {
-          decoder.end();
-          settle();
-        } catch (error) {
-          settle(listError(error, decoder));
-        }
-      });
-      // A connection that ends mid-answer: no status, so it counts as the engine going away, like a refused one.
-      const cut = (cause?: unknown) =>
-        settle(new DockerApiError("Docker closed the connection before the list ended", "list", undefined, { cause }));
-      response.on("error", cut);
-      response.on("close", cut);
-    });
-  });
-}
-
-/**
- * For a stream, docker-modem reads an error answer's body into the message (`(HTTP code 500) server error - boom `)
- * rather than into `json`, where `call()` takes the engine's own words from for every other call.
- */
-function withEngineMessage(error: unknown): unknown {
-  const failed = error as { statusCode?: number; json?: unknown; message?: string };
-  if (failed?.statusCode === undefined || failed.json != null || typeof failed.message !== "string") return error;
-  const match = /^\(HTTP code \d+\) .*? - ([^]*?) ?$/.exec(failed.message);
-  if (match) failed.json = { message: match[1] };
-  return error;
+async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise<ContainerSummary[]> {
+  const response = await modem.request({
+    path: "/containers/json?",
+    method: "GET",
+    options: { all: true },
+    abortSignal,
+    isStream: true,
+  }) as StreamingResponse;
+  const decoder = new JsonArrayDecoder();
+  const list: ContainerSummary[] = [];
+  try {
+    for await (const piece of response.body) {
+      for (const entry of decoder.push(piece)) list.push(summaryOf(entry));
+    }
+    // The body ends with its last chunk, or when the connection does: only the decoder can tell a list cut short.
+    decoder.end();
+    return list;
+  } catch (error) {
+    throw listError(error, decoder);
+  } finally {
+    response.close();
+  }
 }
 
 /** The four fields of a list entry the exporter reads, each only if it has the right type. */
 function summaryOf(entry: Record<string, unknown>): ContainerSummary {
-  if (typeof entry.Id !== "string" || entry.Id === "") throw unusable("list", "an entry without an Id", entry);
+  if (typeof entry.Id !== "string" || entry.Id === "") throw unusableAnswer("list", "an entry without an Id", entry);
   const { Id, Names, State, Status } = entry;
   return {
     Id,
@@ -439,8 +323,8 @@ function summaryOf(entry: Record<string, unknown>): ContainerSummary {
 function listError(error: unknown, decoder: JsonArrayDecoder): unknown {
   if (!(error instanceof JsonArrayError)) return error;
   return decoder.opened
-    ? unusable("list", `a broken JSON array (${error.message})`, decoder.sample)
-    : unusable("list", "something that is not a JSON array", decoder.sample);
+    ? unusableAnswer("list", `a broken JSON array (${error.message})`, decoder.sample)
+    : unusableAnswer("list", "something that is not a JSON array", decoder.sample);
 }
 
 /** Fields of an inspect document the exporter reads, and the type each must have when present. */
@@ -473,19 +357,19 @@ const INSPECT_FIELDS: [string[], "string" | "number" | "boolean" | "object"][] =
 /** An inspect document whose fields have the types the registry expects (absent or null ones are defaulted there). */
 function checkInspect(value: unknown): ContainerInspect {
   if (!isObject(value) || typeof value.Id !== "string" || value.Id === "") {
-    throw unusable("inspect", "something that is not a container", value);
+    throw unusableAnswer("inspect", "something that is not a container", value);
   }
   for (const [path, type] of INSPECT_FIELDS) {
     let field: unknown = value;
     for (const key of path) field = isObject(field) ? field[key] : undefined;
     if (field === undefined || field === null) continue;
     if ((Array.isArray(field) ? "array" : typeof field) !== type) {
-      throw unusable("inspect", `a ${path.join(".")} that is not a ${type}`, field);
+      throw unusableAnswer("inspect", `a ${path.join(".")} that is not a ${type}`, field);
     }
   }
   const labels = (value.Config as { Labels?: Record<string, unknown> } | undefined)?.Labels ?? {};
   for (const [key, label] of Object.entries(labels)) {
-    if (typeof label !== "string") throw unusable("inspect", `a label ${key} that is not a string`, label);
+    if (typeof label !== "string") throw unusableAnswer("inspect", `a label ${key} that is not a string`, label);
   }
   return value as unknown as ContainerInspect;
 }

@@ -28,3 +28,16 @@ export function describeConnectError(endpoint: DockerEndpoint, error: unknown): 
     : (error as Error)?.message ?? String(error);
   return `Cannot connect to Docker at ${endpoint.url}: ${reason}`;
 }
+
+/**
+ * The engine answered 2xx with a body that is not what the endpoint returns. Status 200 marks it as an answer: the
+ * engine is up, the call failed. The message shows the first 80 characters of what came.
+ */
+export function unusableAnswer(operation: string, what: string, value: unknown): DockerApiError {
+  const shown = value instanceof Uint8Array ? new TextDecoder().decode(value.subarray(0, 80)) : JSON.stringify(value);
+  return new DockerApiError(
+    `Docker answered ${operation} with ${what}: ${(shown ?? String(value)).slice(0, 80)}`,
+    operation,
+    200,
+  );
+}

@@ -1,11 +1,12 @@
 /**
  * Loads dockerode without the parts a read-only exporter never runs.
  *
- * dockerode and docker-modem `require` ssh2 (ssh:// hosts), @grpc/grpc-js and @grpc/proto-loader (BuildKit
- * sessions), tar-fs and @balena/dockerignore (image builds and archives) as soon as they load. Evaluating them
- * costs about 12 MiB of resident memory for code the exporter, which speaks to unix:// and tcp:// hosts with
- * GET requests only, never calls. While dockerode loads, those `require`s get a stand-in that throws a clear
- * error if anything ever uses it; every other `require` goes through untouched.
+ * dockerode `require`s docker-modem (its HTTP transport over node:http, with ssh2 for ssh:// hosts), its BuildKit
+ * session code (@grpc/grpc-js, @grpc/proto-loader, node:crypto), tar-fs and @balena/dockerignore (image builds and
+ * archives) as soon as it loads. The exporter gives dockerode a modem of its own (`socket_modem.ts`) and makes GET
+ * requests only, so none of that ever runs; evaluating it would cost about 17 MiB of resident memory. While
+ * dockerode loads, those `require`s get a stand-in that throws a clear error if anything ever uses it; every other
+ * `require` goes through untouched.
  */
 import Module from "node:module";
 
@@ -14,6 +15,8 @@ export type DockerodeConstructor = typeof import("dockerode").default;
 
 /** The packages dockerode loads eagerly but the exporter never uses, with the feature each serves. */
 export const SKIPPED_DOCKERODE_PARTS: ReadonlyMap<string, string> = new Map([
+  ["docker-modem", "dockerode clients without the exporter's own modem"],
+  ["./session", "BuildKit sessions"],
   ["ssh2", "ssh:// Docker hosts"],
   ["@grpc/grpc-js", "BuildKit sessions"],
   ["@grpc/proto-loader", "BuildKit sessions"],
@@ -60,9 +63,14 @@ async function loadWithStandIns(): Promise<DockerodeConstructor> {
  * while it loads, and only calls them for the features the exporter does not use.
  */
 function standIn(name: string, feature: string): unknown {
-  // A plain function, so that `new Client()` reaches the throw too.
+  // A plain function, so that `new Client()` reaches the throw too; and the module itself is one, for a package
+  // such as docker-modem whose export is the class (`new Modem()`).
   const refuse = function () {
     throw new Error(`docker-exporter does not load ${name}: ${feature} are not supported`);
   };
-  return new Proxy({}, { get: (_target, key) => key === "__esModule" ? false : refuse });
+  return new Proxy(refuse, {
+    get: (_target, key) => key === "__esModule" ? false : refuse,
+    apply: refuse,
+    construct: refuse,
+  });
 }

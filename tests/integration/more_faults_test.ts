@@ -212,7 +212,7 @@ const badLists: { name: string; answer: FakeAnswer; error: string; answered: boo
   {
     name: "a body cut short",
     answer: { status: 200, raw: validList, cutAfter: validList.length - 5 },
-    error: "Docker closed the connection before the list ended",
+    error: "Docker closed the connection 5 bytes before the end of its answer",
     answered: false,
   },
 ];
