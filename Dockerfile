@@ -31,7 +31,7 @@ COPY lib/ ./lib/
 # Fails when main.ts imports anything deno.lock does not pin.
 RUN ["deno", "install", "--frozen", "--entrypoint", "main.ts"]
 # Runs once from the cache alone, as the image will.
-RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--version"]
+RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM", "main.ts", "--version"]
 
 FROM ${RUNTIME_IMAGE}
 ENV DENO_DIR=/deno-dir/ DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
@@ -46,5 +46,5 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 # No shell or curl in the image: the exporter probes its own /healthz on EXPORTER_PORT and exits 0 or 1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts", "--healthcheck"]
-ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env", "main.ts"]
+  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM", "main.ts", "--healthcheck"]
+ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM", "main.ts"]
