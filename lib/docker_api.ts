@@ -158,8 +158,15 @@ export function createDockerApi(
   // Keep-alive connections, as many as the most calls made at once: the stats collection's 32 (the tracker's
   // inspects are 8), else most of each wave of stats calls would close its connection and the next wave open a new one.
   const pool = new ConnectionPool({ maxIdle: 32 });
+  // `/version` stays unversioned after the version is pinned: on a reconnect it negotiates again, and an engine
+  // upgraded in place (Docker 29 refuses anything below 1.44) must still answer it.
+  const unversioned = new Docker(
+    {
+      modem: new SocketModem(endpoint, { pool }),
+    } as ConstructorParameters<DockerodeConstructor>[0],
+  );
   let modem = new SocketModem(endpoint, { pool });
-  let docker = new Docker({ modem } as ConstructorParameters<DockerodeConstructor>[0]);
+  let docker = unversioned;
   /** The path prefix of the pinned API version, for the calls made on the socket directly. */
   let versionPrefix = "";
 
@@ -194,7 +201,7 @@ export function createDockerApi(
     version: () =>
       call(
         "version",
-        async (abortSignal) => checkObject<EngineVersion>(await docker.version({ abortSignal }), "version"),
+        async (abortSignal) => checkObject<EngineVersion>(await unversioned.version({ abortSignal }), "version"),
       ),
     useApiVersion(apiVersion: string) {
       modem = new SocketModem(endpoint, { pool, apiVersion });

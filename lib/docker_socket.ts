@@ -1,6 +1,7 @@
 /**
- * Raw HTTP/1.1 over the Docker socket (unix or TCP), for the long-lived `/events` stream, which dockerode's
- * buffered JSON helpers do not decode safely, and for the inspect and stats calls, which cost less CPU this way.
+ * Raw HTTP/1.1 over the Docker socket (unix or TCP): the long-lived `/events` stream, which dockerode's buffered JSON
+ * helpers do not decode safely; the inspect and stats calls, which cost less CPU this way; and every call dockerode
+ * makes, through `socket_modem.ts`.
  */
 import type { DockerEndpoint } from "./config.ts";
 import { ChunkedDecoder, ChunkedEncodingError } from "./chunked_decoder.ts";

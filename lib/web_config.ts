@@ -145,6 +145,13 @@ export async function loadWebConfig(path: string): Promise<{ config: WebConfig; 
     document = parse(await read(path, "--web.config.file"));
   } catch (error) {
     if (error instanceof ConfigError) throw error;
+    if (error instanceof Deno.errors.NotCapable) {
+      // The yaml package reads its debug switches LOG_TOKENS and LOG_STREAM on every parse: the file is not at fault.
+      throw new ConfigError(
+        `cannot parse --web.config.file ${path}: ${(error as Error).message} ` +
+          "(the YAML parser reads LOG_TOKENS and LOG_STREAM: grant --allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM)",
+      );
+    }
     throw new ConfigError(`--web.config.file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
   }
   const config = parseWebConfig(document, path);

@@ -24,16 +24,20 @@ async function withEngine(
   }
 }
 
-Deno.test("version and info go through dockerode on the socket, unversioned until a version is pinned", async () => {
+Deno.test("version() asks /version unversioned even after the API version is pinned, so a reconnect negotiates again", async () => {
   const engine = await FakeEngine.start();
   const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, { Docker, timeoutMs: 1000 });
   try {
     assert.equal((await api.version()).ApiVersion, "1.41");
     api.useApiVersion("1.41");
     assert.equal((await api.info()).Name, "fake-host");
+    // A reconnect negotiates again, unversioned: an engine upgraded in place may refuse the old version.
+    engine.apiVersion = "1.44";
+    assert.equal((await api.version()).ApiVersion, "1.44");
     assert.deepEqual(engine.requests.map(({ method, path }) => `${method} ${path}`), [
       "GET /version",
       "GET /v1.41/info",
+      "GET /version",
     ]);
   } finally {
     api.close();

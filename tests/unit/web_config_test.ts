@@ -3,6 +3,7 @@
  * message for each thing refused, which must name the field so an operator can fix it.
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../../lib/config.ts";
 import { loadWebConfig, parseWebConfig, type WebConfig } from "../../lib/web_config.ts";
 
@@ -252,6 +253,39 @@ Deno.test("loadWebConfig() refuses a certificate or key file that holds no PEM o
       `${dir}/web3.yml`,
       new RegExp(`^cannot read tls_server_config.key_file ${dir}/nothere.key: No such file`),
     );
+  } finally {
+    await remove();
+  }
+});
+
+Deno.test("loadWebConfig() without env access for the YAML parser names the permission, not the file", async () => {
+  const module = new URL("../../lib/web_config.ts", import.meta.url).href;
+  const { dir, remove } = await tempFiles({ "web.yml": `basic_auth_users:\n  p: ${HASH}\n` });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/load.ts`,
+      `import { loadWebConfig } from "${module}";\n` +
+        `try { await loadWebConfig("${dir}/web.yml"); console.log("loaded"); }\n` +
+        "catch (error) { console.log((error as Error).message); }\n",
+    );
+    // The start task's env list without the parser's two switches.
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--config",
+        fileURLToPath(new URL("../../deno.json", import.meta.url)),
+        "--allow-read",
+        "--allow-env=DOCKER_HOST,EXPORTER_*",
+        `${dir}/load.ts`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const message = new TextDecoder().decode(stdout).trim();
+    assert.match(message, new RegExp(`^cannot parse --web.config.file ${dir}/web.yml: Requires env access to "LOG_`));
+    assert.match(message, /grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM\)$/);
+    assert.doesNotMatch(message, /not valid YAML/);
   } finally {
     await remove();
   }
