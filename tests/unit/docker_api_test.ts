@@ -1,27 +1,18 @@
 import assert from "node:assert/strict";
 import { createDockerApi, type DockerApi } from "../../lib/docker_api.ts";
+import { withFakeApi } from "../support/fake_api.ts";
 import { loadDockerode } from "../../lib/dockerode_loader.ts";
 import { type FakeAnswer, FakeEngine } from "../support/fake_engine.ts";
 
 const Docker = await loadDockerode();
 
-/** Runs `body` with an API pinned to 1.41 on a fake engine whose next list calls answer `listAnswers`, in order. */
-async function withEngine(
+/** Runs `body` with an API on a fake engine whose next list calls answer `listAnswers`, in order. */
+function withEngine(
   listAnswers: FakeAnswer[],
   body: (api: DockerApi, engine: FakeEngine) => Promise<void>,
   timeoutMs = 1000,
 ): Promise<void> {
-  const engine = await FakeEngine.start();
-  engine.overrides.set("list", listAnswers);
-  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, { Docker, timeoutMs });
-  api.useApiVersion("1.41");
-  try {
-    await body(api, engine);
-  } finally {
-    api.close();
-    engine.stop();
-    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
-  }
+  return withFakeApi(Docker, [["list", listAnswers]], body, timeoutMs);
 }
 
 Deno.test("version() asks /version unversioned even after the API version is pinned, so a reconnect negotiates again", async () => {

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { createDockerApi, type DockerApi } from "../../lib/docker_api.ts";
 import type { DockerodeConstructor } from "../../lib/dockerode_loader.ts";
-import { type FakeAnswer, fakeContainer, FakeEngine } from "../support/fake_engine.ts";
+import { withFakeApi } from "../support/fake_api.ts";
+import { type FakeAnswer, fakeContainer, type FakeEngine } from "../support/fake_engine.ts";
 
 /** A dockerode stand-in: neither call may go through it. */
 class Docker {
@@ -59,25 +60,12 @@ const CALLS: SocketCall[] = [
 ];
 
 /** Runs `body` with an API on a fake engine that answers `operation`'s calls with `answers`, in order. */
-async function withEngine(
+function withEngine(
   operation: SocketCall["operation"],
   answers: FakeAnswer[],
   body: (api: DockerApi, engine: FakeEngine) => Promise<void>,
 ): Promise<void> {
-  const engine = await FakeEngine.start();
-  engine.overrides.set(operation, answers);
-  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
-    Docker: Docker as unknown as DockerodeConstructor,
-    timeoutMs: 1000,
-  });
-  api.useApiVersion("1.41");
-  try {
-    await body(api, engine);
-  } finally {
-    api.close();
-    engine.stop();
-    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
-  }
+  return withFakeApi(Docker as unknown as DockerodeConstructor, [[operation, answers]], body);
 }
 
 for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
