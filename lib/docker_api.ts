@@ -1,14 +1,14 @@
 /**
- * Read-only Docker Engine API calls: version and info through dockerode, the container list through its modem (the
- * exporter's own socket reader, `socket_modem.ts`), inspect and stats on the socket directly.
+ * Read-only Docker Engine API calls: version and info through dockerode; the container list, inspect and stats through
+ * its modem (the exporter's own socket reader, `socket_modem.ts`) directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./config.ts";
 import { describeConnectError, DockerApiError, unusableAnswer } from "./docker_errors.ts";
-import { ConnectionPool, openStream, type StreamingResponse } from "./docker_socket.ts";
+import { ConnectionPool, type StreamingResponse } from "./docker_socket.ts";
 import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./json_array_stream.ts";
-import { readJson, SocketModem } from "./socket_modem.ts";
+import { SocketModem } from "./socket_modem.ts";
 
 /** `GET /version`, the fields the exporter uses. */
 export interface EngineVersion {
@@ -160,15 +160,10 @@ export function createDockerApi(
   const pool = new ConnectionPool({ maxIdle: 32 });
   // `/version` stays unversioned after the version is pinned: on a reconnect it negotiates again, and an engine
   // upgraded in place (Docker 29 refuses anything below 1.44) must still answer it.
-  const unversioned = new Docker(
-    {
-      modem: new SocketModem(endpoint, { pool }),
-    } as ConstructorParameters<DockerodeConstructor>[0],
-  );
-  let modem = new SocketModem(endpoint, { pool });
+  const unversionedModem = new SocketModem(endpoint, { pool });
+  const unversioned = new Docker({ modem: unversionedModem } as ConstructorParameters<DockerodeConstructor>[0]);
+  let modem = unversionedModem;
   let docker = unversioned;
-  /** The path prefix of the pinned API version, for the calls made on the socket directly. */
-  let versionPrefix = "";
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
@@ -206,19 +201,17 @@ export function createDockerApi(
     useApiVersion(apiVersion: string) {
       modem = new SocketModem(endpoint, { pool, apiVersion });
       docker = new Docker({ modem } as ConstructorParameters<DockerodeConstructor>[0]);
-      versionPrefix = `/v${apiVersion}`;
     },
     info: () =>
       call("info", async (abortSignal) => checkObject<EngineInfo>(await docker.info({ abortSignal }), "info")),
     listContainers: () => call("list", (abortSignal) => streamList(modem, abortSignal)),
-    // Inspects and stats go on the socket directly: dockerode would put the id into the path as it is, and an id from
-    // the event stream is not trusted to be hex, so it is encoded; and a burst of events or a stats collection makes
-    // hundreds of calls, each with limits of its own.
+    // Inspects and stats go through the modem but not through dockerode: dockerode would put the id into the path
+    // as it is, and an id from the event stream is not trusted to be hex, so it is encoded; and a burst of events or
+    // a stats collection makes hundreds of calls, each with limits of its own.
     inspectContainer: (id: string) =>
       call("inspect", async (abortSignal) => {
-        const path = `${versionPrefix}/containers/${encodeURIComponent(id)}/json`;
         // An inspect is 2–10 KB; a container with huge labels can make it megabytes, which are read all the same.
-        const answer = await getJson(path, "inspect", abortSignal, {
+        const answer = await getJson(`/containers/${encodeURIComponent(id)}/json`, "inspect", abortSignal, {
           readBytes: 16 * 1024,
           maxBytes: MAX_INSPECT_BYTES,
         });
@@ -226,7 +219,7 @@ export function createDockerApi(
       }),
     containerStats: (id: string) =>
       call("stats", async (abortSignal) => {
-        const path = `${versionPrefix}/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`;
+        const path = `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`;
         // A stats answer is 2–4 KB: a 64 KiB buffer per call, 100 calls a collection, is garbage for nothing.
         const answer = await getJson(path, "stats", abortSignal, { readBytes: 8 * 1024, maxBytes: MAX_STATS_BYTES });
         return answer === GONE ? undefined : checkObject<ContainerStats>(answer, "stats");
@@ -234,22 +227,20 @@ export function createDockerApi(
     close: () => pool.close(),
   };
 
-  /** `GET path` on the socket, its body parsed as JSON; `GONE` when the engine answers 404. */
+  /** `GET path` (under the pinned version) through the modem, its body parsed as JSON; `GONE` for a 404. */
   async function getJson(
     path: string,
     operation: string,
-    signal: AbortSignal,
+    abortSignal: AbortSignal,
     limits: { readBytes: number; maxBytes: number },
   ): Promise<unknown> {
-    let response;
     try {
-      // No head timeout of its own: `call()`'s timeout aborts `signal`, which closes the connection.
-      response = await openStream(endpoint, path, { signal, operation, readBytes: limits.readBytes, pool });
+      // No head timeout of its own: `call()`'s timeout aborts the signal, which closes the connection.
+      return await modem.request({ path, method: "GET", abortSignal, operation, ...limits });
     } catch (error) {
       if (error instanceof DockerApiError && error.status === 404) return GONE;
       throw error;
     }
-    return await readJson(response, operation, limits.maxBytes);
   }
 }
 

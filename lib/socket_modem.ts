@@ -19,6 +19,12 @@ export interface ModemRequest {
   abortSignal?: AbortSignal;
   /** Hand back the response with its body unread, rather than the body parsed as JSON. */
   isStream?: boolean;
+  /** The exporter's own calls only (dockerode never sets these): the name errors give, and the call's limits. */
+  operation?: string;
+  /** The most read from the socket at a time (default 16 KiB). */
+  readBytes?: number;
+  /** The most of the answer read (default: the modem's `maxBytes`). */
+  maxBytes?: number;
 }
 
 /** How a modem call ends: an error, or the parsed body (a `StreamingResponse` for `isStream`). */
@@ -58,7 +64,7 @@ export class SocketModem {
    */
   async request(request: ModemRequest): Promise<unknown> {
     const path = requestPath(request, this.#options.apiVersion);
-    const operation = operationOf(request.path);
+    const operation = request.operation ?? operationOf(request.path);
     if (request.method !== "GET") {
       throw new DockerApiError(
         `refused to send ${request.method} ${path}: the exporter only reads from Docker`,
@@ -68,11 +74,11 @@ export class SocketModem {
     const response = await openStream(this.#endpoint, path, {
       signal: request.abortSignal,
       operation,
-      readBytes: 16 * 1024,
+      readBytes: request.readBytes ?? 16 * 1024,
       pool: this.#options.pool,
     });
     if (request.isStream) return response;
-    return await readJson(response, operation, this.#options.maxBytes ?? DEFAULT_MAX_BYTES);
+    return await readJson(response, operation, request.maxBytes ?? this.#options.maxBytes ?? DEFAULT_MAX_BYTES);
   }
 }
 
@@ -106,7 +112,7 @@ export function operationOf(path: string): string {
  * the body is read.
  * @throws DockerApiError (status 200: the engine answered) for a body over `maxBytes` or one that is not JSON.
  */
-export async function readJson(response: StreamingResponse, operation: string, maxBytes: number): Promise<unknown> {
+async function readJson(response: StreamingResponse, operation: string, maxBytes: number): Promise<unknown> {
   const pieces: Uint8Array[] = [];
   let length = 0;
   try {
