@@ -118,7 +118,7 @@ export async function main(args: string[]): Promise<number> {
 /**
  * The container HEALTHCHECK: asks the exporter on this host for `/healthz`; no shell or curl needed.
  * Returns 0 when it answers 200 within two seconds, else 1. Over TLS, whose certificate need not name
- * this address, a completed TLS handshake counts as healthy.
+ * this address, a port that accepts the connection counts as healthy.
  */
 async function probeHealth(host: string, port: number, tls: boolean): Promise<number> {
   const target = host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;

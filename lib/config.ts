@@ -95,8 +95,8 @@ export const SETTINGS: readonly Setting[] = [
     env: "EXPORTER_RESOURCE_METRICS",
     flag: "--resource-metrics",
     default: "auto",
-    help: "per-container CPU, memory, network, block I/O and threads: auto (cgroup files when readable, else " +
-      "the engine's stats API), cgroup, api or off",
+    help: "per-container CPU, memory, network, block I/O and threads: auto (cgroup files when readable and the " +
+      "engine is on this host, else the engine's stats API), cgroup, api or off",
   },
   {
     env: "EXPORTER_RESOURCE_INTERVAL",

@@ -2,7 +2,8 @@
  * Collects the running containers' resource use in the background, on its own interval and with bounded
  * concurrency, so a scrape only ever renders the last collection. Two sources behind one interface: the
  * containers' cgroup files (fast, no load on the engine) and the engine's stats API with `one-shot=true`.
- * `EXPORTER_RESOURCE_METRICS` picks one: `auto` (cgroup files when readable, else the API), `cgroup`, `api`, `off`.
+ * `EXPORTER_RESOURCE_METRICS` picks one: `auto` (cgroup files when readable and the engine is on this host, else the
+ * API), `cgroup`, `api`, `off`.
  */
 import type { CgroupReader } from "./cgroup_reader.ts";
 import type { ResourceMode } from "./config.ts";
