@@ -14,7 +14,7 @@
  *   scale      10,000 containers: initial sync, scrape latency, RSS
  *   load       100 containers behind the logging proxy: engine requests per minute, idle CPU, RSS
  *   footprint  where the idle exporter's memory goes, and what V8 flags change
- *   real       the real engine (opt-in): 100 then 200 busybox containers, event-to-metric latency over 50 runs
+ *   real       the real engine (opt-in): 100 then 200 busybox containers, event-to-metric latency, 50 runs per `--repeat` pass
  * `--repeat` (default 3) repeats each measurement and reports medians; `--window` (default 60) is the idle window
  * of `load`; `--real` adds `real`; `--full` is `--real --repeat 5 --window 120`; `scale` runs once unless
  * `--full` or an explicit `--repeat` asks for more;
@@ -810,36 +810,54 @@ async function realScenario(settings: Settings): Promise<void> {
 
         // Event to metric: from `docker run -d` returning to the running series on /metrics, polled every 2 ms,
         // without gzip (a rendering is then not compressed) and with it (as Prometheus scrapes: compressed), in
-        // alternate runs so that both see the same load.
-        const latencies = { plain: [] as number[], gzip: [] as number[] };
-        for (let i = 0; i < 100; i++) {
-          const gzip = i % 2 === 1;
-          const part = `e2m-${i}`;
-          const { id } = await scope.run({ name: part });
-          const returned = performance.now();
-          const series = `{id="${id}",name="${scope.nameFor(part)}",state="running"} 1`;
-          const seen = await pollScrape(exporter, (text) => text.includes(series), {
-            intervalMs: 2,
-            timeoutMs: 10_000,
-            gzip,
-          });
-          latencies[gzip ? "gzip" : "plain"].push(seen - returned);
+        // alternate runs so that both see the same load. `repeat` passes of 50 runs of each kind: each pass gives a
+        // p50 and a worst, and the figures are their medians.
+        const passes = {
+          plain: { p50: [] as number[], worst: [] as number[] },
+          gzip: { p50: [] as number[], worst: [] as number[] },
+        };
+        for (let pass = 0; pass < repeat; pass++) {
+          // Each pass starts from the same 200 containers: a render grows with the count, so passes that left their
+          // containers behind would each measure a larger exporter than the last (17.6, 25.2, 32.9 ms).
+          const passScope = new ContainerScope("bench");
+          const latencies = { plain: [] as number[], gzip: [] as number[] };
+          for (let i = 0; i < 100; i++) {
+            const gzip = i % 2 === 1;
+            const part = `e2m-${i}`;
+            const { id } = await passScope.run({ name: part });
+            const returned = performance.now();
+            const series = `{id="${id}",name="${passScope.nameFor(part)}",state="running"} 1`;
+            const seen = await pollScrape(exporter, (text) => text.includes(series), {
+              intervalMs: 2,
+              timeoutMs: 10_000,
+              gzip,
+            });
+            latencies[gzip ? "gzip" : "plain"].push(seen - returned);
+          }
+          for (const how of ["plain", "gzip"] as const) {
+            passes[how].p50.push(quantile(latencies[how], 0.5));
+            passes[how].worst.push(Math.max(...latencies[how]));
+          }
+          await passScope.cleanup();
+          // Removing 100 containers loads the machine for a while; the next pass starts once it has settled.
+          await waitForTracked(exporter, 200);
+          await sleep(10_000);
         }
-        for (const [how, values] of [["without gzip", latencies.plain], ["gzip", latencies.gzip]] as const) {
+        for (const [how, kind] of [["without gzip", passes.plain], ["gzip", passes.gzip]] as const) {
           record(
             S,
             `event to metric: docker run -d returns → series on /metrics, ${how}, p50`,
-            quantile(values, 0.5),
+            kind.p50,
             "ms",
             {
               max: 25,
               text: "≤ 25 ms",
             },
-            `50 runs (alternating with the other kind), /metrics polled every 2 ms ${how}`,
+            `${repeat} pass(es) of 50 runs, each pass from 200 containers (alternating with the other kind), /metrics polled every 2 ms ${how}`,
           );
-          record(S, `event to metric, ${how}, worst of 50`, Math.max(...values), "ms", { max: 150, text: "≤ 150 ms" });
+          record(S, `event to metric, ${how}, worst of 50`, kind.worst, "ms", { max: 150, text: "≤ 150 ms" });
         }
-        record(S, "RSS after 300 containers and the polling", exporter.memory().rssMiB, "MiB");
+        record(S, `RSS after ${repeat} passes of 100 more containers and the polling`, exporter.memory().rssMiB, "MiB");
         record(S, "non-GET requests to the engine", proxy.writeMethods().length, "methods", { max: 0, text: "0" });
       } finally {
         await exporter.stop();
