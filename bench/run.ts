@@ -797,8 +797,8 @@ async function realScenario(settings: Settings): Promise<void> {
       });
       try {
         record(S, "200 containers: start → /readyz 200", performance.now() - exporter.spawnedAtMs, "ms");
-        const before = await exporter.sample("docker_exporter_containers_tracked");
-        if ((before ?? 0) < 200) throw new Error(`tracking only ${before} containers`);
+        const tracked = await exporter.sample("docker_exporter_containers_tracked") ?? 0;
+        if (tracked < 200) throw new Error(`tracking only ${tracked} containers`);
         await load(`${exporter.url}/metrics`, { connections: 10, seconds: 2, gzip: true });
         const gzip: LoadResult[] = [];
         for (let i = 0; i < repeat; i++) {
@@ -821,27 +821,30 @@ async function realScenario(settings: Settings): Promise<void> {
           // containers behind would each measure a larger exporter than the last (17.6, 25.2, 32.9 ms).
           const passScope = new ContainerScope("bench");
           const latencies = { plain: [] as number[], gzip: [] as number[] };
-          for (let i = 0; i < 100; i++) {
-            const gzip = i % 2 === 1;
-            const part = `e2m-${i}`;
-            const { id } = await passScope.run({ name: part });
-            const returned = performance.now();
-            const series = `{id="${id}",name="${passScope.nameFor(part)}",state="running"} 1`;
-            const seen = await pollScrape(exporter, (text) => text.includes(series), {
-              intervalMs: 2,
-              timeoutMs: 10_000,
-              gzip,
-            });
-            latencies[gzip ? "gzip" : "plain"].push(seen - returned);
+          try {
+            for (let i = 0; i < 100; i++) {
+              const gzip = i % 2 === 1;
+              const part = `e2m-${i}`;
+              const { id } = await passScope.run({ name: part });
+              const returned = performance.now();
+              const series = `{id="${id}",name="${passScope.nameFor(part)}",state="running"} 1`;
+              const seen = await pollScrape(exporter, (text) => text.includes(series), {
+                intervalMs: 2,
+                timeoutMs: 10_000,
+                gzip,
+              });
+              latencies[gzip ? "gzip" : "plain"].push(seen - returned);
+            }
+          } finally {
+            await passScope.cleanup();
           }
           for (const how of ["plain", "gzip"] as const) {
             passes[how].p50.push(quantile(latencies[how], 0.5));
             passes[how].worst.push(Math.max(...latencies[how]));
           }
-          await passScope.cleanup();
           // Removing 100 containers loads the machine for a while; the next pass starts once it has settled.
-          await waitForTracked(exporter, 200);
-          await sleep(10_000);
+          await waitForTracked(exporter, tracked);
+          if (pass < repeat - 1) await sleep(10_000);
         }
         for (const [how, kind] of [["without gzip", passes.plain], ["gzip", passes.gzip]] as const) {
           record(
