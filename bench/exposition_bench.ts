@@ -8,7 +8,7 @@
  */
 import type { ContainerRecord } from "../lib/container_registry.ts";
 import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/exposition.ts";
-import { containerFamilies, engineFamilies, labelKeyMatcher } from "../lib/metrics.ts";
+import { containerFamilies, ContainerLines, engineFamilies, labelKeyMatcher } from "../lib/metrics.ts";
 import { resourceFamilies } from "../lib/resource_metrics.ts";
 import type { ContainerUsage } from "../lib/resource_usage.ts";
 import { type ScrapeBody, ScrapeCache } from "../lib/scrape_cache.ts";
@@ -136,10 +136,13 @@ for (const n of SIZES) {
   });
 }
 
+/** Each container's lines, kept across renders as the exporter keeps them: an event formats one container's. */
+const containerLines = new ContainerLines();
+
 /** The stable families of `containers` as the exporter makes them, with resource families when `usage` is given. */
 function stableOf(containers: readonly ContainerRecord[], usage?: ReadonlyMap<string, ContainerUsage>): MetricFamily[] {
   return [
-    ...containerFamilies(containers, noLabels),
+    ...containerFamilies(containers, noLabels, containerLines),
     ...engineFamilies(BENCH_ENGINE),
     ...(usage ? resourceFamilies(containers, usage) : []),
   ];

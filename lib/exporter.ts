@@ -11,7 +11,7 @@ import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { openEventStream } from "./docker_events.ts";
 import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
-import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "./metrics.ts";
+import { containerFamilies, ContainerLines, engineFamilies, exporterFamilies, labelKeyMatcher } from "./metrics.ts";
 import type { ProcessSample } from "./process_metrics.ts";
 import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "./resource_collector.ts";
 import { resourceCollectorFamilies, resourceFamilies } from "./resource_metrics.ts";
@@ -84,6 +84,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     ready: () => stats.synced,
   });
   const labelMatches = labelKeyMatcher(config.containerLabels);
+  const containerLines = new ContainerLines();
   const build = { version: VERSION, denoVersion: Deno.version.deno };
   let processReading: ProcessSample | undefined;
   const scrape = new ScrapeCache({
@@ -91,7 +92,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     stableFamilies: () => {
       const containers = registry.containers();
       return [
-        ...containerFamilies(containers, labelMatches),
+        ...containerFamilies(containers, labelMatches, containerLines),
         ...engineFamilies(stats.engine),
         ...(resources
           ? [...resourceFamilies(containers, resources.usage), ...resourceCollectorFamilies(resources)]

@@ -24,6 +24,12 @@ export interface MetricFamily {
    */
   groups?: () => Iterable<readonly Sample[]>;
   /**
+   * The family's sample lines already formatted, for a family that keeps them (see `formatSampleGroup`): strings
+   * of whole lines, each line ending in a newline, which joined in order give what `samples` would format to. When
+   * present the formatters use it instead of `samples` and `groups`.
+   */
+  blocks?: () => Iterable<string>;
+  /**
    * What the family's lines are made from, when that is known and cheap to compare: a family with the same name
    * and the same `inputs` (each compared with `===`, in order) as one formatted before formats to the same text,
    * so a cache may keep that text rather than format it again. Left out, the family is formatted every time.
@@ -82,17 +88,46 @@ export function labelSortKey(value: string): string {
  */
 const PIECE_CHARS = 16 * 1024;
 
+/**
+ * The lines of `samples` of family `name`, sorted, each ending in a newline: what the formatters write for a group
+ * (see `MetricFamily.groups`), for a family that keeps its groups' lines (`MetricFamily.blocks`).
+ */
+export function formatSampleGroup(name: string, samples: readonly Sample[]): string {
+  if (samples.length === 0) return "";
+  const lines = sortedLines(name, samples);
+  // Joined with an empty last line rather than concatenated: `join` makes one flat string, where `+` makes a tree
+  // of the pieces that a kept string would hold on to.
+  lines.push("");
+  return lines.join("\n");
+}
+
+function sortedLines(name: string, samples: readonly Sample[]): string[] {
+  const lines = new Array<string>(samples.length);
+  for (let i = 0; i < samples.length; i++) lines[i] = sampleLine(name, samples[i]);
+  // Sorting whole lines orders samples by their label values, which makes the output deterministic.
+  if (lines.length > 1) lines.sort();
+  return lines;
+}
+
 /** The family's sample lines, sorted, each ending in a newline, in pieces of about `PIECE_CHARS` at most. */
 function* sampleBlocks(family: MetricFamily): Generator<string> {
-  const name = family.name;
   let piece: string[] = [];
   let chars = 0;
-  // Sorting whole lines orders samples by their label values, which makes the output deterministic.
+  if (family.blocks) {
+    for (const block of family.blocks()) {
+      piece.push(block);
+      chars += block.length;
+      if (chars >= PIECE_CHARS) {
+        yield piece.join("");
+        piece = [];
+        chars = 0;
+      }
+    }
+    if (piece.length > 0) yield piece.join("");
+    return;
+  }
   for (const group of family.groups?.() ?? [family.samples]) {
-    const lines = new Array<string>(group.length);
-    for (let i = 0; i < group.length; i++) lines[i] = sampleLine(name, group[i]);
-    if (lines.length > 1) lines.sort();
-    for (const line of lines) {
+    for (const line of sortedLines(family.name, group)) {
       piece.push(line);
       chars += line.length + 1;
       if (chars >= PIECE_CHARS) {

@@ -5,6 +5,7 @@ import {
   formatOpenMetrics,
   formatOpenMetricsBody,
   formatPieces,
+  formatSampleGroup,
   formatText,
   formatValue,
   labelSortKey,
@@ -206,6 +207,30 @@ Deno.test("formatText() and formatOpenMetrics() write a family given in groups a
   assert.equal(formatOpenMetrics([grouped(family)]), formatOpenMetrics([family]));
   // The values need the key: in plain string order ("a" before "a b") the same groups come out unsorted.
   assert.notEqual(formatText([grouped(family, (a, b) => (a < b ? -1 : 1))]), expected);
+});
+
+Deno.test("formatText() and formatOpenMetrics() write a family's kept lines (blocks) as the groups they were made of", () => {
+  const values = ['a"', "a", "a\\", "ab", "a\n", "", "é", "a b"];
+  const family: MetricFamily = {
+    name: "fixture_blocks",
+    help: "Kept lines.",
+    type: "counter",
+    samples: values.flatMap((value, i) => [
+      { labels: [["first", value], ["second", "y"]], value: i },
+      { labels: [["first", value], ["second", "x"]], value: NaN },
+    ]),
+  };
+  const groups = grouped(family).groups!;
+  const kept = [...groups()].map((group) => formatSampleGroup(family.name, group));
+  // One group's lines: sorted, escaped, each ending in a newline.
+  assert.equal(
+    formatSampleGroup(family.name, family.samples.slice(0, 2)),
+    'fixture_blocks{first="a\\"",second="x"} NaN\nfixture_blocks{first="a\\"",second="y"} 0\n',
+  );
+  assert.equal(formatSampleGroup(family.name, []), "");
+  const withBlocks = { ...family, samples: [], blocks: () => kept };
+  assert.equal(formatText([withBlocks]), formatText([family]));
+  assert.equal(formatOpenMetrics([withBlocks]), formatOpenMetrics([family]));
 });
 
 Deno.test("formatPieces() cuts a large family into pieces of about 16 K characters that join to formatText()", () => {

@@ -5,6 +5,7 @@ import { ExporterStats } from "../../lib/exporter_stats.ts";
 import {
   composeLabel,
   containerFamilies,
+  ContainerLines,
   engineFamilies,
   exporterFamilies,
   labelKeyMatcher,
@@ -344,6 +345,40 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
     const held = families.map(({ name, help, type, samples }) => ({ name, help, type, samples }));
     assert.equal(formatText(families), formatText(held));
   }
+});
+
+Deno.test("containerFamilies() with ContainerLines writes the same text, formatting again only replaced records", () => {
+  let matched = 0;
+  const select = labelKeyMatcher(["com.example.*", "team"]);
+  const counting = (key: string) => {
+    matched++;
+    return select(key);
+  };
+  const lines = new ContainerLines();
+  const textOf = (records: ContainerRecord[]) => formatText(containerFamilies(records, counting, lines));
+  const records = [...RECORDS];
+  assert.equal(textOf(records), formatText(containerFamilies(records, select)));
+  assert.ok(matched > 0);
+
+  // The same records, in any order: every line kept, none formatted (docker_container_info matches no label).
+  matched = 0;
+  assert.equal(textOf([...records].reverse()), formatText(containerFamilies(records, select)));
+  assert.equal(matched, 0);
+
+  // An event replaces one record: only its lines are formatted again, and the text says what the new record says.
+  matched = 0;
+  records[0] = { ...records[0], state: "exited", labels: { ...records[0].labels, team: "checkout" } };
+  const text = textOf(records);
+  assert.equal(text, formatText(containerFamilies(records, select)));
+  assert.match(text, /container_label_team="checkout"/);
+  assert.equal(matched, Object.keys(records[0].labels).length);
+
+  // Another label matcher: nothing kept for the old one is used.
+  const none = () => false;
+  assert.equal(
+    formatText(containerFamilies(records, none, lines)),
+    formatText(containerFamilies(records, none)),
+  );
 });
 
 /** Whether two families' inputs are the same values in the same order, as the scrape cache compares them. */
