@@ -198,6 +198,7 @@ Deno.test("ScrapeCache sends a gzip body as one array, deflating the stable part
   sources.containers = 20_000;
   let deflates = 0;
   const cache = new ScrapeCache(sources, {
+    now: STOPPED_CLOCK,
     deflate: (bytes) => {
       deflates++;
       return deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
@@ -319,16 +320,20 @@ Deno.test("ScrapeCache keeps a plain text up to keepTextMax, and inflates a larg
   }
 });
 
-/** node:zlib's sync-flushed deflate, counting the bytes it is given. */
+/** node:zlib's sync-flushed deflate, counting the bytes it is given (and at which levels). */
 function countingDeflate() {
-  const counted = { calls: 0, bytes: 0 };
-  const deflate = (bytes: Uint8Array) => {
+  const counted = { calls: 0, bytes: 0, levels: new Set<number>() };
+  const deflate = (bytes: Uint8Array, level: number) => {
     counted.calls++;
     counted.bytes += bytes.length;
-    return deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
+    counted.levels.add(level);
+    return deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, level });
   };
   return { counted, deflate };
 }
+
+/** A clock that never moves: nothing is ever old enough to be deflated again (tests that count deflates). */
+const STOPPED_CLOCK = () => 0;
 
 Deno.test("ScrapeCache deflates nothing for scrapes without gzip, and deflates their text once for the first gzip scrape", () => {
   // Prometheus with `enable_compression: false`, or curl: a render for them is formatted only.
@@ -336,7 +341,7 @@ Deno.test("ScrapeCache deflates nothing for scrapes without gzip, and deflates t
     const sources = new CountingSources();
     sources.containers = 20_000;
     const { counted, deflate } = countingDeflate();
-    const cache = new ScrapeCache(sources, { deflate });
+    const cache = new ScrapeCache(sources, { deflate, now: STOPPED_CLOCK });
     const plain = cache.render(format, false);
     cache.render(format, false);
     assert.equal(counted.calls, 0, "no deflate for plain scrapes");
@@ -358,7 +363,7 @@ Deno.test("ScrapeCache deflates a text too large to keep as it renders it, even 
   const sources = new CountingSources();
   sources.containers = 20_000;
   const { counted, deflate } = countingDeflate();
-  const cache = new ScrapeCache(sources, { keepTextMax: 300_000, deflate });
+  const cache = new ScrapeCache(sources, { keepTextMax: 300_000, deflate, now: STOPPED_CLOCK });
   const plain = cache.render("text", false);
   const stableBytes = plain.length - expectedParts("text", 20_000, 1)[1].length;
   assert.ok(stableBytes > 300_000, `${stableBytes} bytes of text`);
@@ -425,7 +430,7 @@ Deno.test("ScrapeCache deflates again only the families whose inputs changed, an
   for (const format of ["text", "openmetrics"] as const) {
     const sources = new InputSources();
     const { counted, deflate } = countingDeflate();
-    const cache = new ScrapeCache(sources, { deflate });
+    const cache = new ScrapeCache(sources, { deflate, now: STOPPED_CLOCK });
     assert.equal(decoder.decode(gunzipSync(cache.render(format, true).body)), expectedOf(sources, format));
     const hostname = familyText(sources, "server_hostname", format);
     const state = familyText(sources, "docker_container_state", format);
@@ -461,7 +466,7 @@ Deno.test("ScrapeCache takes a kept family's text over for scrapes without gzip,
   const sources = new InputSources();
   const { counted, deflate } = countingDeflate();
   // Room for the text of the first two revisions (some 275 KB), not for the third.
-  const cache = new ScrapeCache(sources, { keepTextMax: 350_000, deflate });
+  const cache = new ScrapeCache(sources, { keepTextMax: 350_000, deflate, now: STOPPED_CLOCK });
   const stableLength = () => cache.render("text", false).length - formatText(sources.liveFamilies()).length;
   assert.equal(decoder.decode(cache.render("text", false).body), expectedOf(sources, "text"));
   assert.ok(stableLength() < 350_000, `${stableLength()} bytes`);
@@ -512,4 +517,67 @@ Deno.test("ScrapeCache deflates families that share their inputs as one stream, 
   const together = gzipLength(true);
   const apart = gzipLength(false);
   assert.ok(apart > 2 * together, `one stream ${together} bytes, three ${apart}`);
+});
+
+Deno.test("ScrapeCache deflates a new rendering fast, and again at the default level once it has lasted a second", () => {
+  for (const format of ["text", "openmetrics"] as const) {
+    const sources = new InputSources();
+    const { counted, deflate } = countingDeflate();
+    let clock = 0;
+    const cache = new ScrapeCache(sources, { deflate, now: () => clock });
+    const gzipBody = () => {
+      const body = cache.render(format, true);
+      assert.equal(decoder.decode(gunzipSync(body.body)), expectedOf(sources, format));
+      return body;
+    };
+    // The scrape that finds a change waits only for the fast level, as do scrapes that come together with it.
+    const fresh = gzipBody();
+    assert.deepEqual([...counted.levels], [1]);
+    clock += 999;
+    assert.equal(gzipBody(), fresh, "not a second old: the same body");
+
+    // A scrape a second on sends the same text at the default level, and later ones keep it.
+    counted.levels.clear();
+    clock += 1;
+    const lasted = gzipBody();
+    assert.deepEqual([...counted.levels], [6]);
+    assert.ok(lasted.length < fresh.length * 0.8, `${lasted.length} bytes at level 6 against ${fresh.length} at 1`);
+    counted.calls = 0;
+    clock += 60_000;
+    assert.equal(gzipBody(), lasted, "deflated at the default level once");
+    assert.equal(counted.calls, 0);
+
+    // An event: the state family is new, so fast again; the CPU family, which lasted, stays as it is.
+    counted.bytes = 0;
+    counted.levels.clear();
+    sources.containers[10] = { ...sources.containers[10], running: 0 };
+    sources.revisionValue++;
+    gzipBody();
+    assert.deepEqual([...counted.levels], [1]);
+    const hostname = familyText(sources, "server_hostname", format);
+    assert.equal(counted.bytes, hostname + familyText(sources, "docker_container_state", format));
+    clock += 1000;
+    counted.bytes = 0;
+    gzipBody();
+    assert.equal(
+      counted.bytes,
+      hostname + familyText(sources, "docker_container_state", format),
+      "the new families again, the CPU one not",
+    );
+    assert.deepEqual([...counted.levels], [1, 6]);
+  }
+});
+
+Deno.test("ScrapeCache deflates a text too large to keep again at the default level when a plain scrape sends it", () => {
+  const sources = new InputSources();
+  const { counted, deflate } = countingDeflate();
+  let clock = 0;
+  const cache = new ScrapeCache(sources, { keepTextMax: 100_000, deflate, now: () => clock });
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedOf(sources, "text"));
+  assert.deepEqual([...counted.levels], [1]);
+  counted.levels.clear();
+  clock += 1000;
+  assert.equal(decoder.decode(cache.render("text", false).body), expectedOf(sources, "text"));
+  assert.deepEqual([...counted.levels], [6]);
+  assert.equal(decoder.decode(gunzipSync(cache.render("text", true).body)), expectedOf(sources, "text"));
 });
