@@ -152,12 +152,23 @@ export function groupedFamily<T extends { readonly id: string }>(
  * replaces a record rather than change it, so a record's lines stay right: after an event only the changed
  * container's lines are formatted, and a family is the kept lines joined. (At 200 containers, formatting the
  * container families made up 7-9 of the 16 ms from `docker run` returning to the series on /metrics, and
- * 13-18 of 24 with gzip, deflating included.) They take about as much memory as the families' text:
- * some 2 KiB a container.
+ * 13-18 of 24 with gzip, deflating included.) They take as much memory as the families' text, 2-3 KiB a
+ * container, so they are kept only up to `maxContainers` (at 10,000 containers, RSS after the gzip scrapes went
+ * from 82 to 158 MiB).
  */
 export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
   #labelMatches: ((key: string) => boolean) | undefined;
+
+  /** `maxContainers`: the most containers whose lines are kept (default 2,000, some 6 MiB at most). */
+  constructor(readonly maxContainers = 2_000) {}
+
+  /** Whether lines are kept for `count` containers; over `maxContainers`, it drops those it kept. */
+  keepsFor(count: number): boolean {
+    if (count <= this.maxContainers) return true;
+    this.#byRecord = new WeakMap();
+    return false;
+  }
 
   /**
    * The lines of the family at `index` in `containerFamilies` for `record` with `labelMatches`, from `format` when
@@ -196,7 +207,7 @@ const oneOf = (c: ContainerRecord, pairs: readonly Label[], current: string): Sa
 
 /**
  * The per-container families, made a container at a time as they are formatted (see `groupedFamily`), from the
- * lines `lines` keeps when it is given (and into it).
+ * lines `lines` keeps when it is given and keeps lines for as many containers (and into it).
  * `labelMatches` picks which container labels go on `docker_container_info`.
  * When two selected keys sanitize to the same label name, the alphabetically first key wins.
  */
@@ -209,6 +220,7 @@ export function containerFamilies(
   // Records are replaced, never changed in place, so the same records mean the same lines. The label matcher is
   // an input too: it decides docker_container_info's labels (and is the same function for a process's life).
   const inputs = [labelMatches, ...sorted];
+  const kept = lines?.keepsFor(sorted.length) ? lines : undefined;
   let index = 0;
   const perContainer = (
     name: string,
@@ -217,8 +229,7 @@ export function containerFamilies(
     samplesOf: (c: ContainerRecord) => Sample[],
   ) => {
     const at = index++;
-    const keep = lines &&
-      ((c: ContainerRecord, format: () => string) => lines.get(labelMatches, c, at, format));
+    const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(labelMatches, c, at, format));
     return groupedFamily(name, type, help, sorted, samplesOf, inputs, keep);
   };
 

@@ -381,6 +381,28 @@ Deno.test("containerFamilies() with ContainerLines writes the same text, formatt
   );
 });
 
+Deno.test("ContainerLines keeps no lines for more containers than maxContainers, and drops those it kept", () => {
+  let matched = 0;
+  const counting = () => {
+    matched++;
+    return false;
+  };
+  const keys = (records: ContainerRecord[]) => records.reduce((n, r) => n + Object.keys(r.labels).length, 0);
+  const lines = new ContainerLines(RECORDS.length);
+  formatText(containerFamilies(RECORDS, counting, lines));
+  matched = 0;
+  formatText(containerFamilies(RECORDS, counting, lines));
+  assert.equal(matched, 0, "as many containers as it keeps lines for: every line kept");
+
+  const more = [...RECORDS, record("extra", { labels: { team: "a" } })];
+  matched = 0;
+  assert.equal(formatText(containerFamilies(more, counting, lines)), formatText(containerFamilies(more, () => false)));
+  assert.equal(matched, keys(more), "one more: every container's lines formatted");
+  matched = 0;
+  formatText(containerFamilies(RECORDS, counting, lines));
+  assert.equal(matched, keys(RECORDS), "and none kept from before");
+});
+
 /** Whether two families' inputs are the same values in the same order, as the scrape cache compares them. */
 function sameInputs(a: MetricFamily, b: MetricFamily): boolean {
   return a.inputs !== undefined && b.inputs !== undefined && a.inputs.length === b.inputs.length &&
