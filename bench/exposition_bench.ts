@@ -51,7 +51,8 @@ for (const n of SIZES) {
   let revision = 0;
   let liveRevision = 0;
   // An event, as after a `docker run`: the newest container's record replaced (the registry never changes one in
-  // place), so every container family is formatted and deflated again. It has no resource reading yet.
+  // place), so its lines are formatted (the others' are kept) and every container family is deflated again, fast.
+  // It has no resource reading yet.
   const eventSources = (withResources: boolean) => {
     const current = records(n).map((record) => ({ ...record, state: "running" as const }));
     const usage = usages(current.slice(0, n - 1));

@@ -160,7 +160,10 @@ export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
   #labelMatches: ((key: string) => boolean) | undefined;
 
-  /** `maxContainers`: the most containers whose lines are kept (default 2,000, some 6 MiB at most). */
+  /**
+   * `maxContainers`: the most containers whose lines are kept (default 2,000: some 6 MiB, more for a while when
+   * records are replaced, until the records they replaced are collected).
+   */
   constructor(readonly maxContainers = 2_000) {}
 
   /** Whether lines are kept for `count` containers; over `maxContainers`, it drops those it kept. */

@@ -94,13 +94,15 @@ interface Segment {
   /** The text's length in bytes. */
   length: number;
   /**
-   * Until when (the cache's clock, ms) it is deflated at `FAST_LEVEL`; after that, a scrape that sends a fast copy
-   * deflates it again at the default level. Before it was made, for a segment of a large rendering (`FAST_TEXT_MAX`).
+   * Until when (the cache's clock, ms) it is deflated at `FAST_LEVEL`, `RECOMPRESS_AFTER_MS` after it was made;
+   * after that, a scrape that sends a fast copy deflates it again at the default level. `-Infinity` for a segment
+   * deflated once, at the default level (the first rendering, or one after a large one: `FAST_TEXT_MAX`).
    */
   fastUntil: number;
   /**
-   * The text as raw deflate, made by the first gzip scrape (or when the rendering's text is too large to keep).
-   * Once the rendering has a gzip head, a view of it.
+   * The text as raw deflate, made by the first gzip scrape (or when the rendering's text is too large to keep), and
+   * made again at the default level when a fast copy lasted (`fastUntil`). Once the rendering has a gzip head, a view
+   * of it.
    */
   deflated?: Deflated;
   /**
@@ -196,9 +198,9 @@ const encoder = new TextEncoder();
  * kept only deflated, and inflated for each scrape without gzip.
  * A gzipped body is one gzip member: the header, each segment's cached deflate, then the few live lines in stored
  * deflate blocks, with the CRC-32 of the whole text worked out from each part's: nothing is compressed per
- * scrape. (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.) A segment is
- * deflated fast when it is made, and once more, smaller, by the first scrape that finds it a second old (see
- * `FAST_LEVEL` and `RECOMPRESS_AFTER_MS`).
+ * scrape. (Two gzip members would be simpler, but browsers, fetch() and curl read only the first.) A segment made
+ * after a change is deflated fast, and once more, smaller, by the first scrape that finds it a second old (see
+ * `FAST_LEVEL`, `RECOMPRESS_AFTER_MS` and `FAST_TEXT_MAX`); one that changes at every scrape is deflated only fast.
  */
 export class ScrapeCache {
   #cached = new Map<ScrapeFormat, Rendering>();
@@ -296,7 +298,10 @@ export class ScrapeCache {
     }
     if (!recompressed) return;
     stable.gzip = undefined;
-    if (stable.live) stable.live.gzip = stable.live.plain = undefined;
+    if (!stable.live) return;
+    stable.live.gzip = undefined;
+    // A plain body is made of the deflated text only when the text is too large to keep.
+    if (stable.length > this.#keepTextMax) stable.live.plain = undefined;
   }
 
   /** The level to deflate `segment` at now (see `Segment.fastUntil`). */
@@ -332,12 +337,9 @@ export class ScrapeCache {
     for (const segment of cached?.segments ?? []) if (segment.inputs) previous.set(segment.key, segment);
     const keepTextMax = this.#plainWanted ? this.#keepTextMax : 0;
     // The size of the last rendering says whether this one is small enough to deflate fast (see `FAST_TEXT_MAX`);
-    // the first one, made at start, is deflated once.
+    // the first one (the first scrape's, made without a change to wait for) is deflated once.
     const fast = cached !== undefined && cached.length <= this.#fastTextMax;
-    const made = {
-      fastUntil: fast ? this.#now() + this.#recompressAfterMs : -Infinity,
-      level: fast ? FAST_LEVEL : DEFAULT_LEVEL,
-    };
+    const level = fast ? FAST_LEVEL : DEFAULT_LEVEL;
     const buffer = new Uint8Array(PIECE_BYTES);
     const segments: Segment[] = [];
     let length = 0;
@@ -345,9 +347,12 @@ export class ScrapeCache {
       const key = families.map((family) => family.name).join(" ");
       const old = previous.get(key);
       // A segment taken over without a deflated copy gets one when a gzip scrape builds the head (`gzipHead`).
-      const segment = old && sameInputs(old.inputs!, families[0].inputs)
-        ? old
-        : formatSegment(key, families, format, buffer, keepTextMax - length, gzip, this.#deflate, made);
+      let segment = old && sameInputs(old.inputs!, families[0].inputs) ? old : undefined;
+      if (!segment) {
+        segment = formatSegment(key, families, format, buffer, keepTextMax - length, gzip, this.#deflate, level);
+        // Aged from when it is done: a render that took longer than `recompressAfterMs` is not deflated twice at once.
+        segment.fastUntil = fast ? this.#now() + this.#recompressAfterMs : -Infinity;
+      }
       length += segment.length;
       segments.push(segment);
     }
@@ -390,8 +395,8 @@ const PIECE_BYTES = 256 * 1024;
 
 /**
  * A segment's families formatted in `format`: the text kept while it is at most `keepTextMax` bytes, and deflated
- * piece by piece at `made.level` when `deflate` is set or the text is too large to keep. `buffer` is scratch space of
- * `PIECE_BYTES`.
+ * piece by piece at `level` when `deflate` is set or the text is too large to keep. `buffer` is scratch space of
+ * `PIECE_BYTES`. Its `fastUntil` is the caller's to set.
  */
 function formatSegment(
   key: string,
@@ -401,11 +406,11 @@ function formatSegment(
   keepTextMax: number,
   deflate: boolean,
   deflateFn: DeflateFunction,
-  made: { fastUntil: number; level: number },
+  level: number,
 ): Segment {
-  const deflater = new PieceDeflater(buffer, keepTextMax, deflate, deflateFn, made.level);
+  const deflater = new PieceDeflater(buffer, keepTextMax, deflate, deflateFn, level);
   for (const piece of formatPieces(families, format)) deflater.push(piece);
-  return { key, inputs: families[0].inputs, fastUntil: made.fastUntil, ...deflater.finish() };
+  return { key, inputs: families[0].inputs, fastUntil: -Infinity, ...deflater.finish() };
 }
 
 /**

@@ -520,11 +520,12 @@ Deno.test("ScrapeCache deflates families that share their inputs as one stream, 
 });
 
 Deno.test("ScrapeCache deflates a rendering after a change fast, and again at the default level once it lasted a second", () => {
-  for (const format of ["text", "openmetrics"] as const) {
+  // In one array, and as the cached head and a tail (joinMax 0).
+  for (const [format, joinMax] of [["text", undefined], ["openmetrics", undefined], ["text", 0]] as const) {
     const sources = new InputSources();
     const { counted, deflate } = countingDeflate();
     let clock = 0;
-    const cache = new ScrapeCache(sources, { deflate, now: () => clock });
+    const cache = new ScrapeCache(sources, { deflate, joinMax, now: () => clock });
     const gzipBody = () => {
       const body = cache.render(format, true);
       assert.equal(decoder.decode(gunzipSync(body.body)), expectedOf(sources, format));
@@ -557,6 +558,8 @@ Deno.test("ScrapeCache deflates a rendering after a change fast, and again at th
     assert.deepEqual([...counted.levels], [6]);
     assert.equal(counted.bytes, changed(), "the new families again, the CPU one not");
     assert.ok(Math.abs(lasted.length - first.length) < 64, `${lasted.length} bytes against ${first.length}`);
+    // A body made before, perhaps still being sent, is as it was.
+    assert.equal(decoder.decode(gunzipSync(fresh.body)), expectedOf(sources, format));
     counted.calls = 0;
     clock += 60_000;
     assert.equal(gzipBody(), lasted, "deflated at the default level once");
