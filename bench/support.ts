@@ -3,7 +3,7 @@
  * from /proc, load with wrk or a fetch loop against 127.0.0.1 only, and medians.
  */
 import { fileURLToPath } from "node:url";
-import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
+import { freePort, REPO_ROOT, startTask, startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { concatBytes } from "../lib/bytes.ts";
 
 const decoder = new TextDecoder();
@@ -133,6 +133,8 @@ export async function startBenchExporter(options: BenchExporterOptions): Promise
     clearEnv: true,
     env: {
       ...env,
+      // As `deno task start` sets it (MALLOC_ARENA_MAX).
+      ...startTask().env,
       NO_COLOR: "1",
       DOCKER_HOST: `unix://${options.socket}`,
       EXPORTER_HOST: "127.0.0.1",

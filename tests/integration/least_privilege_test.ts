@@ -30,6 +30,7 @@ import {
   runExporterCommand,
   sampleValue,
   startExporter,
+  startTask,
   startTaskFlags,
 } from "../support/exporter.ts";
 
@@ -53,7 +54,10 @@ async function denoJsonTask(name: string): Promise<Task> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO_ROOT)));
   const task: unknown = config.tasks?.[name];
   assert.equal(typeof task, "string", `deno.json has no ${name} task`);
-  return parseCommand((task as string).trim().split(/\s+/));
+  const words = (task as string).trim().split(/\s+/);
+  // `NAME=value` words before the command set its environment (the start task's MALLOC_ARENA_MAX).
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0])) words.shift();
+  return parseCommand(words);
 }
 
 /** Reads `deno <verb> [flags] main.ts [args]` (args after main.ts are the exporter's, not Deno's). */
@@ -112,6 +116,16 @@ for (const name of ["start", "compile"]) {
     for (const { env } of SETTINGS) assert.ok(env === "DOCKER_HOST" || env.startsWith("EXPORTER_"), env);
   });
 }
+
+Deno.test("the image sets the environment the start task sets (MALLOC_ARENA_MAX)", async () => {
+  const dockerfile = await Deno.readTextFile(new URL("Dockerfile", REPO_ROOT));
+  // The runtime stage: after the last FROM.
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+  const env = [...runtime.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
+  const taskEnv = Object.entries(startTask().env).map(([name, value]) => `${name}=${value}`);
+  assert.deepEqual(taskEnv, ["MALLOC_ARENA_MAX=2"]);
+  for (const word of taskEnv) assert.ok(env.includes(word), `the image's ENV lacks ${word}: ${env.join(" ")}`);
+});
 
 Deno.test("the Dockerfile's ENTRYPOINT and HEALTHCHECK grant exactly the start task's permissions", async () => {
   // Line continuations joined, so `HEALTHCHECK --interval=... \` and its `CMD [...]` are one line.

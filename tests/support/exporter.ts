@@ -13,23 +13,39 @@ const MAIN = new URL("main.ts", REPO_ROOT);
 
 const decoder = new TextDecoder();
 
+/** A `NAME=value` word before the command, which `deno task` sets in the command's environment. */
+const ENV_WORD = /^([A-Z_][A-Z0-9_]*)=(\S*)$/;
+
 /**
- * The Deno flags of the `start` task (`deno run <flags> main.ts`), in order.
+ * The `start` task (`[NAME=value...] deno run <flags> main.ts`): the environment it sets and its Deno flags, in order.
  * @throws Error when the task no longer has that shape, so tests cannot silently run with other flags.
  */
-export async function startTaskFlags(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO_ROOT)));
+export function startTask(): { env: Record<string, string>; flags: string[] } {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO_ROOT)));
   const task: unknown = config.tasks?.start;
   if (typeof task !== "string") throw new Error("deno.json has no `start` task");
   const words = task.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let match;
+  while ((match = ENV_WORD.exec(words[0] ?? ""))) {
+    env[match[1]] = match[2];
+    words.shift();
+  }
   const flags = words.slice(2, -1);
   if (
     words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts" ||
     flags.some((flag) => !flag.startsWith("--") || /["'$`\\]/.test(flag))
   ) {
-    throw new Error(`the start task is not \`deno run --flags... main.ts\` any more: ${JSON.stringify(task)}`);
+    throw new Error(
+      `the start task is not \`[NAME=value...] deno run --flags... main.ts\` any more: ${JSON.stringify(task)}`,
+    );
   }
-  return flags;
+  return { env, flags };
+}
+
+/** The Deno flags of the `start` task (`deno run <flags> main.ts`), in order (see `startTask`). */
+export function startTaskFlags(): Promise<string[]> {
+  return Promise.resolve(startTask().flags);
 }
 
 /** The `start` task's flags with every `/var/run/docker.sock` replaced by `socket` (for DOCKER_HOST=unix://socket). */
@@ -37,13 +53,16 @@ export async function startTaskFlagsFor(socket: string): Promise<string[]> {
   return (await startTaskFlags()).map((flag) => flag.replaceAll(DOCKER_SOCKET, socket));
 }
 
-/** The environment the exporter starts with: ours without any exporter or Docker setting, plus `extra`. */
+/**
+ * The environment the exporter starts with: ours without any exporter or Docker setting, plus what the start task
+ * sets and `extra`.
+ */
 function exporterEnv(extra: Readonly<Record<string, string>>): Record<string, string> {
   const env = Deno.env.toObject();
   for (const name of Object.keys(env)) {
     if (name.startsWith("EXPORTER_") || name.startsWith("DOCKER_")) delete env[name];
   }
-  return { ...env, NO_COLOR: "1", ...extra };
+  return { ...env, ...startTask().env, NO_COLOR: "1", ...extra };
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
