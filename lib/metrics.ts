@@ -166,22 +166,21 @@ export class ContainerLines {
    */
   constructor(readonly maxContainers = 2_000) {}
 
-  /** Whether lines are kept for `count` containers; over `maxContainers`, it drops those it kept. */
-  keepsFor(count: number): boolean {
-    if (count <= this.maxContainers) return true;
+  /**
+   * Whether lines are kept for `count` containers formatted with `labelMatches`. Over `maxContainers` it drops those
+   * it kept, and so it does for another label matcher than before: the lines depend on it too.
+   */
+  keepsFor(count: number, labelMatches: (key: string) => boolean): boolean {
+    const keeps = count <= this.maxContainers;
+    if (keeps && labelMatches === this.#labelMatches) return true;
+    // Nothing kept is of use now: too many containers, or lines made with another matcher.
     this.#byRecord = new WeakMap();
-    return false;
+    this.#labelMatches = keeps ? labelMatches : undefined;
+    return keeps;
   }
 
-  /**
-   * The lines of the family at `index` in `containerFamilies` for `record` with `labelMatches`, from `format` when
-   * not kept. The lines depend on the label matcher too: given another than before, it starts over.
-   */
-  get(labelMatches: (key: string) => boolean, record: ContainerRecord, index: number, format: () => string): string {
-    if (labelMatches !== this.#labelMatches) {
-      this.#byRecord = new WeakMap();
-      this.#labelMatches = labelMatches;
-    }
+  /** The lines of the family at `index` in `containerFamilies` for `record`, from `format` when not kept. */
+  get(record: ContainerRecord, index: number, format: () => string): string {
     let kept = this.#byRecord.get(record);
     if (!kept) this.#byRecord.set(record, kept = []);
     return kept[index] ??= format();
@@ -223,7 +222,7 @@ export function containerFamilies(
   // Records are replaced, never changed in place, so the same records mean the same lines. The label matcher is
   // an input too: it decides docker_container_info's labels (and is the same function for a process's life).
   const inputs = [labelMatches, ...sorted];
-  const kept = lines?.keepsFor(sorted.length) ? lines : undefined;
+  const kept = lines?.keepsFor(sorted.length, labelMatches) ? lines : undefined;
   let index = 0;
   const perContainer = (
     name: string,
@@ -232,7 +231,7 @@ export function containerFamilies(
     samplesOf: (c: ContainerRecord) => Sample[],
   ) => {
     const at = index++;
-    const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(labelMatches, c, at, format));
+    const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(c, at, format));
     return groupedFamily(name, type, help, sorted, samplesOf, inputs, keep);
   };
 
