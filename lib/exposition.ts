@@ -110,34 +110,30 @@ function sortedLines(name: string, samples: readonly Sample[]): string[] {
 }
 
 /** The family's sample lines, sorted, each ending in a newline, in pieces of about `PIECE_CHARS` at most. */
-function* sampleBlocks(family: MetricFamily): Generator<string> {
+function sampleBlocks(family: MetricFamily): Generator<string> {
+  // Kept lines end in their newlines already; lines formatted here get theirs when joined.
+  return family.blocks ? joinedPieces(family.blocks(), "") : joinedPieces(sampleLines(family), "\n");
+}
+
+/** Each group's lines (or, without groups, all samples' lines), sorted, without newlines. */
+function* sampleLines(family: MetricFamily): Generator<string> {
+  for (const group of family.groups?.() ?? [family.samples]) yield* sortedLines(family.name, group);
+}
+
+/** `texts`, each followed by `separator`, joined into pieces of about `PIECE_CHARS` at most. */
+function* joinedPieces(texts: Iterable<string>, separator: string): Generator<string> {
   let piece: string[] = [];
   let chars = 0;
-  if (family.blocks) {
-    for (const block of family.blocks()) {
-      piece.push(block);
-      chars += block.length;
-      if (chars >= PIECE_CHARS) {
-        yield piece.join("");
-        piece = [];
-        chars = 0;
-      }
-    }
-    if (piece.length > 0) yield piece.join("");
-    return;
-  }
-  for (const group of family.groups?.() ?? [family.samples]) {
-    for (const line of sortedLines(family.name, group)) {
-      piece.push(line);
-      chars += line.length + 1;
-      if (chars >= PIECE_CHARS) {
-        yield piece.join("\n") + "\n";
-        piece = [];
-        chars = 0;
-      }
+  for (const text of texts) {
+    piece.push(text);
+    chars += text.length + separator.length;
+    if (chars >= PIECE_CHARS) {
+      yield piece.join(separator) + separator;
+      piece = [];
+      chars = 0;
     }
   }
-  if (piece.length > 0) yield piece.join("\n") + "\n";
+  if (piece.length > 0) yield piece.join(separator) + separator;
 }
 
 /** The families sorted by name, the order both formats write them in. */
