@@ -32,6 +32,7 @@ import {
   startExporter,
   startTask,
   startTaskFlags,
+  taskWords,
 } from "../support/exporter.ts";
 
 const ignore = await dockerTestsIgnored("least_privilege_test.ts");
@@ -54,10 +55,8 @@ async function denoJsonTask(name: string): Promise<Task> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO_ROOT)));
   const task: unknown = config.tasks?.[name];
   assert.equal(typeof task, "string", `deno.json has no ${name} task`);
-  const words = (task as string).trim().split(/\s+/);
   // `NAME=value` words before the command set its environment (the start task's MALLOC_ARENA_MAX).
-  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0])) words.shift();
-  return parseCommand(words);
+  return parseCommand(taskWords(task as string).words);
 }
 
 /** Reads `deno <verb> [flags] main.ts [args]` (args after main.ts are the exporter's, not Deno's). */

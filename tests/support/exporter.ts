@@ -16,6 +16,18 @@ const decoder = new TextDecoder();
 /** A `NAME=value` word before the command, which `deno task` sets in the command's environment. */
 const ENV_WORD = /^([A-Z_][A-Z0-9_]*)=(\S*)$/;
 
+/** A deno.json task's words: the environment its leading `NAME=value` words set, and the command's words. */
+export function taskWords(task: string): { env: Record<string, string>; words: string[] } {
+  const words = task.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let match;
+  while ((match = ENV_WORD.exec(words[0] ?? ""))) {
+    env[match[1]] = match[2];
+    words.shift();
+  }
+  return { env, words };
+}
+
 /**
  * The `start` task (`[NAME=value...] deno run <flags> main.ts`): the environment it sets and its Deno flags, in order.
  * @throws Error when the task no longer has that shape, so tests cannot silently run with other flags.
@@ -24,13 +36,7 @@ export function startTask(): { env: Record<string, string>; flags: string[] } {
   const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO_ROOT)));
   const task: unknown = config.tasks?.start;
   if (typeof task !== "string") throw new Error("deno.json has no `start` task");
-  const words = task.trim().split(/\s+/);
-  const env: Record<string, string> = {};
-  let match;
-  while ((match = ENV_WORD.exec(words[0] ?? ""))) {
-    env[match[1]] = match[2];
-    words.shift();
-  }
+  const { env, words } = taskWords(task);
   const flags = words.slice(2, -1);
   if (
     words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts" ||
