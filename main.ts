@@ -2,7 +2,7 @@
  * The Docker exporter: wires configuration, Docker access, the container registry, the tracker
  * and the HTTP server, and handles signals. The only module with side effects at load.
  */
-import { ConfigError, helpText, hostPort, parseConfig } from "./lib/config.ts";
+import { ConfigError, ENV_PERMISSION, helpText, hostPort, parseConfig } from "./lib/config.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createProcessReader } from "./lib/process_metrics.ts";
 import { buildExporter } from "./lib/exporter.ts";
@@ -21,7 +21,7 @@ export async function main(args: string[]): Promise<number> {
 
   let command;
   try {
-    command = parseConfig(args, (name) => Deno.env.get(name));
+    command = parseConfig(args, readEnv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderr(`docker-exporter: ${error.message}`);
@@ -145,3 +145,16 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+/**
+ * `Deno.env.get` for `parseConfig`: a variable Deno refuses to read is a `ConfigError` naming the flag to add, not a
+ * stack trace.
+ */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new ConfigError(`cannot read ${name} from the environment; grant ${ENV_PERMISSION}`);
+  }
+}

@@ -75,8 +75,10 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: "EXPORTER_STALE_AFTER",
     flag: "--stale-after",
-    default: "30s",
-    help: "drop a container not observed for this long; must exceed the refresh interval",
+    // Empty: follows the refresh interval (see parseConfig).
+    default: "",
+    help: "drop a container not observed for this long; must exceed the refresh interval (unset: 30s, or twice " +
+      "the refresh interval when that is longer)",
   },
   { env: "EXPORTER_LOG_LEVEL", flag: "--log-level", default: "info", help: "debug, info, warn or error" },
   {
@@ -128,6 +130,12 @@ const DURATION_UNITS_MS: Record<string, number> = {
 
 /** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The stale period when none is set, unless twice the refresh interval is longer. */
+export const DEFAULT_STALE_AFTER_MS = 30_000;
+
+/** The environment the exporter reads, as the `start` task grants it: its settings, and the YAML parser's switches. */
+export const ENV_PERMISSION = "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM";
 
 /**
  * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds: units from
@@ -246,7 +254,10 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
     const { value, source } = raw("EXPORTER_REFRESH_INTERVAL");
     throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
   }
-  const staleAfterMs = duration("EXPORTER_STALE_AFTER");
+  // Unset, it follows a longer refresh interval, so that raising one setting does not make the other refuse to start.
+  const staleAfterMs = raw("EXPORTER_STALE_AFTER").value === ""
+    ? Math.max(DEFAULT_STALE_AFTER_MS, 2 * refreshIntervalMs)
+    : duration("EXPORTER_STALE_AFTER");
   if (staleAfterMs <= refreshIntervalMs) {
     throw new ConfigError(
       `${raw("EXPORTER_STALE_AFTER").source}=${formatDuration(staleAfterMs)} must be longer than ${

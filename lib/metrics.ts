@@ -239,7 +239,7 @@ export function containerFamilies(
     perContainer(
       "start_time_seconds_container",
       "gauge",
-      "Start time of a running container in Unix seconds (compatible with decustom_go).",
+      "Start time of a running, paused or restarting container in Unix seconds (compatible with decustom_go).",
       (c) => {
         if (!listedByDockerPs(c) || c.startedSeconds === undefined) return [];
         const labels: Label[] = [...idName(c), ["image", c.image]];
@@ -322,7 +322,7 @@ export function containerFamilies(
     perContainer(
       "docker_container_health_failing_streak",
       "gauge",
-      "Consecutive failed health checks, as of the last health change or inspect.",
+      "Consecutive failed health checks, as of the last health status change (the engine sends no event per check).",
       (c) => one(c, c.health === "none" ? undefined : c.failingStreak),
     ),
   ];

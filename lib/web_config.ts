@@ -2,7 +2,7 @@
  * The web configuration file Prometheus exporters share (exporter-toolkit's `--web.config.file`):
  * TLS for the listener and bcrypt-hashed basic-auth users. Parsing is pure; loading reads the files.
  */
-import { ConfigError } from "./config.ts";
+import { ConfigError, ENV_PERMISSION } from "./config.ts";
 
 /** A validated web configuration. */
 export interface WebConfig {
@@ -149,7 +149,7 @@ export async function loadWebConfig(path: string): Promise<{ config: WebConfig; 
       // The yaml package reads its debug switches LOG_TOKENS and LOG_STREAM on every parse: the file is not at fault.
       throw new ConfigError(
         `cannot parse --web.config.file ${path}: ${(error as Error).message} ` +
-          "(the YAML parser reads LOG_TOKENS and LOG_STREAM: grant --allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM)",
+          `(the YAML parser reads LOG_TOKENS and LOG_STREAM: grant ${ENV_PERMISSION})`,
       );
     }
     throw new ConfigError(`--web.config.file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);

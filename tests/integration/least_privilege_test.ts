@@ -163,12 +163,32 @@ function spawnExporter(flags: string[], host = "127.0.0.1", port = freePort()): 
  * Each permission of the start task, dropped alone, and what the exporter then cannot do. None of these needs a
  * Docker engine: Deno refuses before anything is opened.
  */
-const withoutOne: { name: string; flags: () => Promise<string[]>; host?: string; fails: RegExp; exits: boolean }[] = [
+/** A variable the exporter may not read: one line naming the flag, as for a bad setting, not Deno's stack trace. */
+const ENV_REFUSED =
+  /^docker-exporter: cannot read EXPORTER_\w+ from the environment; grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM\n$/;
+
+const withoutOne: {
+  name: string;
+  flags: () => Promise<string[]>;
+  host?: string;
+  fails: RegExp;
+  exits: boolean;
+  /** The exit code, where it is a documented one. */
+  code?: number;
+}[] = [
   {
     name: "--allow-env",
     flags: () => flagsWith((f) => (f.startsWith("--allow-env") ? undefined : f)),
-    fails: /NotCapable: Requires env access/,
+    fails: ENV_REFUSED,
     exits: true,
+    code: 2,
+  },
+  {
+    name: "--allow-env of EXPORTER_*",
+    flags: () => flagsWith((f) => (f.startsWith("--allow-env") ? "--allow-env=DOCKER_HOST" : f)),
+    fails: ENV_REFUSED,
+    exits: true,
+    code: 2,
   },
   {
     name: "--allow-read of the socket",
@@ -204,7 +224,7 @@ const withoutOne: { name: string; flags: () => Promise<string[]>; host?: string;
   },
 ];
 
-for (const { name, flags, host, fails, exits } of withoutOne) {
+for (const { name, flags, host, fails, exits, code } of withoutOne) {
   Deno.test(`without the start task's ${name}, the exporter cannot do its job`, async () => {
     const changed = await flags();
     assert.notDeepEqual(changed, await startTaskFlags(), "the permission was not found to drop");
@@ -218,6 +238,7 @@ for (const { name, flags, host, fails, exits } of withoutOne) {
       clearTimeout(timer);
       assert.ok(status, `still running without ${name}`);
       assert.notEqual(status.code, 0);
+      if (code !== undefined) assert.equal(status.code, code);
       await exporter.kill();
       assert.match(exporter.stderr, fails);
       return;

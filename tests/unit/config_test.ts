@@ -161,7 +161,12 @@ Deno.test("parseConfig() rejects a bad duration, naming the setting and the acce
 
 Deno.test("parseConfig() rejects a stale period that does not exceed the refresh interval", () => {
   const accepts = "must be longer than";
-  assertRejected([], { EXPORTER_REFRESH_INTERVAL: "30s" }, "EXPORTER_STALE_AFTER=30s", accepts);
+  assertRejected(
+    [],
+    { EXPORTER_REFRESH_INTERVAL: "30s", EXPORTER_STALE_AFTER: "30s" },
+    "EXPORTER_STALE_AFTER=30s",
+    accepts,
+  );
   assertRejected(["--stale-after=10s"], {}, "--stale-after=10s", "EXPORTER_REFRESH_INTERVAL=15s");
   assertRejected(
     ["--refresh-interval", "1m", "--stale-after", "60s"],
@@ -170,6 +175,16 @@ Deno.test("parseConfig() rejects a stale period that does not exceed the refresh
     "or every container would be dropped between refreshes",
   );
   assert.equal(runConfig(["--refresh-interval=1m", "--stale-after=61s"]).staleAfterMs, 61_000);
+});
+
+Deno.test("parseConfig() stretches an unset stale period to twice a refresh interval longer than 15 s", () => {
+  assert.equal(runConfig([]).staleAfterMs, 30_000);
+  assert.equal(runConfig(["--refresh-interval=5s"]).staleAfterMs, 30_000);
+  assert.equal(runConfig(["--refresh-interval=1m"]).staleAfterMs, 120_000);
+  assert.equal(runConfig([], { EXPORTER_REFRESH_INTERVAL: "30s" }).staleAfterMs, 60_000);
+  // An empty variable is unset, as for every setting; one that is set is taken as it is.
+  assert.equal(runConfig(["--refresh-interval=1m"], { EXPORTER_STALE_AFTER: "" }).staleAfterMs, 120_000);
+  assert.equal(runConfig(["--refresh-interval=1m"], { EXPORTER_STALE_AFTER: "90s" }).staleAfterMs, 90_000);
 });
 
 // A refresh interval becomes a setInterval delay; above 2^31-1 ms Deno (like browsers and Node) clamps the delay
@@ -255,7 +270,7 @@ Deno.test("helpText() lists every flag with its variable and default", () => {
       ["--host", "EXPORTER_HOST", '"0.0.0.0"'],
       ["--docker-host", "DOCKER_HOST", '"unix:///var/run/docker.sock"'],
       ["--refresh-interval", "EXPORTER_REFRESH_INTERVAL", '"15s"'],
-      ["--stale-after", "EXPORTER_STALE_AFTER", '"30s"'],
+      ["--stale-after", "EXPORTER_STALE_AFTER", '""'],
       ["--log-level", "EXPORTER_LOG_LEVEL", '"info"'],
       ["--container-labels", "EXPORTER_CONTAINER_LABELS", '""'],
       ["--web.config.file", "EXPORTER_WEB_CONFIG_FILE", '""'],
