@@ -144,8 +144,6 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
   return 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
-
 /**
  * `Deno.env.get` for `parseConfig`: a variable Deno refuses to read is a `ConfigError` naming the flag to add, not a
  * stack trace.
@@ -158,3 +156,5 @@ function readEnv(name: string): string | undefined {
     throw new ConfigError(`cannot read ${name} from the environment; grant ${ENV_PERMISSION}`);
   }
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -12,7 +12,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { DockerProxy } from "../../bench/docker_proxy.ts";
-import { SETTINGS } from "../../lib/config.ts";
+import { ENV_PERMISSION, SETTINGS } from "../../lib/config.ts";
 import {
   ContainerScope,
   docker,
@@ -112,6 +112,8 @@ for (const name of ["start", "compile"]) {
     // The settings' variables (a new setting outside these names would be refused at start), and the two debug
     // switches the yaml package reads on every parse of --web.config.file.
     assert.deepEqual(permissions.get("--allow-env"), ["DOCKER_HOST", "EXPORTER_*", "LOG_TOKENS", "LOG_STREAM"]);
+    // The flag the exporter names when it may not read a variable is this task's.
+    assert.equal(ENV_PERMISSION, `--allow-env=${permissions.get("--allow-env")!.join(",")}`);
     for (const { env } of SETTINGS) assert.ok(env === "DOCKER_HOST" || env.startsWith("EXPORTER_"), env);
   });
 }
