@@ -161,14 +161,14 @@ function spawnExporter(flags: string[], host = "127.0.0.1", port = freePort()): 
   return new Exporter(child, port);
 }
 
-/**
- * Each permission of the start task, dropped alone, and what the exporter then cannot do. None of these needs a
- * Docker engine: Deno refuses before anything is opened.
- */
 /** A variable the exporter may not read: one line naming the flag, as for a bad setting, not Deno's stack trace. */
 const ENV_REFUSED =
   /^docker-exporter: cannot read EXPORTER_\w+ from the environment; grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM\n$/;
 
+/**
+ * Each permission of the start task, dropped alone, and what the exporter then cannot do. None of these needs a
+ * Docker engine: Deno refuses before anything is opened.
+ */
 const withoutOne: {
   name: string;
   flags: () => Promise<string[]>;
