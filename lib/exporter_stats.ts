@@ -1,5 +1,24 @@
 /** Counters and gauges about the exporter's own work, written by the tracker and read by the metrics module. */
 
+/**
+ * Why the HTTP server turned a connection or request away:
+ * - `connection_limit`: a new connection, refused at once because the most connections are open and none can go;
+ * - `evicted`: a connection that waited for a request, closed to make room for a new one;
+ * - `header_timeout`: a request head that did not arrive whole in time;
+ * - `write_timeout`: a client that stopped reading its answer;
+ * - `bad_request`: a request that is not HTTP/1.x the server accepts (answered 400);
+ * - `auth_busy`: a request refused at once because as many password checks as allowed were already under way.
+ */
+export const HTTP_REFUSAL_REASONS = [
+  "connection_limit",
+  "evicted",
+  "header_timeout",
+  "write_timeout",
+  "bad_request",
+  "auth_busy",
+] as const;
+export type HttpRefusalReason = typeof HTTP_REFUSAL_REASONS[number];
+
 /** What the exporter knows about the engine it follows. */
 export interface EngineSummary {
   version: string;
@@ -25,6 +44,12 @@ export class ExporterStats {
   lastRefreshDurationMs: number | undefined;
   /** Requests to the HTTP server refused for missing or wrong credentials. */
   authFailures = 0;
+  /** Connections and requests the HTTP server turned away, by reason (every one of `HTTP_REFUSAL_REASONS`). */
+  readonly httpRefusals = new Map<HttpRefusalReason, number>(HTTP_REFUSAL_REASONS.map((reason) => [reason, 0]));
+  /** Failed accepts on the listening socket (out of file descriptors, for one). */
+  httpAcceptErrors = 0;
+  /** HTTP connections open now. */
+  httpConnections = 0;
   /** Whether the engine answered the last call made to it. */
   engineUp = false;
   /** Whether a first full sync has succeeded. */
@@ -51,7 +76,7 @@ export class ExporterStats {
   }
 
   /** Adds one to `map[key]`. */
-  static increment(map: Map<string, number>, key: string): void {
+  static increment<K extends string>(map: Map<K, number>, key: K): void {
     map.set(key, (map.get(key) ?? 0) + 1);
   }
 }

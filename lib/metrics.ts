@@ -432,6 +432,25 @@ export function exporterFamilies(
       one(stats.authFailures),
     ),
     family(
+      "docker_exporter_http_refusals_total",
+      "counter",
+      "Connections and requests the HTTP server turned away, by reason: connection_limit, evicted, header_timeout, " +
+        "write_timeout, bad_request, auth_busy.",
+      byKey("reason", stats.httpRefusals),
+    ),
+    family(
+      "docker_exporter_http_accept_errors_total",
+      "counter",
+      "Failed accepts on the listening socket, such as running out of file descriptors.",
+      one(stats.httpAcceptErrors),
+    ),
+    family(
+      "docker_exporter_http_connections",
+      "gauge",
+      "HTTP connections open now.",
+      one(stats.httpConnections),
+    ),
+    family(
       "docker_exporter_containers_tracked",
       "gauge",
       "Containers in the exporter's registry.",
