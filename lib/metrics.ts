@@ -52,15 +52,46 @@ export function sanitizeLabelName(key: string): string {
   return /^[0-9]/.test(name) ? `_${name}` : name;
 }
 
-/** Builds a matcher for label-key globs (`*` any run, `?` one character). */
+/**
+ * Builds a matcher for label-key globs (`*` any run, `?` one character; everything else literal). Keys without a
+ * wildcard are looked up in a set; the rest go through `globMatches`, never a regular expression, whose
+ * backtracking on a glob with many `*` grows with a power of the key's length.
+ */
 export function labelKeyMatcher(globs: readonly string[]): (key: string) => boolean {
   if (globs.length === 0) return () => false;
-  const patterns = globs.map((glob) =>
-    new RegExp(
-      "^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
-    )
-  );
-  return (key) => patterns.some((pattern) => pattern.test(key));
+  const exact = new Set(globs.filter((glob) => !/[*?]/.test(glob)));
+  const patterns = globs.filter((glob) => /[*?]/.test(glob));
+  return (key) => exact.has(key) || patterns.some((glob) => globMatches(glob, key));
+}
+
+/**
+ * Whether `text` matches `glob` (`*` any run of characters, `?` any one). Greedy, going back only to the character
+ * after the last `*`'s match, so it takes at most about length(glob) × length(text) steps.
+ * @example globMatches("com.example.*", "com.example.team") // true
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  /** Where the last `*` seen is in the glob, and where in the text its match ends for now; -1 before any. */
+  let star = -1;
+  let starText = 0;
+  while (t < text.length) {
+    if (g < glob.length && (glob[g] === "?" || (glob[g] !== "*" && glob[g] === text[t]))) {
+      g++;
+      t++;
+    } else if (g < glob.length && glob[g] === "*") {
+      star = g++;
+      starText = t;
+    } else if (star >= 0) {
+      // Let the last `*` take one more character, and try the rest of the glob from there.
+      g = star + 1;
+      t = ++starText;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
 }
 
 /** Builds a family after checking its metric and label names (and that a counter ends in `_total`). */

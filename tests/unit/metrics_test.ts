@@ -8,6 +8,7 @@ import {
   ContainerLines,
   engineFamilies,
   exporterFamilies,
+  globMatches,
   labelKeyMatcher,
   sanitizeLabelName,
 } from "../../lib/metrics.ts";
@@ -333,6 +334,62 @@ Deno.test("labelKeyMatcher() reads * and ? as globs and everything else literall
   ];
   for (const [key, expected] of table) assert.equal(matches(key), expected, key);
   assert.equal(labelKeyMatcher([])("anything"), false);
+});
+
+Deno.test("globMatches() reads * as any run and ? as any one character, as a regular expression would", () => {
+  const table: Array<[string, string, boolean]> = [
+    ["", "", true],
+    ["", "a", false],
+    ["*", "", true],
+    ["**", "abc", true],
+    ["?", "", false],
+    ["?*", "a", true],
+    ["a*", "a", true],
+    ["*a", "ba", true],
+    ["*a", "ab", false],
+    ["a*b*c", "aXbYc", true],
+    ["a*b*c", "aXbYcZ", false],
+    ["a*bc", "abcbc", true],
+    ["a?c", "abc", true],
+    ["a?c", "ac", false],
+    ["*.*.*", "com.example.team", true],
+    ["*x*", "com.example.team", true],
+    ["*q*", "com.example.team", false],
+  ];
+  for (const [glob, text, expected] of table) assert.equal(globMatches(glob, text), expected, `${glob} ${text}`);
+  // And against a regular expression on every glob of up to 4 characters over {a, *, ?} and texts over {a, b}.
+  const globs = [""];
+  for (let length = 1; length <= 4; length++) {
+    for (const prefix of globs.filter((g) => g.length === length - 1)) {
+      globs.push(...["a", "*", "?"].map((c) => prefix + c));
+    }
+  }
+  const texts = ["", "a", "b", "ab", "ba", "aab", "abab", "bbbb", "aaaaa"];
+  for (const glob of globs) {
+    const regex = new RegExp(`^${glob.replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+    for (const text of texts) assert.equal(globMatches(glob, text), regex.test(text), `${glob} ${text}`);
+  }
+});
+
+Deno.test("labelKeyMatcher() answers a glob of many * on a long key at once, where a backtracking regex hangs", async () => {
+  // In a worker, so that a matcher that hangs (as the regular expression it replaced did) fails the test
+  // rather than stopping it.
+  const source = `import { labelKeyMatcher } from ${
+    JSON.stringify(new URL("../../lib/metrics.ts", import.meta.url).href)
+  };
+    postMessage(labelKeyMatcher(["*a".repeat(12) + "*b"])("a".repeat(4096)));`;
+  const worker = new Worker(`data:text/javascript,${encodeURIComponent(source)}`, { type: "module" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const answer = await Promise.race([
+      new Promise((resolve) => (worker.onmessage = (event) => resolve(event.data))),
+      new Promise((resolve) => (timer = setTimeout(() => resolve("no answer within 10 s"), 10_000))),
+    ]);
+    assert.equal(answer, false);
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+  }
 });
 
 Deno.test("containerFamilies() writes the same text as its samples held whole, whatever the ids and input order", () => {
