@@ -31,6 +31,8 @@ export interface Config {
   cgroupRoot: string;
   /** Where the host's /proc is mounted, without a trailing slash. */
   procRoot: string;
+  /** The most HTTP connections open at once. */
+  maxConnections: number;
 }
 
 /** The values of `EXPORTER_RESOURCE_METRICS`. */
@@ -70,7 +72,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "EXPORTER_REFRESH_INTERVAL",
     flag: "--refresh-interval",
     default: "15s",
-    help: "how often to reconcile with a full container list (e.g. 500ms, 15s, 2m)",
+    help: "how often to reconcile with a full container list (at least 1s; e.g. 15s, 2m)",
   },
   {
     env: "EXPORTER_STALE_AFTER",
@@ -104,7 +106,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "EXPORTER_RESOURCE_INTERVAL",
     flag: "--resource-interval",
     default: "15s",
-    help: "how often to collect resource metrics, in the background",
+    help: "how often to collect resource metrics, in the background (at least 1s)",
   },
   {
     env: "EXPORTER_CGROUP_ROOT",
@@ -118,6 +120,12 @@ export const SETTINGS: readonly Setting[] = [
     default: "/proc",
     help: "where the host's /proc is mounted (network counters, block device names)",
   },
+  {
+    env: "EXPORTER_MAX_CONNECTIONS",
+    flag: "--max-connections",
+    default: "128",
+    help: "most HTTP connections open at once; keep it well below the open-files limit (ulimit -n)",
+  },
 ];
 
 const DURATION_UNITS_MS: Record<string, number> = {
@@ -130,6 +138,15 @@ const DURATION_UNITS_MS: Record<string, number> = {
 
 /** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The shortest refresh and resource interval: each refresh lists every container, and each collection reads every
+ * running one, so a shorter one would load the engine for nothing the event stream does not already bring.
+ */
+export const MIN_INTERVAL_MS = 1_000;
+
+/** The most `EXPORTER_MAX_CONNECTIONS` may be; more would not fit any open-files limit with room to spare. */
+export const MAX_CONNECTIONS_LIMIT = 100_000;
 
 /** The stale period when none is set, unless twice the refresh interval is longer. */
 export const DEFAULT_STALE_AFTER_MS = 30_000;
@@ -249,11 +266,20 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
     }
     return ms;
   };
-  const refreshIntervalMs = duration("EXPORTER_REFRESH_INTERVAL");
-  if (refreshIntervalMs > MAX_TIMER_MS) {
-    const { value, source } = raw("EXPORTER_REFRESH_INTERVAL");
-    throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
-  }
+  const interval = (name: string): number => {
+    const ms = duration(name);
+    const { value, source } = raw(name);
+    if (ms > MAX_TIMER_MS) {
+      throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
+    }
+    if (ms < MIN_INTERVAL_MS) {
+      throw new ConfigError(
+        `${source}=${JSON.stringify(value)} is too short; use at least 1s (the event stream brings changes at once)`,
+      );
+    }
+    return ms;
+  };
+  const refreshIntervalMs = interval("EXPORTER_REFRESH_INTERVAL");
   // Unset, it follows a longer refresh interval, so that raising one setting does not make the other refuse to start.
   const staleAfterMs = raw("EXPORTER_STALE_AFTER").value === ""
     ? Math.max(DEFAULT_STALE_AFTER_MS, 2 * refreshIntervalMs)
@@ -292,11 +318,7 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
       `${mode.source}=${JSON.stringify(mode.value)} is not a resource metrics source; use ${RESOURCE_MODES.join(", ")}`,
     );
   }
-  const resourceIntervalMs = duration("EXPORTER_RESOURCE_INTERVAL");
-  if (resourceIntervalMs > MAX_TIMER_MS) {
-    const { value, source } = raw("EXPORTER_RESOURCE_INTERVAL");
-    throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
-  }
+  const resourceIntervalMs = interval("EXPORTER_RESOURCE_INTERVAL");
   const directory = (name: string, what: string): string => {
     const { value, source } = raw(name);
     const path = value.trim();
@@ -310,6 +332,16 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
   };
   const cgroupRoot = directory("EXPORTER_CGROUP_ROOT", "/sys/fs/cgroup");
   const procRoot = directory("EXPORTER_PROC_ROOT", "/proc");
+
+  const connections = raw("EXPORTER_MAX_CONNECTIONS");
+  const maxConnections = /^\d{1,6}$/.test(connections.value.trim()) ? Number(connections.value.trim()) : NaN;
+  if (!(maxConnections >= 1 && maxConnections <= MAX_CONNECTIONS_LIMIT)) {
+    throw new ConfigError(
+      `${connections.source}=${
+        JSON.stringify(connections.value)
+      } is not a connection limit; use a number from 1 to ${MAX_CONNECTIONS_LIMIT}`,
+    );
+  }
 
   return {
     kind: healthcheck ? "healthcheck" : "run",
@@ -326,6 +358,7 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
       resourceIntervalMs,
       cgroupRoot,
       procRoot,
+      maxConnections,
     },
   };
 }

@@ -664,9 +664,9 @@ engineTest(
 
 engineTest("a container removed right after it ran leaves no series behind", async (engine) => {
   await using scope = new ContainerScope("engine", engine);
-  // A short refresh interval makes full lists race with the events of the short-lived container.
+  // The shortest refresh interval makes full lists race with the events of the short-lived container.
   await using exporter = await exporterFor(engine, {
-    env: { EXPORTER_REFRESH_INTERVAL: "200ms", EXPORTER_STALE_AFTER: "2s" },
+    env: { EXPORTER_REFRESH_INTERVAL: "1s", EXPORTER_STALE_AFTER: "3s" },
   });
   const { id: gone } = await scope.run({ flags: ["--rm"], command: ["true"] });
   await waitFor(

@@ -24,16 +24,18 @@ function startExporter(dockerHost: string, env: Record<string, string> = {}): Ha
   const command = parseConfig([], (name) =>
     ({
       DOCKER_HOST: dockerHost,
-      EXPORTER_REFRESH_INTERVAL: "200ms",
-      EXPORTER_STALE_AFTER: "1s",
       ...env,
     })[name]);
   assert.equal(command.kind, "run");
+  // Unless a test sets its own, a refresh and stale period shorter than a user may set, to keep the tests short.
+  const config = env.EXPORTER_REFRESH_INTERVAL === undefined
+    ? { ...command.config, refreshIntervalMs: 200, staleAfterMs: 1000 }
+    : command.config;
   const logs: { level: string; msg: string }[] = [];
   const record = (level: string) => (msg: string) => logs.push({ level, msg });
   const logger: Logger = { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") };
   const controller = new AbortController();
-  const exporter = buildExporter(command.config, {
+  const exporter = buildExporter(config, {
     logger,
     now: Date.now,
     readProcess: () => ({ residentMemoryBytes: 1, cpuSeconds: 1, startTimeSeconds: 1, openFds: 1, maxFds: 2 }),

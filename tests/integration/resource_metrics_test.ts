@@ -210,7 +210,7 @@ Deno.test({
     try {
       exporter = await startWithCgroupMounts(mounts, {
         EXPORTER_RESOURCE_METRICS: "cgroup",
-        EXPORTER_RESOURCE_INTERVAL: "500ms",
+        EXPORTER_RESOURCE_INTERVAL: "1s",
       });
       const e = exporter;
       const { burner, holder, idle, writer, disk } = workload;

@@ -56,6 +56,7 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     resourceIntervalMs: 15_000,
     cgroupRoot: "/sys/fs/cgroup",
     procRoot: "/proc",
+    maxConnections: 128,
   });
 });
 
@@ -73,6 +74,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_RESOURCE_INTERVAL: "30s",
     EXPORTER_CGROUP_ROOT: "/host/sys/fs/cgroup/",
     EXPORTER_PROC_ROOT: "/host/proc",
+    EXPORTER_MAX_CONNECTIONS: "64",
   });
   assert.deepEqual(config, {
     port: 9417,
@@ -87,6 +89,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     resourceIntervalMs: 30_000,
     cgroupRoot: "/host/sys/fs/cgroup",
     procRoot: "/host/proc",
+    maxConnections: 64,
   });
 });
 
@@ -192,6 +195,25 @@ Deno.test("parseConfig() stretches an unset stale period to twice a refresh inte
 Deno.test("parseConfig() rejects a refresh interval longer than a timer can wait (about 24.8 days)", () => {
   assertRejected(["--refresh-interval=25d", "--stale-after=50d"], {}, '--refresh-interval="25d"', "at most");
   assert.equal(runConfig(["--refresh-interval=24d", "--stale-after=48d"]).refreshIntervalMs, 24 * 86_400_000);
+});
+
+// Every refresh lists every container and every collection reads every running one: 1ms meant 385 lists a second.
+Deno.test("parseConfig() rejects a refresh or resource interval under 1 s, saying the least it takes", () => {
+  for (const bad of ["1ms", "999ms"]) {
+    assertRejected([`--refresh-interval=${bad}`], {}, `--refresh-interval="${bad}"`, "use at least 1s");
+    assertRejected([], { EXPORTER_RESOURCE_INTERVAL: bad }, `EXPORTER_RESOURCE_INTERVAL="${bad}"`, "use at least 1s");
+  }
+  assert.equal(runConfig(["--refresh-interval=1s"]).refreshIntervalMs, 1_000);
+  assert.equal(runConfig(["--resource-interval=1s"]).resourceIntervalMs, 1_000);
+});
+
+Deno.test("parseConfig() reads EXPORTER_MAX_CONNECTIONS and rejects what is not a count from 1 to 100000", () => {
+  assert.equal(runConfig(["--max-connections", "1"]).maxConnections, 1);
+  assert.equal(runConfig([], { EXPORTER_MAX_CONNECTIONS: " 100000 " }).maxConnections, 100_000);
+  for (const bad of ["0", "-5", "12.5", "many", "100001"]) {
+    assertRejected([`--max-connections=${bad}`], {}, "--max-connections", "use a number from 1 to 100000");
+    assertRejected([], { EXPORTER_MAX_CONNECTIONS: bad }, "EXPORTER_MAX_CONNECTIONS", "use a number from 1 to 100000");
+  }
 });
 
 Deno.test("parseConfig() rejects an unknown log level, listing the levels", () => {

@@ -24,7 +24,7 @@ Deno.test("the resource settings read flags and variables, the flag winning", ()
     assert.equal(config([], { EXPORTER_RESOURCE_METRICS: ` ${mode.toUpperCase()} ` }).resourceMetrics, mode);
   }
   assert.equal(config(["--resource-metrics=off"], { EXPORTER_RESOURCE_METRICS: "api" }).resourceMetrics, "off");
-  assert.equal(config(["--resource-interval", "500ms"]).resourceIntervalMs, 500);
+  assert.equal(config(["--resource-interval", "1500ms"]).resourceIntervalMs, 1500);
   assert.equal(config([], { EXPORTER_RESOURCE_INTERVAL: "2m" }).resourceIntervalMs, 120_000);
   const mounted = config(["--cgroup-root=/host/sys/fs/cgroup//", "--proc-root", "/host/proc/"]);
   assert.deepEqual([mounted.cgroupRoot, mounted.procRoot], ["/host/sys/fs/cgroup", "/host/proc"]);
