@@ -10,6 +10,7 @@ import { loadDockerode } from "./lib/dockerode_loader.ts";
 import { withBasicAuth } from "./lib/basic_auth.ts";
 import { loadWebConfig } from "./lib/web_config.ts";
 import { VERSION } from "./lib/version.ts";
+import { type HttpServer, serveHttp } from "./lib/http_server.ts";
 
 /** How long shutdown waits for in-flight work before giving up. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -66,24 +67,25 @@ export async function main(args: string[]): Promise<number> {
     handler = withBasicAuth(handler, users, bcrypt.compare, dummyHash, () => exporter.stats.authFailures++);
   }
 
-  let server: Deno.HttpServer;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serveHttp({
       hostname: config.host,
       port: config.port,
-      ...(web?.cert !== undefined ? { cert: web.cert, key: web.key } : {}),
+      ...(web?.cert !== undefined ? { tls: { cert: web.cert, key: web.key! } } : {}),
+      handler,
       signal: shutdown.signal,
+      logger,
+      stats: exporter.stats,
+      maxConnections: config.maxConnections,
       onListen: ({ hostname, port }) =>
         logger.info("serving metrics", {
           address: `${web?.cert ? "https" : "http"}://${hostPort(hostname, port)}/metrics`,
           docker: config.docker.url,
           basic_auth: (users?.size ?? 0) > 0,
+          max_connections: config.maxConnections,
         }),
-      onError: (error) => {
-        logger.error("request failed", { error });
-        return new Response("internal error\n", { status: 500 });
-      },
-    }, handler);
+    });
   } catch (error) {
     const address = hostPort(config.host, config.port);
     const hint = error instanceof Deno.errors.NotCapable

@@ -24,6 +24,8 @@ export interface BenchExporterOptions {
   startFlags?: (flags: string[]) => string[];
   /** How long to wait for /readyz (default 120 s: 10,000 containers take a while). */
   readyTimeoutMs?: number;
+  /** Run under this open-files limit, soft and hard alike (`prlimit --nofile=N:N`; Deno raises soft to hard). */
+  fileLimit?: number;
 }
 
 /** A running exporter process. */
@@ -122,8 +124,11 @@ export async function startBenchExporter(options: BenchExporterOptions): Promise
     if (name.startsWith("EXPORTER_") || name.startsWith("DOCKER_")) delete env[name];
   }
   const spawnedAtMs = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
+  // prlimit execs the command, so the child's pid is the exporter's.
+  const limited = options.fileLimit !== undefined;
+  const child = new Deno.Command(limited ? "prlimit" : Deno.execPath(), {
     args: [
+      ...(limited ? [`--nofile=${options.fileLimit}:${options.fileLimit}`, "--", Deno.execPath()] : []),
       "run",
       ...(options.denoFlags ?? []),
       ...(options.startFlags ?? ((flags) => flags))(await startTaskFlagsFor(options.socket)),
