@@ -26,6 +26,8 @@ export interface BenchExporterOptions {
   readyTimeoutMs?: number;
   /** Run under this open-files limit, soft and hard alike (`prlimit --nofile=N:N`; Deno raises soft to hard). */
   fileLimit?: number;
+  /** Headers for the /readyz probe, e.g. basic-auth credentials. */
+  readyHeaders?: Readonly<Record<string, string>>;
 }
 
 /** A running exporter process. */
@@ -154,7 +156,7 @@ export async function startBenchExporter(options: BenchExporterOptions): Promise
   const deadline = performance.now() + (options.readyTimeoutMs ?? 120_000);
   while (true) {
     try {
-      const response = await fetch(`${exporter.url}/readyz`);
+      const response = await fetch(`${exporter.url}/readyz`, { headers: options.readyHeaders });
       await response.body?.cancel();
       if (response.status === 200) return exporter;
     } catch { /* not listening yet */ }
