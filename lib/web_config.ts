@@ -119,6 +119,11 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
   return { tls, basicAuthUsers };
 }
 
+/** The cost of a bcrypt hash that `parseWebConfig` accepted: `$2b$10$...` has cost 10. */
+export function bcryptCost(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
 function mapping(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ConfigError(`${where} must be a mapping`);
