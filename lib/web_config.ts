@@ -14,11 +14,17 @@ export interface WebConfig {
 
 const TLS_FIELDS = new Set(["cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"]);
 /**
- * `$2a$`, `$2b$` or `$2y$`, a cost of 4 to 31, then salt and hash. bcryptjs cannot compare other variants
- * (`$2$` never matches) or costs (it throws), and hashing the decoy for unknown users at a cost above 31
- * would never finish.
+ * `$2a$`, `$2b$` or `$2y$`, a cost of 4 to 31, then salt and hash: what bcrypt defines. bcryptjs cannot compare
+ * other variants (`$2$` never matches) or costs (it throws). `MAX_BCRYPT_COST` then bounds the cost.
  */
 const BCRYPT_HASH = /^\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+/**
+ * The highest bcrypt cost accepted. Each step of cost doubles the time of a comparison, and a scrape whose
+ * credentials are not remembered waits for the comparisons queued ahead of it (see `basic_auth.ts`) and then its
+ * own: up to cost 12 that stays well within Prometheus's default 10 s scrape timeout. At 31, making the decoy hash
+ * alone would keep a core busy for hours before the exporter listens.
+ */
+export const MAX_BCRYPT_COST = 12;
 /** `min_version` values the listener honours: Deno's TLS server speaks TLS 1.2 and 1.3, never anything older. */
 const MIN_VERSIONS = new Set(["TLS10", "TLS11", "TLS12"]);
 
@@ -96,6 +102,13 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
           `${
             where(`basic_auth_users.${user}`)
           } is not a bcrypt hash ($2a$, $2b$ or $2y$ with a cost from 04 to 31); make one with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
+        );
+      }
+      if (bcryptCost(hash) > MAX_BCRYPT_COST) {
+        throw new ConfigError(
+          `${where(`basic_auth_users.${user}`)} has bcrypt cost ${bcryptCost(hash)}, above the limit of ` +
+            `${MAX_BCRYPT_COST}: each step of cost doubles the time every password check takes, and a scrape must ` +
+            `not wait for checks longer than its timeout; make a hash with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
         );
       }
       basicAuthUsers.set(user, hash);

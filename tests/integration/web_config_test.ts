@@ -329,6 +329,9 @@ Deno.test("basic auth without TLS guards /metrics over plain HTTP", async () => 
   }
 });
 
+/** A well-formed hash of cost 31: the shape is all the exporter sees before it refuses or hashes a decoy. */
+const COST_31_HASH = "$2b$31$HRnLZskRYnwnOJNie3fGCuaVDKXhS2XQeYuZjG31Lcfx/qCw1F67y";
+
 /** Bad configs, and the start of the one line the exporter must print before it exits with status 2. */
 const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: string) => string }[] = [
   {
@@ -357,6 +360,13 @@ const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: str
     yaml: () => "basic_auth_users:\n  prometheus: hunter2\n",
     line: (dir) =>
       `docker-exporter: --web.config.file ${dir}/web.yml: basic_auth_users.prometheus is not a bcrypt hash`,
+  },
+  {
+    name: "a bcrypt cost of 31, whose decoy hash would keep a core busy for hours before listening",
+    yaml: () => `basic_auth_users:\n  prometheus: ${COST_31_HASH}\n`,
+    line: (dir) =>
+      `docker-exporter: --web.config.file ${dir}/web.yml: basic_auth_users.prometheus has bcrypt cost 31, ` +
+      "above the limit of 12: ",
   },
   {
     name: "a certificate file that does not exist",

@@ -163,11 +163,22 @@ for (const { name, document, message } of refusals) {
   Deno.test(`parseWebConfig() refuses ${name}, naming the field`, () => refused(document, message));
 }
 
-Deno.test("parseWebConfig() accepts bcrypt costs 04 and 31 and the $2a$, $2b$ and $2y$ variants", () => {
-  for (const hash of [HASH.replace("$10$", "$04$"), HASH.replace("$10$", "$31$"), HASH.replace("$2b$", "$2a$")]) {
+Deno.test("parseWebConfig() accepts bcrypt costs 04 and 12 and the $2a$, $2b$ and $2y$ variants", () => {
+  for (const hash of [HASH.replace("$10$", "$04$"), HASH.replace("$10$", "$12$"), HASH.replace("$2b$", "$2a$")]) {
     assert.deepEqual(parseWebConfig({ basic_auth_users: { u: hash } }, PATH).basicAuthUsers, new Map([["u", hash]]));
   }
 });
+
+for (const cost of ["13", "14", "31"]) {
+  Deno.test(`parseWebConfig() refuses bcrypt cost ${cost}, naming the user, the cost, the limit and why`, () => {
+    refused(
+      { basic_auth_users: { prometheus: HASH, "ops user": HASH.replace("$10$", `$${cost}$`) } },
+      `--web.config.file ${PATH}: basic_auth_users.ops user has bcrypt cost ${Number(cost)}, above the limit of 12: ` +
+        "each step of cost doubles the time every password check takes, and a scrape must not wait for checks " +
+        "longer than its timeout; make a hash with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`",
+    );
+  });
+}
 
 /** A temporary directory holding `files`; removed by the returned function. */
 async function tempFiles(files: Record<string, string>): Promise<{ dir: string; remove: () => Promise<void> }> {
