@@ -132,6 +132,17 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
   return { tls, basicAuthUsers };
 }
 
+/** What a file that is not a regular one is ("a FIFO"); `undefined` for a regular file. Symbolic links are followed. */
+function fileKind(info: Deno.FileInfo): string | undefined {
+  if (info.isFile) return undefined;
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "something else";
+}
+
 /** The cost of a bcrypt hash that `parseWebConfig` accepted: `$2b$10$...` has cost 10. */
 export function bcryptCost(hash: string): number {
   return Number(hash.slice(4, 6));
@@ -146,13 +157,17 @@ function mapping(value: unknown, where: string): Record<string, unknown> {
 
 /**
  * Reads and validates the web configuration file, and the certificate and key it names.
- * @throws ConfigError for a missing or unreadable file, bad YAML or a bad field.
+ * @throws ConfigError for a missing or unreadable file, one that is not a regular file, bad YAML or a bad field.
  */
 export async function loadWebConfig(path: string): Promise<{ config: WebConfig; cert?: string; key?: string }> {
   const read = async (file: string, what: string) => {
     try {
+      // Opening a FIFO waits for a writer, and a device may never end: only a regular file is read.
+      const kind = fileKind(await Deno.stat(file));
+      if (kind !== undefined) throw new ConfigError(`cannot read ${what} ${file}: ${kind}, not a regular file`);
       return await Deno.readTextFile(file);
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       const hint = error instanceof Deno.errors.NotCapable ? ` (grant it with --allow-read=${file})` : "";
       throw new ConfigError(`cannot read ${what} ${file}: ${(error as Error).message}${hint}`);
     }

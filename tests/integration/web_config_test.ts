@@ -333,7 +333,13 @@ Deno.test("basic auth without TLS guards /metrics over plain HTTP", async () => 
 const COST_31_HASH = "$2b$31$HRnLZskRYnwnOJNie3fGCuaVDKXhS2XQeYuZjG31Lcfx/qCw1F67y";
 
 /** Bad configs, and the start of the one line the exporter must print before it exits with status 2. */
-const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: string) => string }[] = [
+const badConfigs: {
+  name: string;
+  yaml: (dir: string) => string;
+  /** Runs after web.yml is written, in the certificates' folder. */
+  prepare?: (dir: string) => Promise<void>;
+  line: (dir: string) => string;
+}[] = [
   {
     name: "client_auth_type RequireAndVerifyClientCert",
     yaml: () =>
@@ -374,6 +380,22 @@ const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: str
     line: (dir) => `docker-exporter: cannot read tls_server_config.cert_file ${dir}/nothere.pem: `,
   },
   {
+    name: "a config file that is a FIFO, which start-up would wait on for a writer",
+    yaml: () => "",
+    prepare: async (dir) => {
+      await Deno.remove(`${dir}/web.yml`);
+      await run("mkfifo", ["web.yml"], dir);
+    },
+    line: (dir) => `docker-exporter: cannot read --web.config.file ${dir}/web.yml: a FIFO, not a regular file`,
+  },
+  {
+    name: "a key file that is a FIFO",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: key.fifo\n",
+    prepare: (dir) => run("mkfifo", ["key.fifo"], dir),
+    line: (dir) =>
+      `docker-exporter: cannot read tls_server_config.key_file ${dir}/key.fifo: a FIFO, not a regular file`,
+  },
+  {
     name: "a key file holding a certificate",
     yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: server.pem\n",
     line: (dir) => `docker-exporter: tls_server_config.key_file ${dir}/server.pem holds no PEM private key`,
@@ -388,6 +410,7 @@ for (const bad of badConfigs) {
       const certs = await makeCertificates();
       try {
         await Deno.writeTextFile(`${certs.dir}/web.yml`, bad.yaml(certs.dir));
+        await bad.prepare?.(certs.dir);
         const result = await runToEnd(await flagsWithRead("/nonexistent.sock", certs.dir), {
           DOCKER_HOST: "unix:///nonexistent.sock",
           EXPORTER_HOST: "127.0.0.1",

@@ -269,6 +269,31 @@ Deno.test("loadWebConfig() refuses a certificate or key file that holds no PEM o
   }
 });
 
+Deno.test("loadWebConfig() refuses a config, certificate or key that is not a regular file, naming it", async () => {
+  const { dir, remove } = await tempFiles({
+    "cert-dir.yml": "tls_server_config:\n  cert_file: tls\n  key_file: key.pem\n",
+    "null-key.yml": "tls_server_config:\n  cert_file: cert.pem\n  key_file: /dev/null\n",
+    "cert.pem": CERT_PEM,
+    "key.pem": KEY_PEM,
+  });
+  try {
+    await Deno.mkdir(`${dir}/tls`);
+    await loadRefused(dir, `cannot read --web.config.file ${dir}: a directory, not a regular file`);
+    // Read, /dev/null would be an empty file: a config without TLS or users, which is not what was meant.
+    await loadRefused("/dev/null", "cannot read --web.config.file /dev/null: a character device, not a regular file");
+    await loadRefused(
+      `${dir}/cert-dir.yml`,
+      `cannot read tls_server_config.cert_file ${dir}/tls: a directory, not a regular file`,
+    );
+    await loadRefused(
+      `${dir}/null-key.yml`,
+      "cannot read tls_server_config.key_file /dev/null: a character device, not a regular file",
+    );
+  } finally {
+    await remove();
+  }
+});
+
 Deno.test("loadWebConfig() without env access for the YAML parser names the permission, not the file", async () => {
   const module = new URL("../../lib/web_config.ts", import.meta.url).href;
   const { dir, remove } = await tempFiles({ "web.yml": `basic_auth_users:\n  p: ${HASH}\n` });
