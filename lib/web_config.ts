@@ -157,7 +157,8 @@ function mapping(value: unknown, where: string): Record<string, unknown> {
 
 /**
  * Reads and validates the web configuration file, and the certificate and key it names.
- * @throws ConfigError for a missing or unreadable file, one that is not a regular file, bad YAML or a bad field.
+ * @throws ConfigError for a missing or unreadable file, one that is not a regular file, bad YAML, a bad field, or a
+ * certificate and key the TLS server could not use.
  */
 export async function loadWebConfig(path: string): Promise<{ config: WebConfig; cert?: string; key?: string }> {
   const read = async (file: string, what: string) => {
@@ -191,11 +192,61 @@ export async function loadWebConfig(path: string): Promise<{ config: WebConfig; 
   if (!config.tls) return { config };
   const cert = await read(config.tls.certFile, "tls_server_config.cert_file");
   const key = await read(config.tls.keyFile, "tls_server_config.key_file");
-  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError(`tls_server_config.cert_file ${config.tls.certFile} holds no PEM certificate`);
-  }
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
-    throw new ConfigError(`tls_server_config.key_file ${config.tls.keyFile} holds no PEM private key`);
-  }
+  await checkKeyPair(cert, key, config.tls);
   return { config, cert, key };
+}
+
+/** The first PEM certificate block, and the first PEM private key block with its headers. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/;
+const PEM_PRIVATE_KEY = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+/** The curves of the ECDSA keys Deno's TLS server can serve with, by their OpenSSL names. */
+const SERVABLE_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
+
+/**
+ * Checks what Deno's TLS server would otherwise refuse at listen time with a message that names no file: the key
+ * file must hold an unencrypted private key of a type the server can use, the certificate file a certificate
+ * whose public key is that key's. Both are parsed from their first PEM block of that kind, as the server does, so
+ * a file holding the certificate and the key together is fine.
+ * @throws ConfigError naming the file at fault, or both when they do not match.
+ */
+async function checkKeyPair(cert: string, key: string, files: { certFile: string; keyFile: string }): Promise<void> {
+  const certField = `tls_server_config.cert_file ${files.certFile}`;
+  const keyField = `tls_server_config.key_file ${files.keyFile}`;
+  const certPem = PEM_CERTIFICATE.exec(cert)?.[0];
+  if (certPem === undefined) throw new ConfigError(`${certField} holds no PEM certificate`);
+  const keyPem = PEM_PRIVATE_KEY.exec(key)?.[0];
+  if (keyPem === undefined) throw new ConfigError(`${keyField} holds no PEM private key`);
+  // PKCS #8 says so in its label, the older formats in a Proc-Type header.
+  if (keyPem.startsWith("-----BEGIN ENCRYPTED") || /^Proc-Type: *4, *ENCRYPTED/m.test(keyPem)) {
+    throw new ConfigError(
+      `${keyField} holds an encrypted private key, and the exporter takes no passphrase; ` +
+        `decrypt it, e.g. with \`openssl pkey -in ${files.keyFile} -out server.key\``,
+    );
+  }
+  // Loaded only for TLS, like the YAML parser for a web config.
+  const { createPrivateKey, X509Certificate } = await import("node:crypto");
+  const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch (error) {
+    throw new ConfigError(`${keyField} holds a private key that cannot be read: ${firstLine(error)}`);
+  }
+  const type = privateKey.asymmetricKeyType;
+  const curve = privateKey.asymmetricKeyDetails?.namedCurve;
+  if (!(type === "rsa" || type === "ed25519" || (type === "ec" && SERVABLE_CURVES.has(curve ?? "")))) {
+    throw new ConfigError(
+      `${keyField} holds a key of type ${type}${curve ? ` on curve ${curve}` : ""}, which Deno's TLS server ` +
+        "cannot use; use an RSA, ECDSA (P-256, P-384 or P-521) or Ed25519 key",
+    );
+  }
+  let certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch (error) {
+    throw new ConfigError(`${certField} holds a certificate that cannot be read: ${firstLine(error)}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`${keyField} does not match the certificate in ${certField}`);
+  }
 }

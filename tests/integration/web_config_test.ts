@@ -396,6 +396,30 @@ const badConfigs: {
       `docker-exporter: cannot read tls_server_config.key_file ${dir}/key.fifo: a FIFO, not a regular file`,
   },
   {
+    name: "an encrypted key",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: encrypted.key\n",
+    prepare: (dir) =>
+      run("openssl", ["pkey", "-in", "server.key", "-aes256", "-passout", "pass:x", "-out", "encrypted.key"], dir),
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/encrypted.key holds an encrypted private key, and the ` +
+      `exporter takes no passphrase; decrypt it, e.g. with \`openssl pkey -in ${dir}/encrypted.key -out server.key\``,
+  },
+  {
+    name: "a key that cannot be read",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: bad.key\n",
+    prepare: (dir) =>
+      Deno.writeTextFile(`${dir}/bad.key`, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/bad.key holds a private key that cannot be read: `,
+  },
+  {
+    name: "a key that is not the certificate's",
+    yaml: () => "tls_server_config:\n  cert_file: ca.pem\n  key_file: server.key\n",
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/server.key does not match the certificate in ` +
+      `tls_server_config.cert_file ${dir}/ca.pem`,
+  },
+  {
     name: "a key file holding a certificate",
     yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: server.pem\n",
     line: (dir) => `docker-exporter: tls_server_config.key_file ${dir}/server.pem holds no PEM private key`,
