@@ -70,7 +70,9 @@ Deno.test(`scrapes with the right password succeed within 10 s while ${CLIENTS} 
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
     for (let i = 0; i < SCRAPES; i++) {
-      const { status, text } = await scrape();
+      const { status, text } = await scrape().catch((error) =>
+        assert.fail(`scrape ${i + 1} under the flood did not answer within ${SCRAPE_TIMEOUT_MS} ms: ${error}`)
+      );
       assert.equal(status, 200, `scrape ${i + 1} answered ${status}: ${text}`);
       assert.equal(sampleValue(parseSamples(text), "docker_container_state", { id: A, state: "running" }), 1);
     }
