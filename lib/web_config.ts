@@ -24,7 +24,7 @@ const BCRYPT_HASH = /^\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
  * own: up to cost 12 that stays well within Prometheus's default 10 s scrape timeout. At 31, making the decoy hash
  * alone would keep a core busy for hours before the exporter listens.
  */
-export const MAX_BCRYPT_COST = 12;
+const MAX_BCRYPT_COST = 12;
 /** `min_version` values the listener honours: Deno's TLS server speaks TLS 1.2 and 1.3, never anything older. */
 const MIN_VERSIONS = new Set(["TLS10", "TLS11", "TLS12"]);
 
