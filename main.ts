@@ -8,7 +8,9 @@ import { createProcessReader } from "./lib/process_metrics.ts";
 import { buildExporter } from "./lib/exporter.ts";
 import { loadDockerode } from "./lib/dockerode_loader.ts";
 import { withBasicAuth } from "./lib/basic_auth.ts";
-import { loadWebConfig } from "./lib/web_config.ts";
+import { startBcryptWorker } from "./lib/bcrypt_worker.ts";
+import { ExporterStats } from "./lib/exporter_stats.ts";
+import { bcryptCost, loadWebConfig } from "./lib/web_config.ts";
 import { VERSION } from "./lib/version.ts";
 import { type HttpServer, serveHttp } from "./lib/http_server.ts";
 
@@ -60,11 +62,17 @@ export async function main(args: string[]): Promise<number> {
   let handler = exporter.handler;
   const users = web?.config.basicAuthUsers;
   if (users && users.size > 0) {
-    const bcrypt = await import("bcryptjs");
+    const bcrypt = startBcryptWorker();
     // Unknown users are checked against a hash of the same cost, so a refusal takes as long either way.
-    const cost = bcrypt.getRounds(users.values().next().value!);
-    const dummyHash = await bcrypt.hash(crypto.randomUUID(), cost);
-    handler = withBasicAuth(handler, users, bcrypt.compare, dummyHash, () => exporter.stats.authFailures++);
+    const decoyHash = await bcrypt.hash(crypto.randomUUID(), bcryptCost(users.values().next().value!));
+    handler = withBasicAuth(handler, {
+      users,
+      check: bcrypt.compare,
+      decoyHash,
+      onFailure: () => exporter.stats.authFailures++,
+      onBusy: () => ExporterStats.increment(exporter.stats.httpRefusals, "auth_busy"),
+      now: Date.now,
+    });
   }
 
   let server: HttpServer;

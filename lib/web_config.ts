@@ -14,11 +14,17 @@ export interface WebConfig {
 
 const TLS_FIELDS = new Set(["cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"]);
 /**
- * `$2a$`, `$2b$` or `$2y$`, a cost of 4 to 31, then salt and hash. bcryptjs cannot compare other variants
- * (`$2$` never matches) or costs (it throws), and hashing the decoy for unknown users at a cost above 31
- * would never finish.
+ * `$2a$`, `$2b$` or `$2y$`, a cost of 4 to 31, then salt and hash: what bcrypt defines. bcryptjs cannot compare
+ * other variants (`$2$` never matches) or costs (it throws). `MAX_BCRYPT_COST` then bounds the cost.
  */
 const BCRYPT_HASH = /^\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+/**
+ * The highest bcrypt cost accepted. Each step of cost doubles the time of a comparison, and a scrape whose
+ * credentials are not remembered waits for the comparisons queued ahead of it (see `basic_auth.ts`) and then its
+ * own: up to cost 12 that stays well within Prometheus's default 10 s scrape timeout. At 31, making the decoy hash
+ * alone would keep a core busy for hours before the exporter listens.
+ */
+const MAX_BCRYPT_COST = 12;
 /** `min_version` values the listener honours: Deno's TLS server speaks TLS 1.2 and 1.3, never anything older. */
 const MIN_VERSIONS = new Set(["TLS10", "TLS11", "TLS12"]);
 
@@ -98,6 +104,13 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
           } is not a bcrypt hash ($2a$, $2b$ or $2y$ with a cost from 04 to 31); make one with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
         );
       }
+      if (bcryptCost(hash) > MAX_BCRYPT_COST) {
+        throw new ConfigError(
+          `${where(`basic_auth_users.${user}`)} has bcrypt cost ${bcryptCost(hash)}, above the limit of ` +
+            `${MAX_BCRYPT_COST}: each step of cost doubles the time every password check takes, and a scrape must ` +
+            `not wait for checks longer than its timeout; make a hash with \`htpasswd -nBC 10 "" | tr -d ':\\n'\``,
+        );
+      }
       basicAuthUsers.set(user, hash);
     }
     // A refusal costs one comparison at the users' cost, against a decoy for unknown users: with mixed costs, how
@@ -119,6 +132,22 @@ export function parseWebConfig(document: unknown, path: string): WebConfig {
   return { tls, basicAuthUsers };
 }
 
+/** What a file that is not a regular one is ("a FIFO"); `undefined` for a regular file. Symbolic links are followed. */
+function fileKind(info: Deno.FileInfo): string | undefined {
+  if (info.isFile) return undefined;
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "something else";
+}
+
+/** The cost of a bcrypt hash that `parseWebConfig` accepted: `$2b$10$...` has cost 10. */
+export function bcryptCost(hash: string): number {
+  return Number(hash.slice(4, 6));
+}
+
 function mapping(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ConfigError(`${where} must be a mapping`);
@@ -128,13 +157,18 @@ function mapping(value: unknown, where: string): Record<string, unknown> {
 
 /**
  * Reads and validates the web configuration file, and the certificate and key it names.
- * @throws ConfigError for a missing or unreadable file, bad YAML or a bad field.
+ * @throws ConfigError for a missing or unreadable file, one that is not a regular file, bad YAML, a bad field, or a
+ * certificate and key the TLS server could not use.
  */
 export async function loadWebConfig(path: string): Promise<{ config: WebConfig; cert?: string; key?: string }> {
   const read = async (file: string, what: string) => {
     try {
+      // Opening a FIFO waits for a writer, and a device may never end: only a regular file is read.
+      const kind = fileKind(await Deno.stat(file));
+      if (kind !== undefined) throw new ConfigError(`cannot read ${what} ${file}: ${kind}, not a regular file`);
       return await Deno.readTextFile(file);
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       const hint = error instanceof Deno.errors.NotCapable ? ` (grant it with --allow-read=${file})` : "";
       throw new ConfigError(`cannot read ${what} ${file}: ${(error as Error).message}${hint}`);
     }
@@ -158,11 +192,61 @@ export async function loadWebConfig(path: string): Promise<{ config: WebConfig; 
   if (!config.tls) return { config };
   const cert = await read(config.tls.certFile, "tls_server_config.cert_file");
   const key = await read(config.tls.keyFile, "tls_server_config.key_file");
-  if (!cert.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError(`tls_server_config.cert_file ${config.tls.certFile} holds no PEM certificate`);
-  }
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
-    throw new ConfigError(`tls_server_config.key_file ${config.tls.keyFile} holds no PEM private key`);
-  }
+  await checkKeyPair(cert, key, config.tls);
   return { config, cert, key };
+}
+
+/** The first PEM certificate block, and the first PEM private key block with its headers. */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/;
+const PEM_PRIVATE_KEY = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+/** The curves of the ECDSA keys Deno's TLS server can serve with, by their OpenSSL names. */
+const SERVABLE_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
+
+/**
+ * Checks what Deno's TLS server would otherwise refuse at listen time with a message that names no file: the key
+ * file must hold an unencrypted private key of a type the server can use, the certificate file a certificate
+ * whose public key is that key's. Both are parsed from their first PEM block of that kind, as the server does, so
+ * a file holding the certificate and the key together is fine.
+ * @throws ConfigError naming the file at fault, or both when they do not match.
+ */
+async function checkKeyPair(cert: string, key: string, files: { certFile: string; keyFile: string }): Promise<void> {
+  const certField = `tls_server_config.cert_file ${files.certFile}`;
+  const keyField = `tls_server_config.key_file ${files.keyFile}`;
+  const certPem = PEM_CERTIFICATE.exec(cert)?.[0];
+  if (certPem === undefined) throw new ConfigError(`${certField} holds no PEM certificate`);
+  const keyPem = PEM_PRIVATE_KEY.exec(key)?.[0];
+  if (keyPem === undefined) throw new ConfigError(`${keyField} holds no PEM private key`);
+  // PKCS #8 says so in its label, the older formats in a Proc-Type header.
+  if (keyPem.startsWith("-----BEGIN ENCRYPTED") || /^Proc-Type: *4, *ENCRYPTED/m.test(keyPem)) {
+    throw new ConfigError(
+      `${keyField} holds an encrypted private key, and the exporter takes no passphrase; ` +
+        `decrypt it, e.g. with \`openssl pkey -in ${files.keyFile} -out server.key\``,
+    );
+  }
+  // Loaded only for TLS, like the YAML parser for a web config.
+  const { createPrivateKey, X509Certificate } = await import("node:crypto");
+  const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0];
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch (error) {
+    throw new ConfigError(`${keyField} holds a private key that cannot be read: ${firstLine(error)}`);
+  }
+  const type = privateKey.asymmetricKeyType;
+  const curve = privateKey.asymmetricKeyDetails?.namedCurve;
+  if (!(type === "rsa" || type === "ed25519" || (type === "ec" && SERVABLE_CURVES.has(curve ?? "")))) {
+    throw new ConfigError(
+      `${keyField} holds a key of type ${type}${curve ? ` on curve ${curve}` : ""}, which Deno's TLS server ` +
+        "cannot use; use an RSA, ECDSA (P-256, P-384 or P-521) or Ed25519 key",
+    );
+  }
+  let certificate;
+  try {
+    certificate = new X509Certificate(certPem);
+  } catch (error) {
+    throw new ConfigError(`${certField} holds a certificate that cannot be read: ${firstLine(error)}`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`${keyField} does not match the certificate in ${certField}`);
+  }
 }

@@ -329,8 +329,17 @@ Deno.test("basic auth without TLS guards /metrics over plain HTTP", async () => 
   }
 });
 
+/** A well-formed hash of cost 31: the shape is all the exporter sees before it refuses or hashes a decoy. */
+const COST_31_HASH = "$2b$31$HRnLZskRYnwnOJNie3fGCuaVDKXhS2XQeYuZjG31Lcfx/qCw1F67y";
+
 /** Bad configs, and the start of the one line the exporter must print before it exits with status 2. */
-const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: string) => string }[] = [
+const badConfigs: {
+  name: string;
+  yaml: (dir: string) => string;
+  /** Runs after web.yml is written, in the certificates' folder. */
+  prepare?: (dir: string) => Promise<void>;
+  line: (dir: string) => string;
+}[] = [
   {
     name: "client_auth_type RequireAndVerifyClientCert",
     yaml: () =>
@@ -359,9 +368,56 @@ const badConfigs: { name: string; yaml: (dir: string) => string; line: (dir: str
       `docker-exporter: --web.config.file ${dir}/web.yml: basic_auth_users.prometheus is not a bcrypt hash`,
   },
   {
+    name: "a bcrypt cost of 31, whose decoy hash would keep a core busy for hours before listening",
+    yaml: () => `basic_auth_users:\n  prometheus: ${COST_31_HASH}\n`,
+    line: (dir) =>
+      `docker-exporter: --web.config.file ${dir}/web.yml: basic_auth_users.prometheus has bcrypt cost 31, ` +
+      "above the limit of 12: ",
+  },
+  {
     name: "a certificate file that does not exist",
     yaml: () => "tls_server_config:\n  cert_file: nothere.pem\n  key_file: server.key\n",
     line: (dir) => `docker-exporter: cannot read tls_server_config.cert_file ${dir}/nothere.pem: `,
+  },
+  {
+    name: "a config file that is a FIFO, which start-up would wait on for a writer",
+    yaml: () => "",
+    prepare: async (dir) => {
+      await Deno.remove(`${dir}/web.yml`);
+      await run("mkfifo", ["web.yml"], dir);
+    },
+    line: (dir) => `docker-exporter: cannot read --web.config.file ${dir}/web.yml: a FIFO, not a regular file`,
+  },
+  {
+    name: "a key file that is a FIFO",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: key.fifo\n",
+    prepare: (dir) => run("mkfifo", ["key.fifo"], dir),
+    line: (dir) =>
+      `docker-exporter: cannot read tls_server_config.key_file ${dir}/key.fifo: a FIFO, not a regular file`,
+  },
+  {
+    name: "an encrypted key",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: encrypted.key\n",
+    prepare: (dir) =>
+      run("openssl", ["pkey", "-in", "server.key", "-aes256", "-passout", "pass:x", "-out", "encrypted.key"], dir),
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/encrypted.key holds an encrypted private key, and the ` +
+      `exporter takes no passphrase; decrypt it, e.g. with \`openssl pkey -in ${dir}/encrypted.key -out server.key\``,
+  },
+  {
+    name: "a key that cannot be read",
+    yaml: () => "tls_server_config:\n  cert_file: server.pem\n  key_file: bad.key\n",
+    prepare: (dir) =>
+      Deno.writeTextFile(`${dir}/bad.key`, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/bad.key holds a private key that cannot be read: `,
+  },
+  {
+    name: "a key that is not the certificate's",
+    yaml: () => "tls_server_config:\n  cert_file: ca.pem\n  key_file: server.key\n",
+    line: (dir) =>
+      `docker-exporter: tls_server_config.key_file ${dir}/server.key does not match the certificate in ` +
+      `tls_server_config.cert_file ${dir}/ca.pem`,
   },
   {
     name: "a key file holding a certificate",
@@ -378,6 +434,7 @@ for (const bad of badConfigs) {
       const certs = await makeCertificates();
       try {
         await Deno.writeTextFile(`${certs.dir}/web.yml`, bad.yaml(certs.dir));
+        await bad.prepare?.(certs.dir);
         const result = await runToEnd(await flagsWithRead("/nonexistent.sock", certs.dir), {
           DOCKER_HOST: "unix:///nonexistent.sock",
           EXPORTER_HOST: "127.0.0.1",

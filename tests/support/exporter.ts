@@ -117,6 +117,8 @@ export interface ExporterOptions {
    * start task's permissions for that path instead.
    */
   dockerSocket?: string;
+  /** More paths the exporter may read, added to the start task's `--allow-read` (a `--web.config.file`'s folder). */
+  allowRead?: readonly string[];
   /** What to wait for before returning: `/readyz` answering 200 (default), or only `/healthz`. */
   waitFor?: "readyz" | "healthz";
   /** How long to wait for that (default 15 s: the first `deno run` may compile the npm dependencies). */
@@ -308,6 +310,11 @@ async function pump(stream: ReadableStream<Uint8Array>, append: (text: string) =
  */
 export async function startExporter(options: ExporterOptions = {}): Promise<Exporter> {
   const flags = options.dockerSocket ? await startTaskFlagsFor(options.dockerSocket) : await startTaskFlags();
+  if (options.allowRead?.length) {
+    const read = flags.findIndex((flag) => flag.startsWith("--allow-read="));
+    if (read < 0) throw new Error("the start task has no --allow-read=");
+    flags[read] += `,${options.allowRead.join(",")}`;
+  }
   const docker: Record<string, string> = options.dockerSocket ? { DOCKER_HOST: `unix://${options.dockerSocket}` } : {};
   // The free port may be taken between our probe and the exporter's listen; then try another.
   for (let attempt = 1;; attempt++) {

@@ -163,11 +163,22 @@ for (const { name, document, message } of refusals) {
   Deno.test(`parseWebConfig() refuses ${name}, naming the field`, () => refused(document, message));
 }
 
-Deno.test("parseWebConfig() accepts bcrypt costs 04 and 31 and the $2a$, $2b$ and $2y$ variants", () => {
-  for (const hash of [HASH.replace("$10$", "$04$"), HASH.replace("$10$", "$31$"), HASH.replace("$2b$", "$2a$")]) {
+Deno.test("parseWebConfig() accepts bcrypt costs 04 and 12 and the $2a$, $2b$ and $2y$ variants", () => {
+  for (const hash of [HASH.replace("$10$", "$04$"), HASH.replace("$10$", "$12$"), HASH.replace("$2b$", "$2a$")]) {
     assert.deepEqual(parseWebConfig({ basic_auth_users: { u: hash } }, PATH).basicAuthUsers, new Map([["u", hash]]));
   }
 });
+
+for (const cost of ["13", "14", "31"]) {
+  Deno.test(`parseWebConfig() refuses bcrypt cost ${cost}, naming the user, the cost, the limit and why`, () => {
+    refused(
+      { basic_auth_users: { prometheus: HASH, "ops user": HASH.replace("$10$", `$${cost}$`) } },
+      `--web.config.file ${PATH}: basic_auth_users.ops user has bcrypt cost ${Number(cost)}, above the limit of 12: ` +
+        "each step of cost doubles the time every password check takes, and a scrape must not wait for checks " +
+        "longer than its timeout; make a hash with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`",
+    );
+  });
+}
 
 /** A temporary directory holding `files`; removed by the returned function. */
 async function tempFiles(files: Record<string, string>): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -176,9 +187,23 @@ async function tempFiles(files: Record<string, string>): Promise<{ dir: string; 
   return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
 }
 
-/** Not a real key pair: loadWebConfig only checks that the files hold PEM blocks of the right kind. */
+/** PEM blocks of the right kinds that hold no real certificate or key, for what is refused before parsing. */
 const CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n";
+
+/**
+ * tests/testdata/tls: a self-signed P-256 certificate for 127.0.0.1 (server.pem) and its key (server.key), made with
+ * `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500 -subj /CN=127.0.0.1`;
+ * another P-256 key (other.key); server.key encrypted with the passphrase "test" as PKCS #8 (encrypted.key,
+ * `openssl pkey -aes256`) and in the older SEC 1 form (encrypted-legacy.key, `openssl ec -aes128`); an Ed448 key
+ * (ed448.key), which Deno's TLS server cannot use.
+ */
+const TLS = Object.fromEntries(
+  ["server.pem", "server.key", "other.key", "encrypted.key", "encrypted-legacy.key", "ed448.key"].map((name) => [
+    name,
+    Deno.readTextFileSync(new URL(`../testdata/tls/${name}`, import.meta.url)),
+  ]),
+);
 
 async function loadRefused(path: string, message: string | RegExp): Promise<void> {
   await assert.rejects(loadWebConfig(path), (error: unknown) => {
@@ -192,8 +217,8 @@ async function loadRefused(path: string, message: string | RegExp): Promise<void
 Deno.test("loadWebConfig() reads the certificate and key named relative to the file", async () => {
   const { dir, remove } = await tempFiles({
     "web.yml": `tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  p: ${HASH}\n`,
-    "server.pem": CERT_PEM,
-    "server.key": KEY_PEM,
+    "server.pem": TLS["server.pem"],
+    "server.key": TLS["server.key"],
   });
   try {
     const loaded = await loadWebConfig(`${dir}/web.yml`);
@@ -202,12 +227,90 @@ Deno.test("loadWebConfig() reads the certificate and key named relative to the f
         tls: { certFile: `${dir}/server.pem`, keyFile: `${dir}/server.key` },
         basicAuthUsers: new Map([["p", HASH]]),
       },
-      cert: CERT_PEM,
-      key: KEY_PEM,
+      cert: TLS["server.pem"],
+      key: TLS["server.key"],
     });
   } finally {
     await remove();
   }
+});
+
+Deno.test("loadWebConfig() accepts one file holding the certificate and the key, in either order", async () => {
+  const { dir, remove } = await tempFiles({
+    "web.yml": "tls_server_config:\n  cert_file: both.pem\n  key_file: both.pem\n",
+    "web2.yml": "tls_server_config:\n  cert_file: both2.pem\n  key_file: both2.pem\n",
+    "both.pem": TLS["server.pem"] + TLS["server.key"],
+    "both2.pem": TLS["server.key"] + TLS["server.pem"],
+  });
+  try {
+    assert.equal((await loadWebConfig(`${dir}/web.yml`)).key, TLS["server.pem"] + TLS["server.key"]);
+    assert.equal((await loadWebConfig(`${dir}/web2.yml`)).cert, TLS["server.key"] + TLS["server.pem"]);
+  } finally {
+    await remove();
+  }
+});
+
+/** Loads a TLS config of `certPem` and `keyPem`; expects the refusal `message(dir)`, dir holding cert.pem, key.pem. */
+async function tlsRefused(certPem: string, keyPem: string, message: (dir: string) => string | RegExp): Promise<void> {
+  const { dir, remove } = await tempFiles({
+    "web.yml": "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n",
+    "cert.pem": certPem,
+    "key.pem": keyPem,
+  });
+  try {
+    await loadRefused(`${dir}/web.yml`, message(dir));
+  } finally {
+    await remove();
+  }
+}
+
+Deno.test("loadWebConfig() refuses an encrypted key, naming the file and how to decrypt it", async () => {
+  for (const name of ["encrypted.key", "encrypted-legacy.key"]) {
+    await tlsRefused(
+      TLS["server.pem"],
+      TLS[name],
+      (dir) =>
+        `tls_server_config.key_file ${dir}/key.pem holds an encrypted private key, and the exporter takes no ` +
+        `passphrase; decrypt it, e.g. with \`openssl pkey -in ${dir}/key.pem -out server.key\``,
+    );
+  }
+});
+
+Deno.test("loadWebConfig() refuses a key that cannot be read, naming the file", async () => {
+  await tlsRefused(
+    TLS["server.pem"],
+    KEY_PEM,
+    // After the colon come the crypto library's own words, which change between versions.
+    (dir) => new RegExp(`^tls_server_config.key_file ${dir}/key.pem holds a private key that cannot be read: \\S`),
+  );
+});
+
+Deno.test("loadWebConfig() refuses a key of a type Deno's TLS server cannot use, naming the file", async () => {
+  await tlsRefused(
+    TLS["server.pem"],
+    TLS["ed448.key"],
+    (dir) =>
+      `tls_server_config.key_file ${dir}/key.pem holds a key of type ed448, which Deno's TLS server cannot use; ` +
+      "use an RSA, ECDSA (P-256, P-384 or P-521) or Ed25519 key",
+  );
+});
+
+Deno.test("loadWebConfig() refuses a certificate that cannot be read, naming the file", async () => {
+  await tlsRefused(
+    CERT_PEM,
+    TLS["server.key"],
+    (dir) => new RegExp(`^tls_server_config.cert_file ${dir}/cert.pem holds a certificate that cannot be read: \\S`),
+  );
+});
+
+Deno.test("loadWebConfig() refuses a key that does not match the certificate, naming both files", async () => {
+  await tlsRefused(
+    TLS["server.pem"],
+    TLS["other.key"],
+    (dir) =>
+      `tls_server_config.key_file ${dir}/key.pem does not match the certificate in ` +
+      `tls_server_config.cert_file ${dir}/cert.pem`,
+  );
 });
 
 Deno.test("loadWebConfig() refuses a missing file, bad YAML, duplicate users and a YAML alias bomb", async () => {
@@ -252,6 +355,31 @@ Deno.test("loadWebConfig() refuses a certificate or key file that holds no PEM o
     await loadRefused(
       `${dir}/web3.yml`,
       new RegExp(`^cannot read tls_server_config.key_file ${dir}/nothere.key: No such file`),
+    );
+  } finally {
+    await remove();
+  }
+});
+
+Deno.test("loadWebConfig() refuses a config, certificate or key that is not a regular file, naming it", async () => {
+  const { dir, remove } = await tempFiles({
+    "cert-dir.yml": "tls_server_config:\n  cert_file: tls\n  key_file: key.pem\n",
+    "null-key.yml": "tls_server_config:\n  cert_file: cert.pem\n  key_file: /dev/null\n",
+    "cert.pem": CERT_PEM,
+    "key.pem": KEY_PEM,
+  });
+  try {
+    await Deno.mkdir(`${dir}/tls`);
+    await loadRefused(dir, `cannot read --web.config.file ${dir}: a directory, not a regular file`);
+    // Read, /dev/null would be an empty file: a config without TLS or users, which is not what was meant.
+    await loadRefused("/dev/null", "cannot read --web.config.file /dev/null: a character device, not a regular file");
+    await loadRefused(
+      `${dir}/cert-dir.yml`,
+      `cannot read tls_server_config.cert_file ${dir}/tls: a directory, not a regular file`,
+    );
+    await loadRefused(
+      `${dir}/null-key.yml`,
+      "cannot read tls_server_config.key_file /dev/null: a character device, not a regular file",
     );
   } finally {
     await remove();
