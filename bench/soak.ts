@@ -4,6 +4,8 @@
  * - 1,000 connections are held open that never send a request, each opened again as soon as the exporter closes it;
  * - 40 clients send wrong passwords as fast as they are answered;
  * - one Prometheus-like client scrapes with the right password every second.
+ * The attackers run in a process of their own, as they would on another host: sharing this one's event loop, they
+ * would delay the good client's own request, not the exporter's answer.
  * It reports the good scrapes' latency (p50, p99, worst), how many failed, the bad clients' answers, the exporter's
  * resident memory before, during and after, and its refusal counters. Everything targets 127.0.0.1 and stops by itself.
  *
@@ -115,7 +117,22 @@ async function refusals(exporter: BenchExporter): Promise<string> {
     .join("; ");
 }
 
+/** The attacker process: `--attack URL SECONDS`; prints its tallies as JSON when the time is up. */
+async function attack(url: string, seconds: number): Promise<void> {
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), seconds * 1000);
+  const [idle, bad] = await Promise.all([
+    holdIdle(Number(new URL(url).port), IDLE_CONNECTIONS, stop.signal),
+    badAuth(url, BAD_CLIENTS, stop.signal),
+  ]);
+  console.log(JSON.stringify({ opened: idle.opened, answers: Object.fromEntries(bad) }));
+}
+
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "--attack") {
+    await attack(args[1], Number(args[2]));
+    return 0;
+  }
   const at = args.indexOf("--minutes");
   const minutes = at >= 0 ? Number(args[at + 1]) : 10;
   log(`machine: ${machine()}; ${minutes} minutes`);
@@ -140,13 +157,17 @@ async function main(args: string[]): Promise<number> {
     const stop = new AbortController();
     const rss: number[] = [];
     const sampler = setInterval(() => rss.push(exporter.memory().rssMiB), 10_000);
-    const idle = holdIdle(exporter.port, IDLE_CONNECTIONS, stop.signal);
-    const bad = badAuth(exporter.url, BAD_CLIENTS, stop.signal);
+    const attacker = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(import.meta.url).pathname, "--attack", exporter.url, String(minutes * 60)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
     const good = goodScrapes(exporter.url, stop.signal);
-    await sleep(minutes * 60_000);
+    const attacked = await attacker;
     stop.abort();
     clearInterval(sampler);
-    const [idleTally, badAnswers, goodResult] = await Promise.all([idle, bad, good]);
+    const goodResult = await good;
+    const tally = JSON.parse(new TextDecoder().decode(attacked.stdout)) as { opened: number; answers: unknown };
     const endOfAttack = exporter.memory().rssMiB;
     await sleep(30_000);
     const after = exporter.memory().rssMiB;
@@ -161,8 +182,8 @@ async function main(args: string[]): Promise<number> {
       `| good scrape p50 / p99 / worst | ${median(latencies).toFixed(1)} / ${quantile(latencies, 0.99).toFixed(1)} / ${
         Math.max(...latencies).toFixed(1)
       } ms |`,
-      `| bad-password answers (40 clients) | ${JSON.stringify(Object.fromEntries(badAnswers))} |`,
-      `| idle connections opened (1,000 held at once) | ${idleTally.opened} |`,
+      `| bad-password answers (40 clients) | ${JSON.stringify(tally.answers)} |`,
+      `| idle connections opened (1,000 held at once) | ${tally.opened} |`,
       `| RSS before / peak during / end of attack / 30 s after | ${before.toFixed(1)} / ${
         Math.max(...rss, endOfAttack).toFixed(1)
       } / ${endOfAttack.toFixed(1)} / ${after.toFixed(1)} MiB |`,

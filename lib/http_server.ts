@@ -78,6 +78,13 @@ const DESCRIPTOR_RESERVE = 16;
 const MIN_CONNECTIONS = 4;
 /** How long accepting pauses after a failed accept, at first and at most (it doubles while accepts keep failing). */
 const ACCEPT_PAUSE_MS = { first: 10, max: 1_000 };
+/**
+ * Accepts handled before the accept loop lets the event loop run. An accept whose connection is already waiting
+ * completes without a turn of the event loop, so under a flood of connections the loop could take in hundreds, each
+ * evicting the longest-waiting one, before the reads of those it took in were delivered: a client that had sent its
+ * request at once would be evicted as if idle.
+ */
+const ACCEPTS_PER_TURN = 16;
 /** The most read from a connection at a time. */
 const READ_BYTES = 8 * 1024;
 /** Bodies without a Content-Length are read whole to give them one; the exporter's own are a few hundred bytes. */
@@ -182,7 +189,8 @@ class Server implements HttpServer {
 
   async #acceptLoop(): Promise<void> {
     let pauseMs = 0;
-    while (!this.#options.signal.aborted) {
+    for (let accepted = 1; !this.#options.signal.aborted; accepted++) {
+      if (accepted % ACCEPTS_PER_TURN === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
