@@ -14,7 +14,7 @@ import {
 } from "./container_registry.ts";
 import { type DockerApi, negotiateApiVersion } from "./docker_api.ts";
 import { DockerApiError } from "./docker_errors.ts";
-import type { EventStream, EventStreamItem } from "./docker_events.ts";
+import { type EventStream, type EventStreamItem, FOLLOWED_ACTIONS } from "./docker_events.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
@@ -27,6 +27,12 @@ const REPLAY_GRACE_MS = 1000;
  * these calls): no answer from the engine, so it is down.
  */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * The actions counted under their own name in `eventsByAction`; any other action an engine sends is counted as
+ * `other`. Each name is a series for the life of the process, and an engine or proxy can send any number of them.
+ */
+const COUNTED_ACTIONS: ReadonlySet<string> = new Set(FOLLOWED_ACTIONS);
 
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
@@ -247,7 +253,7 @@ export class ContainerTracker {
       return;
     }
     const { event } = item;
-    ExporterStats.increment(stats.eventsByAction, event.action);
+    ExporterStats.increment(stats.eventsByAction, COUNTED_ACTIONS.has(event.action) ? event.action : "other");
     stats.lastEventMs = Math.max(stats.lastEventMs ?? 0, event.timeMs || now());
     const nowMs = now();
     const effect = eventEffect(event, registry.has(event.id));

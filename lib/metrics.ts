@@ -392,7 +392,8 @@ export function exporterFamilies(
     family(
       "docker_exporter_events_total",
       "counter",
-      "Container events received from the engine, by action.",
+      "Container events received from the engine, by action: each action the exporter follows, and other for " +
+        "the rest.",
       byKey("action", stats.eventsByAction),
     ),
     family(
