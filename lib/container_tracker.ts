@@ -17,6 +17,7 @@ import { DockerApiError } from "./docker_errors.ts";
 import { type EventStream, type EventStreamItem, FOLLOWED_ACTIONS } from "./docker_events.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./exporter_stats.ts";
+import { RateLimitedLog } from "./log_limiter.ts";
 import type { Logger } from "./logger.ts";
 
 /** How long a stream must have been followed before its opening counts as read: the engine replays at once. */
@@ -33,6 +34,13 @@ const GATEWAY_STATUSES = new Set([502, 503, 504]);
  * `other`. Each name is a series for the life of the process, and an engine or proxy can send any number of them.
  */
 const COUNTED_ACTIONS: ReadonlySet<string> = new Set(FOLLOWED_ACTIONS);
+
+/**
+ * The least time between two warnings about unusable data in the event stream. A broken engine or proxy can send
+ * millions of unusable pieces: a line for each would flood the log and hold up the event loop, and every piece is
+ * counted in `eventDecodeErrors` all the same.
+ */
+const GARBAGE_LOG_INTERVAL_MS = 60_000;
 
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
@@ -60,6 +68,8 @@ export class ContainerTracker {
   readonly #queue: CoalescingQueue;
   /** Shares the strings that records repeat (image names, label values). */
   readonly #strings = new StringPool();
+  /** Warns about unusable pieces of the event stream: the first at once, then a line a minute with a count. */
+  readonly #garbageLog: RateLimitedLog;
   #refreshing: Promise<boolean> | undefined;
   /**
    * Ids whose last inspect failed. An event may have patched their record from its own (approximate) data, and
@@ -82,6 +92,12 @@ export class ContainerTracker {
 
   constructor(options: TrackerOptions) {
     this.#options = options;
+    this.#garbageLog = new RateLimitedLog(
+      (msg, fields) => options.logger.warn(msg, fields),
+      "skipped unusable data in the event stream",
+      GARBAGE_LOG_INTERVAL_MS,
+      options.now,
+    );
     this.#queue = new CoalescingQueue(options.inspectConcurrency ?? 8, (id) => this.#inspect(id));
   }
 
@@ -116,6 +132,8 @@ export class ContainerTracker {
           if (ended) throw new DockerApiError("Docker closed the event stream", "events");
         } catch (error) {
           stream?.close();
+          // The stream is over: the unusable pieces not logged yet are logged now, with their count.
+          this.#garbageLog.flush();
           if (signal.aborted) break;
           if (ended) {
             // The engine did answer, and a proxy's idle timeout ends the stream this way too: whether the engine is
@@ -249,7 +267,7 @@ export class ContainerTracker {
     const { registry, stats, logger, now } = this.#options;
     if (item.kind === "garbage") {
       stats.eventDecodeErrors++;
-      logger.warn("skipped unusable data in the event stream", { error: item.error, text: item.text });
+      this.#garbageLog.report({ error: item.error, text: item.text });
       return;
     }
     const { event } = item;
