@@ -277,10 +277,25 @@ function checkObject<T>(value: unknown, operation: string): T {
 }
 
 /**
+ * The most entries a container list may have. An engine or proxy that never ends its list would otherwise fill
+ * memory with entries until the call's timeout, on every retry; ten times a host of 10,000 containers is far from
+ * any real list.
+ */
+const MAX_LIST_ENTRIES = 100_000;
+
+/**
+ * The most of a container list read: the same bound for a list whose entries are large, so that its entries stay
+ * below `MAX_LIST_ENTRIES` while its bytes run on. Room for 10,000 containers of some 25 KB each (labels, mounts,
+ * networks) and more.
+ */
+const MAX_LIST_BYTES = 256 * 1024 * 1024;
+
+/**
  * `GET /containers/json?all=1` through the modem, decoded an entry at a time as it arrives and reduced to the fields
  * the exporter reads (dockerode's own listContainers would hold the whole answer, parsed: some 60 MB at 10,000
- * containers). A list that is not an array of entries with ids is refused whole, so no container is dropped for it;
- * reading stops at the first fault, so a huge wrong answer is not read to its end.
+ * containers). A list that is not an array of entries with ids, or is longer than `MAX_LIST_ENTRIES` entries or
+ * `MAX_LIST_BYTES`, is refused whole, so no container is dropped for it; reading stops at the first fault, so a huge
+ * wrong answer is not read to its end.
  */
 async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise<ContainerSummary[]> {
   const response = await modem.request({
@@ -292,9 +307,17 @@ async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise
   }) as StreamingResponse;
   const decoder = new JsonArrayDecoder();
   const list: ContainerSummary[] = [];
+  let bytes = 0;
   try {
     for await (const piece of response.body) {
-      for (const entry of decoder.push(piece)) list.push(summaryOf(entry));
+      bytes += piece.length;
+      if (bytes > MAX_LIST_BYTES) throw unusableAnswer("list", `more than ${MAX_LIST_BYTES} bytes`, decoder.sample);
+      for (const entry of decoder.push(piece)) {
+        if (list.length === MAX_LIST_ENTRIES) {
+          throw unusableAnswer("list", `more than ${MAX_LIST_ENTRIES} entries`, decoder.sample);
+        }
+        list.push(summaryOf(entry));
+      }
     }
     // The body ends with its last chunk, or when the connection does: only the decoder can tell a list cut short.
     decoder.end();

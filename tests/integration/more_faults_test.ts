@@ -37,7 +37,7 @@ interface Harness {
 /** dockerode, loaded once for every harness in this file. */
 const Docker = await loadDockerode();
 
-function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Harness {
+function startExporter(engine: FakeEngine, env: Record<string, string> = {}, dockerCallTimeoutMs = 500): Harness {
   const command = parseConfig([], (name) =>
     ({
       DOCKER_HOST: engine.url,
@@ -56,7 +56,7 @@ function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Ha
     now: Date.now,
     readProcess: () => ({ residentMemoryBytes: 1, cpuSeconds: 1, startTimeSeconds: 1, openFds: 1, maxFds: 2 }),
     signal: controller.signal,
-    dockerCallTimeoutMs: 500,
+    dockerCallTimeoutMs,
     Docker,
   });
   const running = exporter.run();
@@ -188,8 +188,12 @@ Deno.test("HTTP 404 and 500 from the list after sync keep every known container,
 });
 
 const validList = JSON.stringify([summaryOf(A, "aaaa")]);
-/** `answered`: the engine sent a whole answer (so it is up); else the call timed out waiting for the rest. */
-const badLists: { name: string; answer: FakeAnswer; error: string; answered: boolean }[] = [
+/**
+ * `answered`: the engine sent a whole answer, or one the exporter refused before its end (so it is up); else the call
+ * timed out waiting for the rest. `callTimeoutMs`: the engine calls' timeout, when the harness's 500 ms is too short
+ * to tell a refusal from a timeout.
+ */
+const badLists: { name: string; answer: FakeAnswer; error: string; answered: boolean; callTimeoutMs?: number }[] = [
   {
     name: "text that is not JSON",
     answer: { status: 200, raw: "<html>proxy error</html>" },
@@ -215,13 +219,20 @@ const badLists: { name: string; answer: FakeAnswer; error: string; answered: boo
     error: "Docker closed the connection 5 bytes before the end of its answer",
     answered: false,
   },
+  {
+    name: "an array that never ends",
+    answer: { status: 200, endless: { start: `[${JSON.stringify(summaryOf(A, "aaaa"))},`, repeat: '{"Id":"x"},' } },
+    error: "more than 100000 entries",
+    answered: true,
+    callTimeoutMs: 10_000,
+  },
 ];
 
 for (const bad of badLists) {
   Deno.test(`a list answer that is ${bad.name} is counted as a list error and drops no container`, async () => {
     const engine = await FakeEngine.start();
     engine.add(fakeContainer(A, "aaaa"));
-    const harness = startExporter(engine);
+    const harness = startExporter(engine, {}, bad.callTimeoutMs);
     try {
       await waitFor(async () => inState(await harness.samples(), A, "running"), 5000, "the first sync");
       engine.overrides.set("list", [bad.answer]);

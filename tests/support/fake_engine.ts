@@ -28,13 +28,16 @@ export interface FakeContainer {
  * optionally cut after `cutAfter` bytes although the Content-Length announces them all, and with `keepOpen` left
  * on an open connection as dockerd leaves it (else the connection is closed after it); a status and a body in
  * `chunks`, chunked, on a connection left open; `wire`, the whole response as it is written, head and all, on a
- * connection then closed unless `keepOpen` (for broken framing); or `"hang"` to never answer.
+ * connection then closed unless `keepOpen` (for broken framing); a chunked body that never ends, `start` then
+ * `repeat` over and over until the client hangs up (an engine or proxy that sends without end); or `"hang"` to
+ * never answer.
  */
 export type FakeAnswer =
   | { status: number; body: unknown }
   | { status: number; raw: string | Uint8Array; cutAfter?: number; keepOpen?: boolean }
   | { status: number; chunks: string[] }
   | { wire: string; keepOpen?: boolean }
+  | { status: number; endless: { start: string; repeat: string } }
   | "hang";
 
 /** One request the fake engine received. */
@@ -269,6 +272,10 @@ export class FakeEngine {
       await this.#writeRaw(conn, override.status, override.raw, override.cutAfter, override.keepOpen);
       return "done";
     }
+    if (override && "endless" in override) {
+      await this.#writeEndless(conn, override.status, override.endless.start, override.endless.repeat);
+      return "done";
+    }
     if (override && "chunks" in override) {
       const chunked = override.chunks.map((chunk) => `${encoder.encode(chunk).length.toString(16)}\r\n${chunk}\r\n`);
       await writeAll(
@@ -334,6 +341,18 @@ export class FakeEngine {
         await this.#write(conn, 404, { message: "page not found" });
         return "done";
     }
+  }
+
+  /** Answers with a chunked body of `start`, then `repeat` again and again until the client hangs up. */
+  async #writeEndless(conn: Deno.Conn, status: number, start: string, repeat: string): Promise<void> {
+    const head = `HTTP/1.1 ${status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const frame = (text: string) => encoder.encode(`${encoder.encode(text).length.toString(16)}\r\n${text}\r\n`);
+    // Some 64 KiB a chunk, so the socket rather than this loop sets the pace.
+    const chunk = frame(repeat.repeat(Math.max(1, Math.floor(65536 / repeat.length))));
+    try {
+      await writeAll(conn, concatBytes([encoder.encode(head), frame(start)]));
+      while (true) await writeAll(conn, chunk);
+    } catch { /* the client hung up */ }
   }
 
   async #write(conn: Deno.Conn, status: number, body: unknown): Promise<void> {
