@@ -56,6 +56,11 @@ export interface TrackerOptions {
   now: () => number;
   refreshIntervalMs: number;
   staleAfterMs: number;
+  /**
+   * Which container labels a record keeps (default: all). Only those some family exports are worth keeping: a
+   * record is held for as long as its container lives, and a label can be megabytes.
+   */
+  keepLabel?: (key: string) => boolean;
   /** Inspects in flight at once, toward the engine. */
   inspectConcurrency?: number;
   backoff?: BackoffPolicy;
@@ -254,7 +259,7 @@ export class ContainerTracker {
       if (this.#patchedMeanwhile.has(id)) return;
       this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
-      else registry.upsert(recordFromInspect(inspect, this.#strings), now());
+      else registry.upsert(recordFromInspect(inspect, this.#strings, this.#options.keepLabel), now());
     } catch (error) {
       // Not fatal: the next refresh inspects it again.
       this.#unconfirmed.add(id);

@@ -330,6 +330,41 @@ for (const bad of badInspects) {
   });
 }
 
+Deno.test("a container's labels that no family exports are not kept, and a selected one over 4,096 characters is cut", async () => {
+  const engine = await FakeEngine.start();
+  const labelled = fakeContainer(B, "bbbb");
+  labelled.Config.Labels = {
+    "com.docker.compose.project": "shop",
+    "io.podman.compose.version": "1.2.0",
+    "com.example.blob": "x".repeat(16 << 20),
+    "team": "t".repeat(10_000),
+    "unselected": "u",
+  };
+  engine.add(labelled);
+  const harness = startExporter(engine, { EXPORTER_CONTAINER_LABELS: "team" });
+  try {
+    const samples = await waitFor(
+      async () => {
+        const samples = await harness.samples();
+        return inState(samples, B, "running") && samples;
+      },
+      10_000,
+      "the labelled container",
+    );
+    assert.deepEqual(harness.exporter.registry.get(B)?.labels, {
+      "com.docker.compose.project": "shop",
+      "io.podman.compose.version": "1.2.0",
+      "team": "t".repeat(4096),
+    });
+    const [info] = findSamples(samples, "docker_container_info", { id: B });
+    assert.equal(info.labels.container_label_team, "t".repeat(4096));
+    assert.equal(info.labels.compose_project, "shop");
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});
+
 Deno.test("a container that vanishes between list and inspect leaves no series and counts as no error", async () => {
   const engine = await FakeEngine.start();
   engine.add(fakeContainer(A, "aaaa"));
