@@ -365,6 +365,42 @@ Deno.test("a container's labels that no family exports are not kept, and a selec
   }
 });
 
+Deno.test("an answer a kept connection receives after its own is never taken for the next: no record is filed under another container", async () => {
+  const engine = await FakeEngine.start();
+  engine.keepAlive = true;
+  engine.add(fakeContainer(A, "aaaa"));
+  const b = engine.add(fakeContainer(B, "bbbb"));
+  const harness = startExporter(engine, { EXPORTER_REFRESH_INTERVAL: "1m", EXPORTER_STALE_AFTER: "2m" });
+  try {
+    await waitFor(async () => containerIds(await harness.samples()).length === 2, 5000, "the first sync");
+    await engine.waitForEventStreams();
+    // A whole inspect answer about A, out of date, that no request asked for: on the connections the exporter keeps.
+    const staleA = JSON.stringify({ ...fakeContainer(A, "aaaa"), RestartCount: 99 });
+    await engine.sendToIdleConnections(
+      `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${staleA.length}\r\n\r\n${staleA}`,
+    );
+    // The next call the exporter makes: B's inspect after its die.
+    b.State = { ...b.State, Status: "exited", ExitCode: 3 };
+    const asked = engine.requests.length;
+    await engine.sendAction(B, "die", { exitCode: "3" });
+    await waitFor(
+      () => engine.requests.slice(asked).some((r) => r.path === `/v1.41/containers/${B}/json`),
+      5000,
+      "B's inspect",
+    );
+    await sleep(300);
+    const samples = await harness.samples();
+    assert.equal(sampleValue(samples, "docker_container_restarts_total", { id: A }), 0, "A's record is A's own");
+    assert.deepEqual(containerIds(samples), [A, B]);
+    assert.ok(inState(samples, A, "running"));
+    assert.ok(inState(samples, B, "exited"));
+    assert.equal(sampleValue(samples, "docker_container_exit_code", { id: B }), 3);
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});
+
 Deno.test("a container that vanishes between list and inspect leaves no series and counts as no error", async () => {
   const engine = await FakeEngine.start();
   engine.add(fakeContainer(A, "aaaa"));

@@ -82,10 +82,14 @@ export class FakeEngine {
   readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "stats" | "events", FakeAnswer[]>();
   hostname = "fake-host";
   apiVersion = "1.41";
+  /** Whether the normal answers leave the connection open, as dockerd does; else they close it after them. */
+  keepAlive = false;
   #listener: Deno.Listener | undefined;
   /** Set when listening on TCP (127.0.0.1) instead of a unix socket. */
   #tcpPort: number | undefined;
   #conns = new Set<Deno.Conn>();
+  /** Connections whose last answer is written, waiting for the next request. */
+  #waiting = new Set<Deno.Conn>();
   #eventStreams = new Set<Deno.Conn>();
   #eventWaiters: (() => void)[] = [];
 
@@ -179,6 +183,18 @@ export class FakeEngine {
     }
   }
 
+  /**
+   * Writes `bytes` on every connection that waits for its next request (not on event streams): bytes no request
+   * asked for, which a client must not read as the answer to its next one.
+   */
+  async sendToIdleConnections(bytes: string): Promise<void> {
+    for (const conn of this.#waiting) {
+      try {
+        await writeAll(conn, encoder.encode(bytes));
+      } catch { /* the client hung up */ }
+    }
+  }
+
   /** Sends one event object as a chunk, the way dockerd does. */
   sendEvent(event: Record<string, unknown>): Promise<void> {
     return this.sendRaw(eventFrame(event));
@@ -222,7 +238,9 @@ export class FakeEngine {
     let pending = "";
     try {
       serving: while (true) {
+        if (pending === "") this.#waiting.add(conn);
         const n = await conn.read(buffer);
+        this.#waiting.delete(conn);
         if (n === null) break;
         pending += new TextDecoder().decode(buffer.subarray(0, n));
         let end;
@@ -240,6 +258,7 @@ export class FakeEngine {
         }
       }
     } catch { /* peer went away */ }
+    this.#waiting.delete(conn);
     this.#conns.delete(conn);
     safeClose(conn);
   }
@@ -303,10 +322,10 @@ export class FakeEngine {
           MinAPIVersion: "1.12",
           Os: "linux",
           KernelVersion: "6.0.0-fake",
-        });
+        }, this.keepAlive);
         return "done";
       case "info":
-        await this.#write(conn, 200, { Name: this.hostname });
+        await this.#write(conn, 200, { Name: this.hostname }, this.keepAlive);
         return "done";
       case "list":
         await this.#write(
@@ -318,14 +337,15 @@ export class FakeEngine {
             State: c.State.Status,
             Status: c.State.Health ? `Up (${c.State.Health.Status})` : "Up",
           })),
+          this.keepAlive,
         );
         return "done";
       case "inspect": {
         const id = decodeURIComponent(path.split("/")[2]);
         const container = this.containers.get(id) ??
           Array.from(this.containers.values()).find((c) => c.Id.startsWith(id));
-        if (container) await this.#write(conn, 200, container);
-        else await this.#write(conn, 404, { message: `No such container: ${id}` });
+        if (container) await this.#write(conn, 200, container, this.keepAlive);
+        else await this.#write(conn, 404, { message: `No such container: ${id}` }, this.keepAlive);
         return "done";
       }
       case "events":
@@ -338,7 +358,7 @@ export class FakeEngine {
         for (const wake of this.#eventWaiters.splice(0)) wake();
         return "stream";
       default:
-        await this.#write(conn, 404, { message: "page not found" });
+        await this.#write(conn, 404, { message: "page not found" }, this.keepAlive);
         return "done";
     }
   }
@@ -355,8 +375,8 @@ export class FakeEngine {
     } catch { /* the client hung up */ }
   }
 
-  async #write(conn: Deno.Conn, status: number, body: unknown): Promise<void> {
-    await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)));
+  async #write(conn: Deno.Conn, status: number, body: unknown, keepOpen = false): Promise<void> {
+    await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)), undefined, keepOpen);
   }
 
   /**
