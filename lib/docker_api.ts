@@ -214,6 +214,7 @@ export function createDockerApi(
         const answer = await getJson(`/containers/${encodeURIComponent(id)}/json`, "inspect", abortSignal, {
           readBytes: 16 * 1024,
           maxBytes: MAX_INSPECT_BYTES,
+          accept: (value) => checkAnsweredFor(value, "Id", id, "inspect"),
         });
         return answer === GONE ? undefined : checkInspect(answer);
       }),
@@ -221,7 +222,11 @@ export function createDockerApi(
       call("stats", async (abortSignal) => {
         const path = `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`;
         // A stats answer is 2–4 KB: a 64 KiB buffer per call, 100 calls a collection, is garbage for nothing.
-        const answer = await getJson(path, "stats", abortSignal, { readBytes: 8 * 1024, maxBytes: MAX_STATS_BYTES });
+        const answer = await getJson(path, "stats", abortSignal, {
+          readBytes: 8 * 1024,
+          maxBytes: MAX_STATS_BYTES,
+          accept: (value) => checkAnsweredFor(value, "id", id, "stats"),
+        });
         return answer === GONE ? undefined : checkObject<ContainerStats>(answer, "stats");
       }),
     close: () => pool.close(),
@@ -232,7 +237,7 @@ export function createDockerApi(
     path: string,
     operation: string,
     abortSignal: AbortSignal,
-    limits: { readBytes: number; maxBytes: number },
+    limits: { readBytes: number; maxBytes: number; accept: (value: unknown) => void },
   ): Promise<unknown> {
     try {
       // No head timeout of its own: `call()`'s timeout aborts the signal, which closes the connection.
@@ -256,6 +261,20 @@ function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/**
+ * Refuses an answer whose `field` names another container than `id`: the answer to another request, read on a
+ * connection that is out of step with its requests. The tracker and the resource collector ask with full ids, and
+ * an engine asked by a prefix answers with the full id, so an id that starts with the one asked for is that
+ * container. An answer without the field (stats from an engine that gives no `id`) is not checked here.
+ * @throws DockerApiError (an unusable answer) for another container's answer.
+ */
+function checkAnsweredFor(value: unknown, field: "Id" | "id", id: string, operation: string): void {
+  if (!isObject(value) || typeof value[field] !== "string") return;
+  const answered = value[field] as string;
+  if (answered === id || answered.startsWith(id)) return;
+  throw unusableAnswer(operation, `another container's answer (asked for ${JSON.stringify(id)})`, answered);
 }
 
 /** What `getJson` returns for a 404: the container no longer exists. */

@@ -26,6 +26,11 @@ export interface StreamingResponse {
   body: AsyncIterable<Uint8Array>;
   /** Closes the connection; the body iterator then ends. Safe to call twice. */
   close(): void;
+  /**
+   * Puts the connection back in the pool when its answer was read to the end with nothing after it, else closes
+   * it: for a caller that asked to `holdConnection`. Does nothing once the connection is closed or back.
+   */
+  release(): void;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -249,6 +254,11 @@ export interface StreamOptions {
    * request here is a GET, which is safe to send again.
    */
   pool?: ConnectionPool;
+  /**
+   * Keeps the connection out of the pool once the body is read, until the caller calls `release()`: a caller that
+   * checks first that the answer is the one it asked for, and closes the connection when it is not.
+   */
+  holdConnection?: boolean;
 }
 
 /**
@@ -373,11 +383,19 @@ async function exchange(
     const keepAlive = head.version === "1.1" && head.status !== 101 &&
       !/\bclose\b/i.test(head.headers.get("connection") ?? "");
     const first = pending.subarray(bodyStart);
+    /** The answer was read to its end, and nothing after it: the connection can take the next request. */
+    let reusable = false;
+    const release = () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      if (closed) return;
+      if (reusable && keepAlive && options.pool) {
+        closed = true;
+        options.pool.put(conn);
+      } else close();
+    };
     const body = async function* (): AsyncGenerator<Uint8Array> {
       const decoder = chunked ? new ChunkedDecoder() : undefined;
       let piece: Uint8Array | null = first;
-      /** The answer was read to its end, and nothing after it: the connection can take the next request. */
-      let reusable = false;
       try {
         while (piece !== null) {
           if (decoder) {
@@ -410,10 +428,8 @@ async function exchange(
         }
       } finally {
         options.signal?.removeEventListener("abort", onAbort);
-        if (reusable && keepAlive && options.pool && !closed) {
-          closed = true;
-          options.pool.put(conn);
-        } else close();
+        // A held connection waits for the caller's release(), unless there is nothing to keep.
+        if (!options.holdConnection || !reusable) release();
       }
     };
     if (head.status < 200 || head.status > 299) {
@@ -423,6 +439,8 @@ async function exchange(
         text += decoder.decode(piece, { stream: true });
         if (text.length > 65536) break;
       }
+      // An error answer read to its end leaves the connection as fit for the next request as any other.
+      release();
       let message = text.trim();
       try {
         message = JSON.parse(message).message ?? message;
@@ -433,7 +451,7 @@ async function exchange(
         head.status,
       );
     }
-    return { head, body: body(), close };
+    return { head, body: body(), close, release };
   } catch (error) {
     clearTimeout(timer);
     close();

@@ -213,6 +213,13 @@ for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
   });
 }
 
+Deno.test("stats: an answer without an id, as some engines send, is taken as it is", async () => {
+  const { id: _, ...withoutId } = STATS;
+  await withEngine("stats", [{ status: 200, body: withoutId }], async (api) => {
+    assert.deepEqual(await api.containerStats("c0ffee"), withoutId);
+  });
+});
+
 Deno.test("stats: an answer over 1 MiB is refused once that much has come, not read to its end", async () => {
   const huge = new Uint8Array(8 * 1024 * 1024).fill(0x20);
   await withEngine("stats", [{ status: 200, raw: huge, keepOpen: true }], async (api) => {
@@ -345,6 +352,30 @@ for (const { operation, call, answer, about } of CALLS) {
       for (let i = 0; i < 500 && engine.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(engine.openConnections, 0, "the connection the bytes came on was closed while it waited");
       assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 2);
+    });
+  });
+
+  Deno.test(`${operation}: an answer about another container is refused, and its connection not reused`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [
+      { status: 200, raw: JSON.stringify(about("bad")), keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+    ];
+    await withEngine(operation, answers, async (api, engine) => {
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        status: 200,
+        message: new RegExp(
+          `^Docker answered ${operation} with another container's answer \\(asked for "c0ffee"\\): "bad`,
+        ),
+      });
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 2, "the connection that brought another container's answer was closed");
+      // Asked by a prefix of its id, the engine answers with the full id: that is the container asked for.
+      assert.deepEqual(await call(api, "c0f"), answer);
       assert.equal(engine.acceptedConnections, 2);
     });
   });
