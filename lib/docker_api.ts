@@ -303,9 +303,9 @@ function checkObject<T>(value: unknown, operation: string): T {
 const MAX_LIST_ENTRIES = 100_000;
 
 /**
- * The most of a container list read: the same bound for a list whose entries are large, so that its entries stay
- * below `MAX_LIST_ENTRIES` while its bytes run on. Room for 10,000 containers of some 25 KB each (labels, mounts,
- * networks) and more.
+ * The most bytes of a container list read: an endless list of large entries would take long to reach
+ * `MAX_LIST_ENTRIES`, reading all the while. Room for 10,000 containers with 25 KB of labels, mounts and networks
+ * each.
  */
 const MAX_LIST_BYTES = 256 * 1024 * 1024;
 
