@@ -104,15 +104,36 @@ export class StringPool {
 }
 
 /**
- * Builds a record from `GET /containers/{id}/json`, keeping nothing of the document but the fields it reads.
- * Strings that containers share go through `pool` when one is given.
+ * The longest label key a record keeps; a longer label is dropped. Compose's keys and any a user selects are far
+ * shorter, and a label is held for as long as its container lives.
  */
-export function recordFromInspect(inspect: ContainerInspect, pool?: StringPool): ContainerRecord {
+export const MAX_LABEL_KEY_CHARS = 256;
+
+/**
+ * The longest label value a record keeps; a longer one is cut to this many characters. A value is exported on every
+ * scrape as a Prometheus label value, where a few lines of text is already more than a dashboard shows, and one of
+ * megabytes would be held, and sent, for as long as its container lives.
+ */
+export const MAX_LABEL_VALUE_CHARS = 4096;
+
+/**
+ * Builds a record from `GET /containers/{id}/json`, keeping nothing of the document but the fields it reads, and
+ * of its labels only those `keepLabel` accepts (all by default), within `MAX_LABEL_KEY_CHARS` and
+ * `MAX_LABEL_VALUE_CHARS`. Strings that containers share go through `pool` when one is given.
+ */
+export function recordFromInspect(
+  inspect: ContainerInspect,
+  pool?: StringPool,
+  keepLabel: (key: string) => boolean = () => true,
+): ContainerRecord {
   const state = inspect.State ?? {};
   const host = inspect.HostConfig ?? {};
   const share = pool ? (value: string) => pool.intern(value) : (value: string) => value;
   const labels: Record<string, string> = {};
-  for (const [key, value] of Object.entries(inspect.Config?.Labels ?? {})) labels[key] = share(value);
+  for (const [key, value] of Object.entries(inspect.Config?.Labels ?? {})) {
+    if (key.length > MAX_LABEL_KEY_CHARS || !keepLabel(key)) continue;
+    labels[key] = share(value.length > MAX_LABEL_VALUE_CHARS ? cutLabelValue(value) : value);
+  }
   return {
     id: inspect.Id,
     name: (inspect.Name ?? "").replace(/^\//, ""),
@@ -135,6 +156,16 @@ export function recordFromInspect(inspect: ContainerInspect, pool?: StringPool):
     cpuPeriodMicros: positive(host.CpuPeriod) || DEFAULT_CFS_PERIOD_MICROS,
     sharesNetwork: typeof host.NetworkMode === "string" && host.NetworkMode.startsWith("container:"),
   };
+}
+
+/**
+ * The first `MAX_LABEL_VALUE_CHARS` characters of `value` (one fewer when the last would be half a surrogate
+ * pair), as a string of their own: V8 makes a slice that refers to the whole string, which would keep it alive.
+ */
+function cutLabelValue(value: string): string {
+  const last = value.charCodeAt(MAX_LABEL_VALUE_CHARS - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? MAX_LABEL_VALUE_CHARS - 1 : MAX_LABEL_VALUE_CHARS;
+  return JSON.parse(JSON.stringify(value.slice(0, end)));
 }
 
 /** The kernel's CFS period when none is set: 100 ms. */

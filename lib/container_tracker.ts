@@ -14,9 +14,10 @@ import {
 } from "./container_registry.ts";
 import { type DockerApi, negotiateApiVersion } from "./docker_api.ts";
 import { DockerApiError } from "./docker_errors.ts";
-import type { EventStream, EventStreamItem } from "./docker_events.ts";
+import { type EventStream, type EventStreamItem, FOLLOWED_ACTIONS } from "./docker_events.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./exporter_stats.ts";
+import { RateLimitedLog } from "./log_limiter.ts";
 import type { Logger } from "./logger.ts";
 
 /** How long a stream must have been followed before its opening counts as read: the engine replays at once. */
@@ -27,6 +28,19 @@ const REPLAY_GRACE_MS = 1000;
  * these calls): no answer from the engine, so it is down.
  */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * The actions counted under their own name in `eventsByAction`; any other action an engine sends is counted as
+ * `other`. Each name is a series for the life of the process, and an engine or proxy can send any number of them.
+ */
+const COUNTED_ACTIONS: ReadonlySet<string> = new Set(FOLLOWED_ACTIONS);
+
+/**
+ * The least time between two warnings about unusable data in the event stream. A broken engine or proxy can send
+ * millions of unusable pieces: a line for each would flood the log and hold up the event loop, and every piece is
+ * counted in `eventDecodeErrors` all the same.
+ */
+const GARBAGE_LOG_INTERVAL_MS = 60_000;
 
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
@@ -42,6 +56,11 @@ export interface TrackerOptions {
   now: () => number;
   refreshIntervalMs: number;
   staleAfterMs: number;
+  /**
+   * Which container labels a record keeps (default: all). Only those some family exports are worth keeping: a
+   * record is held for as long as its container lives, and a label can be megabytes.
+   */
+  keepLabel?: (key: string) => boolean;
   /** Inspects in flight at once, toward the engine. */
   inspectConcurrency?: number;
   backoff?: BackoffPolicy;
@@ -54,6 +73,8 @@ export class ContainerTracker {
   readonly #queue: CoalescingQueue;
   /** Shares the strings that records repeat (image names, label values). */
   readonly #strings = new StringPool();
+  /** Warns about unusable pieces of the event stream: the first at once, then a line a minute with a count. */
+  readonly #garbageLog: RateLimitedLog;
   #refreshing: Promise<boolean> | undefined;
   /**
    * Ids whose last inspect failed. An event may have patched their record from its own (approximate) data, and
@@ -76,6 +97,12 @@ export class ContainerTracker {
 
   constructor(options: TrackerOptions) {
     this.#options = options;
+    this.#garbageLog = new RateLimitedLog(
+      (msg, fields) => options.logger.warn(msg, fields),
+      "skipped unusable data in the event stream",
+      GARBAGE_LOG_INTERVAL_MS,
+      options.now,
+    );
     this.#queue = new CoalescingQueue(options.inspectConcurrency ?? 8, (id) => this.#inspect(id));
   }
 
@@ -110,6 +137,8 @@ export class ContainerTracker {
           if (ended) throw new DockerApiError("Docker closed the event stream", "events");
         } catch (error) {
           stream?.close();
+          // The stream is over: the unusable pieces not logged yet are logged now, with their count.
+          this.#garbageLog.flush();
           if (signal.aborted) break;
           if (ended) {
             // The engine did answer, and a proxy's idle timeout ends the stream this way too: whether the engine is
@@ -230,7 +259,7 @@ export class ContainerTracker {
       if (this.#patchedMeanwhile.has(id)) return;
       this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
-      else registry.upsert(recordFromInspect(inspect, this.#strings), now());
+      else registry.upsert(recordFromInspect(inspect, this.#strings, this.#options.keepLabel), now());
     } catch (error) {
       // Not fatal: the next refresh inspects it again.
       this.#unconfirmed.add(id);
@@ -243,11 +272,11 @@ export class ContainerTracker {
     const { registry, stats, logger, now } = this.#options;
     if (item.kind === "garbage") {
       stats.eventDecodeErrors++;
-      logger.warn("skipped unusable data in the event stream", { error: item.error, text: item.text });
+      this.#garbageLog.report({ error: item.error, text: item.text });
       return;
     }
     const { event } = item;
-    ExporterStats.increment(stats.eventsByAction, event.action);
+    ExporterStats.increment(stats.eventsByAction, COUNTED_ACTIONS.has(event.action) ? event.action : "other");
     stats.lastEventMs = Math.max(stats.lastEventMs ?? 0, event.timeMs || now());
     const nowMs = now();
     const effect = eventEffect(event, registry.has(event.id));

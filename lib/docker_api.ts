@@ -214,6 +214,7 @@ export function createDockerApi(
         const answer = await getJson(`/containers/${encodeURIComponent(id)}/json`, "inspect", abortSignal, {
           readBytes: 16 * 1024,
           maxBytes: MAX_INSPECT_BYTES,
+          accept: (value) => checkAnsweredFor(value, "Id", id, "inspect"),
         });
         return answer === GONE ? undefined : checkInspect(answer);
       }),
@@ -221,7 +222,11 @@ export function createDockerApi(
       call("stats", async (abortSignal) => {
         const path = `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`;
         // A stats answer is 2–4 KB: a 64 KiB buffer per call, 100 calls a collection, is garbage for nothing.
-        const answer = await getJson(path, "stats", abortSignal, { readBytes: 8 * 1024, maxBytes: MAX_STATS_BYTES });
+        const answer = await getJson(path, "stats", abortSignal, {
+          readBytes: 8 * 1024,
+          maxBytes: MAX_STATS_BYTES,
+          accept: (value) => checkAnsweredFor(value, "id", id, "stats"),
+        });
         return answer === GONE ? undefined : checkObject<ContainerStats>(answer, "stats");
       }),
     close: () => pool.close(),
@@ -232,7 +237,7 @@ export function createDockerApi(
     path: string,
     operation: string,
     abortSignal: AbortSignal,
-    limits: { readBytes: number; maxBytes: number },
+    limits: { readBytes: number; maxBytes: number; accept: (value: unknown) => void },
   ): Promise<unknown> {
     try {
       // No head timeout of its own: `call()`'s timeout aborts the signal, which closes the connection.
@@ -258,6 +263,20 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
+/**
+ * Refuses an answer whose `field` names another container than `id`: the answer to another request, read on a
+ * connection that is out of step with its requests. The tracker and the resource collector ask with full ids, and
+ * an engine asked by a prefix answers with the full id, so an id that starts with the one asked for is that
+ * container. An answer without the field (stats from an engine that gives no `id`) is not checked here.
+ * @throws DockerApiError (an unusable answer) for another container's answer.
+ */
+function checkAnsweredFor(value: unknown, field: "Id" | "id", id: string, operation: string): void {
+  if (!isObject(value) || typeof value[field] !== "string") return;
+  const answered = value[field] as string;
+  if (answered === id || answered.startsWith(id)) return;
+  throw unusableAnswer(operation, `another container's answer (asked for ${JSON.stringify(id)})`, answered);
+}
+
 /** What `getJson` returns for a 404: the container no longer exists. */
 const GONE = Symbol("gone");
 
@@ -277,10 +296,25 @@ function checkObject<T>(value: unknown, operation: string): T {
 }
 
 /**
+ * The most entries a container list may have. An engine or proxy that never ends its list would otherwise fill
+ * memory with entries until the call's timeout, on every retry; ten times a host of 10,000 containers is far from
+ * any real list.
+ */
+const MAX_LIST_ENTRIES = 100_000;
+
+/**
+ * The most bytes of a container list read: an endless list of large entries would take long to reach
+ * `MAX_LIST_ENTRIES`, reading all the while. Room for 10,000 containers with 25 KB of labels, mounts and networks
+ * each.
+ */
+const MAX_LIST_BYTES = 256 * 1024 * 1024;
+
+/**
  * `GET /containers/json?all=1` through the modem, decoded an entry at a time as it arrives and reduced to the fields
  * the exporter reads (dockerode's own listContainers would hold the whole answer, parsed: some 60 MB at 10,000
- * containers). A list that is not an array of entries with ids is refused whole, so no container is dropped for it;
- * reading stops at the first fault, so a huge wrong answer is not read to its end.
+ * containers). A list that is not an array of entries with ids, or is longer than `MAX_LIST_ENTRIES` entries or
+ * `MAX_LIST_BYTES`, is refused whole, so no container is dropped for it; reading stops at the first fault, so a huge
+ * wrong answer is not read to its end.
  */
 async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise<ContainerSummary[]> {
   const response = await modem.request({
@@ -292,9 +326,17 @@ async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise
   }) as StreamingResponse;
   const decoder = new JsonArrayDecoder();
   const list: ContainerSummary[] = [];
+  let bytes = 0;
   try {
     for await (const piece of response.body) {
-      for (const entry of decoder.push(piece)) list.push(summaryOf(entry));
+      bytes += piece.length;
+      if (bytes > MAX_LIST_BYTES) throw unusableAnswer("list", `more than ${MAX_LIST_BYTES} bytes`, decoder.sample);
+      for (const entry of decoder.push(piece)) {
+        if (list.length === MAX_LIST_ENTRIES) {
+          throw unusableAnswer("list", `more than ${MAX_LIST_ENTRIES} entries`, decoder.sample);
+        }
+        list.push(summaryOf(entry));
+      }
     }
     // The body ends with its last chunk, or when the connection does: only the decoder can tell a list cut short.
     decoder.end();

@@ -26,6 +26,11 @@ export interface StreamingResponse {
   body: AsyncIterable<Uint8Array>;
   /** Closes the connection; the body iterator then ends. Safe to call twice. */
   close(): void;
+  /**
+   * Puts the connection back in the pool when its answer was read to the end with nothing after it, else closes
+   * it: for a caller that asked to `holdConnection`. Does nothing once the connection is closed or back.
+   */
+  release(): void;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -85,7 +90,9 @@ async function connect(endpoint: DockerEndpoint, operation: string): Promise<Den
  * used one, and a connection idle for longer than `idleMs` is closed: when a call next takes or puts one back, or
  * by a timer while connections wait, so that a quiet exporter (resource metrics off, no events) does not hold them
  * open on the engine for good. Over TCP (a socket proxy) a connection per call would leave one socket in TIME_WAIT
- * per inspect or stats call, for a minute each.
+ * per inspect or stats call, for a minute each. A connection on which anything arrives while it waits (bytes, or
+ * its end) is closed at once and never handed out: no answer is due on it, so the next call would read those bytes
+ * as its own answer.
  */
 export class ConnectionPool {
   #idle: { conn: Deno.Conn; since: number }[] = [];
@@ -108,17 +115,35 @@ export class ConnectionPool {
     return this.#idle.length;
   }
 
-  /** The most recently used idle connection, or `undefined`; connections idle too long are closed. */
+  /**
+   * The most recently used idle connection, or `undefined`; connections idle too long are closed. The read it kept
+   * pending while idle is the first read of the call that takes it (`openStream` sees to that).
+   */
   take(): Deno.Conn | undefined {
     this.#sweep();
-    return this.#idle.pop()?.conn;
+    const conn = this.#idle.pop()?.conn;
+    conn?.ref();
+    return conn;
   }
 
-  /** Keeps `conn` for a later call, or closes it when the pool is full or closed. */
+  /**
+   * Keeps `conn` for a later call, or closes it when the pool is full or closed. While it waits, a read is kept
+   * pending on it: should that read end (bytes came, or the connection's end), the connection is closed and dropped.
+   */
   put(conn: Deno.Conn): void {
     this.#sweep();
     if (this.#closed || this.#idle.length >= this.#maxIdle) return closeQuietly(conn);
-    this.#idle.push({ conn, since: this.#now() });
+    const entry = { conn, since: this.#now() };
+    this.#idle.push(entry);
+    // Like the timer, a connection that waits does not keep Deno running; `take` undoes this.
+    conn.unref();
+    void watchIdle(conn).then(() => {
+      const at = this.#idle.indexOf(entry);
+      // Not waiting here any more: taken by a call, whose first read this is, or closed already.
+      if (at < 0) return;
+      this.#idle.splice(at, 1);
+      closeQuietly(conn);
+    });
     this.#schedule();
   }
 
@@ -155,7 +180,9 @@ export class ConnectionPool {
  * engine's next sample, long enough for a buffer of its own to be promoted out of V8's young generation: 100
  * calls a collection then left some 800 KiB of dead buffers for the next full garbage collection, which an
  * idle exporter seldom runs. Now each kept connection holds one buffer while idle (at most the pool's `maxIdle`,
- * 8–16 KiB each). Safe because a connection serves one call at a time, and `read` hands out copies.
+ * 8–16 KiB each). Safe because a connection serves one call at a time (the read it keeps pending while it waits in
+ * a pool is the first read of its next call, which reads nothing else until that one ends), and reads hand out
+ * copies.
  */
 const readBuffers = new WeakMap<Deno.Conn, Uint8Array>();
 
@@ -170,6 +197,39 @@ function closeQuietly(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch { /* already closed by the peer */ }
+}
+
+/** What a read of a connection gave: the bytes (a copy), `null` at its end, or the error it failed with. */
+type ReadResult = { bytes: Uint8Array | null } | { error: unknown };
+
+/**
+ * The read each connection keeps pending while it waits in a pool, until a call takes the connection and makes it
+ * that call's first read. Nothing may arrive on a connection no request is on: bytes left over from an earlier
+ * answer, or sent after it, would be read by the next call as the start of its own answer, and every later answer
+ * on the connection would then be one behind.
+ */
+const idleReads = new WeakMap<Deno.Conn, Promise<ReadResult>>();
+
+/** Starts `conn`'s idle read (see `idleReads`), unless one is pending already. */
+function watchIdle(conn: Deno.Conn): Promise<ReadResult> {
+  let pending = idleReads.get(conn);
+  if (pending) return pending;
+  // The buffer of the connection's calls; whatever arrives while it waits is either dropped with it or the start
+  // of an answer, which any size of buffer reads.
+  const buffer = readBuffers.get(conn) ?? new Uint8Array(1024);
+  pending = conn.read(buffer).then(
+    (n): ReadResult => ({ bytes: n === null ? null : buffer.slice(0, n) }),
+    (error): ReadResult => ({ error }),
+  );
+  idleReads.set(conn, pending);
+  return pending;
+}
+
+/** The idle read of `conn` that a call now takes over as its first read, if one is pending. */
+function takeIdleRead(conn: Deno.Conn): Promise<ReadResult> | undefined {
+  const pending = idleReads.get(conn);
+  idleReads.delete(conn);
+  return pending;
 }
 
 /** A reused connection that the engine had closed while it was idle: the call is made again on a new one. */
@@ -194,6 +254,11 @@ export interface StreamOptions {
    * request here is a GET, which is safe to send again.
    */
   pool?: ConnectionPool;
+  /**
+   * Keeps the connection out of the pool once the body is read, until the caller calls `release()`: a caller that
+   * checks first that the answer is the one it asked for, and closes the connection when it is not.
+   */
+  holdConnection?: boolean;
 }
 
 /**
@@ -244,8 +309,16 @@ async function exchange(
   }
   const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(close, options.headTimeoutMs);
   const buffer = readBufferFor(conn, options.readBytes ?? 64 * 1024);
+  /** The read a reused connection kept pending while it waited in the pool: the first read of this call. */
+  let idleRead = takeIdleRead(conn);
   const read = async (): Promise<Uint8Array | null> => {
     try {
+      if (idleRead) {
+        const result = await idleRead;
+        idleRead = undefined;
+        if ("error" in result) throw result.error;
+        return result.bytes;
+      }
       const n = await conn.read(buffer);
       return n === null ? null : buffer.slice(0, n);
     } catch (error) {
@@ -310,11 +383,19 @@ async function exchange(
     const keepAlive = head.version === "1.1" && head.status !== 101 &&
       !/\bclose\b/i.test(head.headers.get("connection") ?? "");
     const first = pending.subarray(bodyStart);
+    /** The answer was read to its end, and nothing after it: the connection can take the next request. */
+    let reusable = false;
+    const release = () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      if (closed) return;
+      if (reusable && keepAlive && options.pool) {
+        closed = true;
+        options.pool.put(conn);
+      } else close();
+    };
     const body = async function* (): AsyncGenerator<Uint8Array> {
       const decoder = chunked ? new ChunkedDecoder() : undefined;
       let piece: Uint8Array | null = first;
-      /** The answer was read to its end, and nothing after it: the connection can take the next request. */
-      let reusable = false;
       try {
         while (piece !== null) {
           if (decoder) {
@@ -347,10 +428,8 @@ async function exchange(
         }
       } finally {
         options.signal?.removeEventListener("abort", onAbort);
-        if (reusable && keepAlive && options.pool && !closed) {
-          closed = true;
-          options.pool.put(conn);
-        } else close();
+        // A held connection waits for the caller's release(), unless there is nothing to keep.
+        if (!options.holdConnection || !reusable) release();
       }
     };
     if (head.status < 200 || head.status > 299) {
@@ -360,6 +439,8 @@ async function exchange(
         text += decoder.decode(piece, { stream: true });
         if (text.length > 65536) break;
       }
+      // An error answer read to its end leaves the connection as fit for the next request as any other.
+      release();
       let message = text.trim();
       try {
         message = JSON.parse(message).message ?? message;
@@ -370,7 +451,7 @@ async function exchange(
         head.status,
       );
     }
-    return { head, body: body(), close };
+    return { head, body: body(), close, release };
   } catch (error) {
     clearTimeout(timer);
     close();

@@ -11,7 +11,14 @@ import type { DockerodeConstructor } from "./dockerode_loader.ts";
 import { openEventStream } from "./docker_events.ts";
 import { ExporterStats } from "./exporter_stats.ts";
 import type { Logger } from "./logger.ts";
-import { containerFamilies, ContainerLines, engineFamilies, exporterFamilies, labelKeyMatcher } from "./metrics.ts";
+import {
+  containerFamilies,
+  ContainerLines,
+  engineFamilies,
+  exportedLabel,
+  exporterFamilies,
+  labelKeyMatcher,
+} from "./metrics.ts";
 import type { ProcessSample } from "./process_metrics.ts";
 import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "./resource_collector.ts";
 import { resourceCollectorFamilies, resourceFamilies } from "./resource_metrics.ts";
@@ -55,6 +62,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   // Tombstones live as long as the stale period: a late answer about a removed container is older than that.
   const registry = new ContainerRegistry(config.staleAfterMs);
   const api = createDockerApi(config.docker, { Docker: deps.Docker, timeoutMs, signal: deps.signal });
+  const labelMatches = labelKeyMatcher(config.containerLabels);
   const tracker = new ContainerTracker({
     api,
     openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),
@@ -64,6 +72,8 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     now: deps.now,
     refreshIntervalMs: config.refreshIntervalMs,
     staleAfterMs: config.staleAfterMs,
+    // Records keep only the labels the families export.
+    keepLabel: exportedLabel(labelMatches),
   });
   // Collected in the background on its own interval; a scrape only renders the last collection.
   const resources = config.resourceMetrics === "off" ? undefined : new ResourceCollector({
@@ -83,7 +93,6 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     now: deps.now,
     ready: () => stats.synced,
   });
-  const labelMatches = labelKeyMatcher(config.containerLabels);
   const containerLines = new ContainerLines();
   const build = { version: VERSION, denoVersion: Deno.version.deno };
   let processReading: ProcessSample | undefined;

@@ -30,7 +30,10 @@ export interface EngineSummary {
 
 /** The exporter's own counters. Plain data: the tracker mutates it, renderers read it. */
 export class ExporterStats {
-  /** Container events received, by action (`health_status` without its detail). */
+  /**
+   * Container events received, by action (`health_status` without its detail): each action the exporter follows,
+   * and `other` for the rest.
+   */
   readonly eventsByAction = new Map<string, number>();
   /** Failed engine calls, by operation: version, info, list, inspect, events. */
   readonly apiErrorsByOperation = new Map<string, number>();

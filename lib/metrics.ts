@@ -43,6 +43,18 @@ const PODMAN_KEYS = new Map(
   ),
 );
 
+/** Every label key `composeLabel` reads: the Compose keys and podman-compose's twins of them. */
+const COMPOSE_KEYS_READ: ReadonlySet<string> = new Set([...PODMAN_KEYS.keys(), ...PODMAN_KEYS.values()]);
+
+/**
+ * Whether some family exports container label `key`: the Compose labels (or their podman-compose twins) and those
+ * `labelMatches` selects for `docker_container_info`. The tracker keeps only these labels in its records.
+ * @example exportedLabel(labelKeyMatcher(["team"]))("com.docker.compose.project") // true
+ */
+export function exportedLabel(labelMatches: (key: string) => boolean): (key: string) => boolean {
+  return (key) => COMPOSE_KEYS_READ.has(key) || labelMatches(key);
+}
+
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -423,7 +435,8 @@ export function exporterFamilies(
     family(
       "docker_exporter_events_total",
       "counter",
-      "Container events received from the engine, by action.",
+      "Container events received from the engine, by action: each action the exporter follows, and other for " +
+        "the rest.",
       byKey("action", stats.eventsByAction),
     ),
     family(

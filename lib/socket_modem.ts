@@ -25,6 +25,11 @@ export interface ModemRequest {
   readBytes?: number;
   /** The most of the answer read (default: the modem's `maxBytes`). */
   maxBytes?: number;
+  /**
+   * Throws when the parsed answer is not the one asked for (an inspect of another container): the answer to another
+   * request, which means the connection is out of step, so it is closed rather than reused.
+   */
+  accept?: (value: unknown) => void;
 }
 
 /** How a modem call ends: an error, or the parsed body (a `StreamingResponse` for `isStream`). */
@@ -76,9 +81,15 @@ export class SocketModem {
       operation,
       readBytes: request.readBytes ?? 16 * 1024,
       pool: this.#options.pool,
+      holdConnection: !request.isStream,
     });
     if (request.isStream) return response;
-    return await readJson(response, operation, request.maxBytes ?? this.#options.maxBytes ?? DEFAULT_MAX_BYTES);
+    return await readJson(
+      response,
+      operation,
+      request.maxBytes ?? this.#options.maxBytes ?? DEFAULT_MAX_BYTES,
+      request.accept,
+    );
   }
 }
 
@@ -108,11 +119,18 @@ export function operationOf(path: string): string {
 }
 
 /**
- * A whole answer's body, at most `maxBytes`, parsed as JSON; the connection goes back to the pool (or is closed) once
- * the body is read.
- * @throws DockerApiError (status 200: the engine answered) for a body over `maxBytes` or one that is not JSON.
+ * A whole answer's body, at most `maxBytes`, parsed as JSON. The connection goes back to the pool once the body is
+ * read and `accept` took it (an answer that is not JSON, read to its end, leaves the connection in step all the
+ * same); it is closed on any other way out.
+ * @throws DockerApiError (status 200: the engine answered) for a body over `maxBytes` or one that is not JSON, and
+ * what `accept` throws.
  */
-async function readJson(response: StreamingResponse, operation: string, maxBytes: number): Promise<unknown> {
+async function readJson(
+  response: StreamingResponse,
+  operation: string,
+  maxBytes: number,
+  accept?: (value: unknown) => void,
+): Promise<unknown> {
   const pieces: Uint8Array[] = [];
   let length = 0;
   try {
@@ -121,13 +139,18 @@ async function readJson(response: StreamingResponse, operation: string, maxBytes
       if (length > maxBytes) throw unusableAnswer(operation, `more than ${maxBytes} bytes`, piece);
       pieces.push(piece);
     }
+    const bytes = concatBytes(pieces);
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      response.release();
+      throw unusableAnswer(operation, "something that is not JSON", bytes);
+    }
+    accept?.(value);
+    response.release();
+    return value;
   } finally {
     response.close();
-  }
-  const bytes = concatBytes(pieces);
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw unusableAnswer(operation, "something that is not JSON", bytes);
   }
 }

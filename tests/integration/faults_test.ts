@@ -11,7 +11,7 @@ import { fakeContainer, FakeEngine } from "../support/fake_engine.ts";
 
 interface Harness {
   exporter: Exporter;
-  logs: { level: string; msg: string }[];
+  logs: { level: string; msg: string; fields?: Record<string, unknown> }[];
   scrape(): Promise<string>;
   metric(line: string): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -31,8 +31,9 @@ function startExporter(dockerHost: string, env: Record<string, string> = {}): Ha
   const config = env.EXPORTER_REFRESH_INTERVAL === undefined
     ? { ...command.config, refreshIntervalMs: 200, staleAfterMs: 1000 }
     : command.config;
-  const logs: { level: string; msg: string }[] = [];
-  const record = (level: string) => (msg: string) => logs.push({ level, msg });
+  const logs: Harness["logs"] = [];
+  const record = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    logs.push({ level, msg, fields });
   const logger: Logger = { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") };
   const controller = new AbortController();
   const exporter = buildExporter(config, {
@@ -196,6 +197,45 @@ Deno.test("garbage and truncated JSON in the event stream are counted and skippe
     assert.equal(await harness.metric("docker_exporter_event_decode_errors_total"), 2);
     assert.equal(await harness.metric("docker_exporter_event_stream_reconnects_total"), 0);
     assert.ok(harness.logs.some((l) => l.level === "warn" && l.msg.includes("unusable data")));
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});
+
+Deno.test("megabytes of garbage in the event stream are all counted, and logged in two lines with their count", async () => {
+  const engine = await FakeEngine.start();
+  engine.add(fakeContainer(A, "aaaa"));
+  const harness = startExporter(engine.url, { EXPORTER_REFRESH_INTERVAL: "1m", EXPORTER_STALE_AFTER: "2m" });
+  try {
+    await eventually("synced", async () => (await harness.metric(stateOf(A, "running"))) === 1);
+    await engine.waitForEventStreams();
+    // 4 MiB of `x\n`: each line is one unusable piece.
+    const chunk = "x\n".repeat(32 * 1024);
+    const chunks = 64;
+    const pieces = chunks * 32 * 1024;
+    for (let i = 0; i < chunks; i++) await engine.sendRaw(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    await eventually("every piece is counted", () => harness.exporter.stats.eventDecodeErrors === pieces, 10_000);
+    assert.equal(await harness.metric("docker_exporter_event_decode_errors_total"), pieces);
+    assert.equal(await harness.metric("docker_exporter_event_stream_reconnects_total"), 0, "the stream went on");
+
+    // The end of the stream logs the pieces not logged yet.
+    await engine.cutEventStreams();
+    const garbageLines = () => harness.logs.filter((l) => l.msg === "skipped unusable data in the event stream");
+    await eventually("the stream's end is logged", () => garbageLines().length > 1);
+    assert.ok(garbageLines().length <= 3, `${garbageLines().length} lines about the garbage`);
+    assert.deepEqual(
+      garbageLines().map((l) => [l.level, l.fields?.text, l.fields?.suppressed]),
+      [["warn", "x", undefined], ["warn", "x", pieces - 1]],
+      "the first piece at once, the rest in one line with their count",
+    );
+    await eventually("the stream is reopened", () => engine.openEventStreams === 1);
+    engine.add(fakeContainer(B, "bbbb"));
+    await engine.sendAction(B, "start");
+    await eventually(
+      "an event after the garbage lands",
+      async () => (await harness.metric(stateOf(B, "running"))) === 1,
+    );
   } finally {
     await harness.stop();
     engine.stop();

@@ -37,7 +37,7 @@ interface Harness {
 /** dockerode, loaded once for every harness in this file. */
 const Docker = await loadDockerode();
 
-function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Harness {
+function startExporter(engine: FakeEngine, env: Record<string, string> = {}, dockerCallTimeoutMs = 500): Harness {
   const command = parseConfig([], (name) =>
     ({
       DOCKER_HOST: engine.url,
@@ -58,7 +58,7 @@ function startExporter(engine: FakeEngine, env: Record<string, string> = {}): Ha
     now: Date.now,
     readProcess: () => ({ residentMemoryBytes: 1, cpuSeconds: 1, startTimeSeconds: 1, openFds: 1, maxFds: 2 }),
     signal: controller.signal,
-    dockerCallTimeoutMs: 500,
+    dockerCallTimeoutMs,
     Docker,
   });
   const running = exporter.run();
@@ -190,8 +190,12 @@ Deno.test("HTTP 404 and 500 from the list after sync keep every known container,
 });
 
 const validList = JSON.stringify([summaryOf(A, "aaaa")]);
-/** `answered`: the engine sent a whole answer (so it is up); else the call timed out waiting for the rest. */
-const badLists: { name: string; answer: FakeAnswer; error: string; answered: boolean }[] = [
+/**
+ * `answered`: the engine sent a whole answer, or one the exporter refused before its end (so it is up); else the call
+ * timed out waiting for the rest. `callTimeoutMs`: the engine calls' timeout, when the harness's 500 ms is too short
+ * to tell a refusal from a timeout.
+ */
+const badLists: { name: string; answer: FakeAnswer; error: string; answered: boolean; callTimeoutMs?: number }[] = [
   {
     name: "text that is not JSON",
     answer: { status: 200, raw: "<html>proxy error</html>" },
@@ -217,13 +221,20 @@ const badLists: { name: string; answer: FakeAnswer; error: string; answered: boo
     error: "Docker closed the connection 5 bytes before the end of its answer",
     answered: false,
   },
+  {
+    name: "an array that never ends",
+    answer: { status: 200, endless: { start: `[${JSON.stringify(summaryOf(A, "aaaa"))},`, repeat: '{"Id":"x"},' } },
+    error: "more than 100000 entries",
+    answered: true,
+    callTimeoutMs: 10_000,
+  },
 ];
 
 for (const bad of badLists) {
   Deno.test(`a list answer that is ${bad.name} is counted as a list error and drops no container`, async () => {
     const engine = await FakeEngine.start();
     engine.add(fakeContainer(A, "aaaa"));
-    const harness = startExporter(engine);
+    const harness = startExporter(engine, {}, bad.callTimeoutMs);
     try {
       await waitFor(async () => inState(await harness.samples(), A, "running"), 5000, "the first sync");
       engine.overrides.set("list", [bad.answer]);
@@ -320,6 +331,77 @@ for (const bad of badInspects) {
     }
   });
 }
+
+Deno.test("a container's labels that no family exports are not kept, and a selected one over 4,096 characters is cut", async () => {
+  const engine = await FakeEngine.start();
+  const labelled = fakeContainer(B, "bbbb");
+  labelled.Config.Labels = {
+    "com.docker.compose.project": "shop",
+    "io.podman.compose.version": "1.2.0",
+    "com.example.blob": "x".repeat(16 << 20),
+    "team": "t".repeat(10_000),
+    "unselected": "u",
+  };
+  engine.add(labelled);
+  const harness = startExporter(engine, { EXPORTER_CONTAINER_LABELS: "team" });
+  try {
+    const samples = await waitFor(
+      async () => {
+        const samples = await harness.samples();
+        return inState(samples, B, "running") && samples;
+      },
+      10_000,
+      "the labelled container",
+    );
+    assert.deepEqual(harness.exporter.registry.get(B)?.labels, {
+      "com.docker.compose.project": "shop",
+      "io.podman.compose.version": "1.2.0",
+      "team": "t".repeat(4096),
+    });
+    const [info] = findSamples(samples, "docker_container_info", { id: B });
+    assert.equal(info.labels.container_label_team, "t".repeat(4096));
+    assert.equal(info.labels.compose_project, "shop");
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});
+
+Deno.test("an answer a kept connection receives after its own is never taken for the next: no record is filed under another container", async () => {
+  const engine = await FakeEngine.start();
+  engine.keepAlive = true;
+  engine.add(fakeContainer(A, "aaaa"));
+  const b = engine.add(fakeContainer(B, "bbbb"));
+  const harness = startExporter(engine, { EXPORTER_REFRESH_INTERVAL: "1m", EXPORTER_STALE_AFTER: "2m" });
+  try {
+    await waitFor(async () => containerIds(await harness.samples()).length === 2, 5000, "the first sync");
+    await engine.waitForEventStreams();
+    // A whole inspect answer about A, out of date, that no request asked for: on the connections the exporter keeps.
+    const staleA = JSON.stringify({ ...fakeContainer(A, "aaaa"), RestartCount: 99 });
+    await engine.sendToIdleConnections(
+      `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${staleA.length}\r\n\r\n${staleA}`,
+    );
+    // The next call the exporter makes: B's inspect after its die.
+    b.State = { ...b.State, Status: "exited", ExitCode: 3 };
+    const asked = engine.requests.length;
+    await engine.sendAction(B, "die", { exitCode: "3" });
+    await waitFor(
+      () => engine.requests.slice(asked).some((r) => r.path === `/v1.41/containers/${B}/json`),
+      5000,
+      "B's inspect",
+    );
+    await sleep(300);
+    const samples = await harness.samples();
+    assert.equal(sampleValue(samples, "docker_container_restarts_total", { id: A }), 0, "A's record is A's own");
+    assert.deepEqual(containerIds(samples), [A, B]);
+    assert.ok(inState(samples, A, "running"));
+    assert.ok(inState(samples, B, "exited"));
+    assert.equal(sampleValue(samples, "docker_container_exit_code", { id: B }), 3);
+  } finally {
+    await harness.stop();
+    engine.stop();
+  }
+});
 
 Deno.test("a container that vanishes between list and inspect leaves no series and counts as no error", async () => {
   const engine = await FakeEngine.start();

@@ -28,13 +28,16 @@ export interface FakeContainer {
  * optionally cut after `cutAfter` bytes although the Content-Length announces them all, and with `keepOpen` left
  * on an open connection as dockerd leaves it (else the connection is closed after it); a status and a body in
  * `chunks`, chunked, on a connection left open; `wire`, the whole response as it is written, head and all, on a
- * connection then closed unless `keepOpen` (for broken framing); or `"hang"` to never answer.
+ * connection then closed unless `keepOpen` (for broken framing); a chunked body that never ends, `start` then
+ * `repeat` over and over until the client hangs up (an engine or proxy that sends without end); or `"hang"` to
+ * never answer.
  */
 export type FakeAnswer =
   | { status: number; body: unknown }
   | { status: number; raw: string | Uint8Array; cutAfter?: number; keepOpen?: boolean }
   | { status: number; chunks: string[] }
   | { wire: string; keepOpen?: boolean }
+  | { status: number; endless: { start: string; repeat: string } }
   | "hang";
 
 /** One request the fake engine received. */
@@ -79,10 +82,14 @@ export class FakeEngine {
   readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "stats" | "events", FakeAnswer[]>();
   hostname = "fake-host";
   apiVersion = "1.41";
+  /** Whether the normal answers leave the connection open, as dockerd does; else they close it after them. */
+  keepAlive = false;
   #listener: Deno.Listener | undefined;
   /** Set when listening on TCP (127.0.0.1) instead of a unix socket. */
   #tcpPort: number | undefined;
   #conns = new Set<Deno.Conn>();
+  /** Connections whose last answer is written, waiting for the next request. */
+  #waiting = new Set<Deno.Conn>();
   #eventStreams = new Set<Deno.Conn>();
   #eventWaiters: (() => void)[] = [];
 
@@ -176,6 +183,18 @@ export class FakeEngine {
     }
   }
 
+  /**
+   * Writes `bytes` on every connection that waits for its next request (not on event streams): bytes no request
+   * asked for, which a client must not read as the answer to its next one.
+   */
+  async sendToIdleConnections(bytes: string): Promise<void> {
+    for (const conn of this.#waiting) {
+      try {
+        await writeAll(conn, encoder.encode(bytes));
+      } catch { /* the client hung up */ }
+    }
+  }
+
   /** Sends one event object as a chunk, the way dockerd does. */
   sendEvent(event: Record<string, unknown>): Promise<void> {
     return this.sendRaw(eventFrame(event));
@@ -219,7 +238,9 @@ export class FakeEngine {
     let pending = "";
     try {
       serving: while (true) {
+        if (pending === "") this.#waiting.add(conn);
         const n = await conn.read(buffer);
+        this.#waiting.delete(conn);
         if (n === null) break;
         pending += new TextDecoder().decode(buffer.subarray(0, n));
         let end;
@@ -237,6 +258,7 @@ export class FakeEngine {
         }
       }
     } catch { /* peer went away */ }
+    this.#waiting.delete(conn);
     this.#conns.delete(conn);
     safeClose(conn);
   }
@@ -269,6 +291,10 @@ export class FakeEngine {
       await this.#writeRaw(conn, override.status, override.raw, override.cutAfter, override.keepOpen);
       return "done";
     }
+    if (override && "endless" in override) {
+      await this.#writeEndless(conn, override.status, override.endless.start, override.endless.repeat);
+      return "done";
+    }
     if (override && "chunks" in override) {
       const chunked = override.chunks.map((chunk) => `${encoder.encode(chunk).length.toString(16)}\r\n${chunk}\r\n`);
       await writeAll(
@@ -296,10 +322,10 @@ export class FakeEngine {
           MinAPIVersion: "1.12",
           Os: "linux",
           KernelVersion: "6.0.0-fake",
-        });
+        }, this.keepAlive);
         return "done";
       case "info":
-        await this.#write(conn, 200, { Name: this.hostname });
+        await this.#write(conn, 200, { Name: this.hostname }, this.keepAlive);
         return "done";
       case "list":
         await this.#write(
@@ -311,14 +337,15 @@ export class FakeEngine {
             State: c.State.Status,
             Status: c.State.Health ? `Up (${c.State.Health.Status})` : "Up",
           })),
+          this.keepAlive,
         );
         return "done";
       case "inspect": {
         const id = decodeURIComponent(path.split("/")[2]);
         const container = this.containers.get(id) ??
           Array.from(this.containers.values()).find((c) => c.Id.startsWith(id));
-        if (container) await this.#write(conn, 200, container);
-        else await this.#write(conn, 404, { message: `No such container: ${id}` });
+        if (container) await this.#write(conn, 200, container, this.keepAlive);
+        else await this.#write(conn, 404, { message: `No such container: ${id}` }, this.keepAlive);
         return "done";
       }
       case "events":
@@ -331,13 +358,25 @@ export class FakeEngine {
         for (const wake of this.#eventWaiters.splice(0)) wake();
         return "stream";
       default:
-        await this.#write(conn, 404, { message: "page not found" });
+        await this.#write(conn, 404, { message: "page not found" }, this.keepAlive);
         return "done";
     }
   }
 
-  async #write(conn: Deno.Conn, status: number, body: unknown): Promise<void> {
-    await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)));
+  /** Answers with a chunked body of `start`, then `repeat` again and again until the client hangs up. */
+  async #writeEndless(conn: Deno.Conn, status: number, start: string, repeat: string): Promise<void> {
+    const head = `HTTP/1.1 ${status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const frame = (text: string) => encoder.encode(`${encoder.encode(text).length.toString(16)}\r\n${text}\r\n`);
+    // Some 64 KiB a chunk, so the socket rather than this loop sets the pace.
+    const chunk = frame(repeat.repeat(Math.max(1, Math.floor(65536 / repeat.length))));
+    try {
+      await writeAll(conn, concatBytes([encoder.encode(head), frame(start)]));
+      while (true) await writeAll(conn, chunk);
+    } catch { /* the client hung up */ }
+  }
+
+  async #write(conn: Deno.Conn, status: number, body: unknown, keepOpen = false): Promise<void> {
+    await this.#writeRaw(conn, status, encoder.encode(JSON.stringify(body)), undefined, keepOpen);
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConnectionPool, openStream } from "../../lib/docker_socket.ts";
 
-/** A stand-in connection that only records being closed. */
+/** A stand-in connection on which nothing arrives, that only records being closed. */
 function fakeConn(name: string) {
   const conn = {
     name,
@@ -9,6 +9,9 @@ function fakeConn(name: string) {
     close() {
       conn.closed = true;
     },
+    read: () => new Promise<number | null>(() => {}),
+    ref() {},
+    unref() {},
   };
   return conn;
 }
@@ -83,6 +86,97 @@ Deno.test("ConnectionPool closes connections idle too long even while newer ones
   assert.equal(pool.idle, 0);
 });
 
+/** A stand-in connection whose pending read the test ends: with bytes, with the connection's end, or failing. */
+function watchedConn() {
+  let settle: { resolve(n: number | null): void; reject(error: Error): void } | undefined;
+  const conn = {
+    closed: false,
+    refs: [] as string[],
+    reads: 0,
+    close() {
+      conn.closed = true;
+    },
+    read(buffer: Uint8Array) {
+      conn.reads++;
+      return new Promise<number | null>((resolve, reject) => {
+        settle = {
+          resolve(n) {
+            buffer.fill(0x78, 0, n ?? 0);
+            resolve(n);
+          },
+          reject,
+        };
+      });
+    },
+    ref: () => conn.refs.push("ref"),
+    unref: () => conn.refs.push("unref"),
+    /** Ends the read the pool keeps pending. */
+    arrive: (n: number | null) => settle!.resolve(n),
+    fail: (error: Error) => settle!.reject(error),
+  };
+  return conn;
+}
+
+const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("ConnectionPool closes an idle connection on which bytes arrive, and never hands it out", async () => {
+  // Bytes no request asked for: the next call on the connection would read them as the start of its answer.
+  const pool = new ConnectionPool();
+  const [stray, quiet] = [watchedConn(), watchedConn()];
+  pool.put(stray as unknown as Deno.Conn);
+  pool.put(quiet as unknown as Deno.Conn);
+  assert.deepEqual([stray.reads, quiet.reads], [1, 1], "a read is kept pending on each idle connection");
+  stray.arrive(5);
+  await settled();
+  assert.equal(stray.closed, true);
+  assert.equal(pool.idle, 1);
+  assert.equal(pool.take(), quiet as unknown as Deno.Conn, "the other connection is still handed out");
+  assert.equal(pool.take(), undefined);
+  assert.equal(quiet.closed, false);
+  pool.close();
+});
+
+Deno.test("ConnectionPool closes an idle connection the engine hangs up or that fails, at once", async () => {
+  const pool = new ConnectionPool();
+  const [ended, failed] = [watchedConn(), watchedConn()];
+  pool.put(ended as unknown as Deno.Conn);
+  pool.put(failed as unknown as Deno.Conn);
+  ended.arrive(null);
+  failed.fail(new Error("connection reset by peer"));
+  await settled();
+  assert.deepEqual([ended.closed, failed.closed, pool.idle], [true, true, 0]);
+  assert.equal(pool.take(), undefined);
+});
+
+Deno.test("ConnectionPool keeps a waiting connection from holding Deno open, and a taken one holds it again", () => {
+  const pool = new ConnectionPool();
+  const conn = watchedConn();
+  pool.put(conn as unknown as Deno.Conn);
+  assert.deepEqual(conn.refs, ["unref"]);
+  assert.equal(pool.take(), conn as unknown as Deno.Conn);
+  assert.deepEqual(conn.refs, ["unref", "ref"]);
+  // Put back, it keeps the read it had pending rather than starting another.
+  pool.put(conn as unknown as Deno.Conn);
+  assert.equal(conn.reads, 1);
+  pool.close();
+});
+
+Deno.test("a call on a connection from the pool takes over its pending read: an answer that comes just then is read whole", async () => {
+  const body = '{"Id":"c0ffee"}';
+  const conn = answeringConn(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const pool = new ConnectionPool();
+  const endpoint = { kind: "unix", path: "/nonexistent/docker.sock", url: "unix:///nonexistent/docker.sock" } as const;
+  pool.put(conn as unknown as Deno.Conn);
+  for (let i = 0; i < 3; i++) {
+    const response = await openStream(endpoint, "/containers/c0ffee/json", { operation: "inspect", pool });
+    let text = "";
+    for await (const piece of response.body) text += new TextDecoder().decode(piece);
+    assert.equal(text, body);
+    assert.equal(pool.idle, 1, "back in the pool, waiting for the next call");
+  }
+  pool.close();
+});
+
 /**
  * A kept-alive connection that answers every request with `answer`, and records the memory each read was made
  * into.
@@ -90,21 +184,27 @@ Deno.test("ConnectionPool closes connections idle too long even while newer ones
 function answeringConn(answer: string) {
   const encoded = new TextEncoder().encode(answer);
   let unread = new Uint8Array(0);
+  /** Set while a read waits for the next answer, as on a real connection. */
+  let wake: (() => void) | undefined;
   const readInto: ArrayBufferLike[] = [];
   const conn = {
     readInto,
     write(request: Uint8Array) {
       unread = encoded;
+      wake?.();
       return Promise.resolve(request.length);
     },
-    read(buffer: Uint8Array) {
+    async read(buffer: Uint8Array) {
       readInto.push(buffer.buffer);
+      while (unread.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const n = Math.min(buffer.length, unread.length);
       buffer.set(unread.subarray(0, n));
       unread = unread.subarray(n);
-      return Promise.resolve(n);
+      return n;
     },
     close() {},
+    ref() {},
+    unref() {},
   };
   return conn;
 }
@@ -125,6 +225,11 @@ Deno.test("calls on a kept connection read into one buffer, sized by the largest
     assert.equal(new Set(reads).size, 1, "one buffer for every read of the call");
     return reads[0];
   };
+  // A connection waiting in the pool keeps a read pending, which the next call takes over: the one made before the
+  // first call is not one of its reads.
+  pool.put(conn as unknown as Deno.Conn);
+  assert.equal(pool.take(), conn as unknown as Deno.Conn);
+  conn.readInto.splice(0);
   const first = await call(8);
   assert.equal(await call(8), first, "the next call on the connection reads into the same buffer");
   const larger = await call(64);

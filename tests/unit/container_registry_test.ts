@@ -3,6 +3,8 @@ import {
   type ContainerRecord,
   ContainerRegistry,
   healthFromStatus,
+  MAX_LABEL_KEY_CHARS,
+  MAX_LABEL_VALUE_CHARS,
   parseDockerTime,
   recordFromInspect,
   StringPool,
@@ -315,6 +317,38 @@ Deno.test("recordFromInspect() copes with null labels and health, and unknown st
   });
   assert.equal(odd.state, "dead");
   assert.equal(odd.health, "none");
+});
+
+Deno.test("recordFromInspect() keeps only the labels keepLabel accepts, drops long keys and cuts long values", () => {
+  const inspect = readInspect("inspect_running.json");
+  const longKey = "k".repeat(MAX_LABEL_KEY_CHARS + 1);
+  const labels = {
+    "com.docker.compose.project": "shop",
+    "com.example.blob": "x".repeat(8 << 20),
+    "team": "t".repeat(MAX_LABEL_VALUE_CHARS + 10),
+    [longKey]: "v",
+    ["k".repeat(MAX_LABEL_KEY_CHARS)]: "fits",
+  };
+  const keepLabel = (key: string) => key !== "com.example.blob";
+  const r = recordFromInspect({ ...inspect, Config: { ...inspect.Config, Labels: labels } }, undefined, keepLabel);
+  assert.deepEqual(r.labels, {
+    "com.docker.compose.project": "shop",
+    "team": "t".repeat(MAX_LABEL_VALUE_CHARS),
+    ["k".repeat(MAX_LABEL_KEY_CHARS)]: "fits",
+  });
+  // Without a keepLabel every label is kept, within the same bounds.
+  const all = recordFromInspect({ ...inspect, Config: { ...inspect.Config, Labels: labels } });
+  assert.deepEqual(Object.keys(all.labels).sort(), Object.keys(labels).filter((key) => key !== longKey).sort());
+  assert.equal(all.labels["com.example.blob"].length, MAX_LABEL_VALUE_CHARS);
+});
+
+Deno.test("recordFromInspect() cuts a long label value before a character that would be split in half", () => {
+  const inspect = readInspect("inspect_running.json");
+  // A value whose character at the cut is an emoji: two UTF-16 units, the first the last one kept.
+  const value = "a".repeat(MAX_LABEL_VALUE_CHARS - 1) + "😀".repeat(3);
+  const r = recordFromInspect({ ...inspect, Config: { ...inspect.Config, Labels: { note: value } } });
+  assert.equal(r.labels.note, "a".repeat(MAX_LABEL_VALUE_CHARS - 1));
+  assert.equal(new TextDecoder().decode(new TextEncoder().encode(r.labels.note)), r.labels.note, "no lone surrogate");
 });
 
 Deno.test("healthFromStatus() reads the health a container list shows in Status", () => {

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { ContainerRegistry, parseDockerTime } from "../../lib/container_registry.ts";
-import { ContainerTracker } from "../../lib/container_tracker.ts";
+import { ContainerTracker, type TrackerOptions } from "../../lib/container_tracker.ts";
 import type { ContainerInspect, DockerApi } from "../../lib/docker_api.ts";
 import { DockerApiError } from "../../lib/docker_errors.ts";
-import type { ContainerEvent, EventStreamItem } from "../../lib/docker_events.ts";
+import { type ContainerEvent, type EventStreamItem, FOLLOWED_ACTIONS } from "../../lib/docker_events.ts";
 import { ExporterStats } from "../../lib/exporter_stats.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { fakeContainer } from "../support/fake_engine.ts";
@@ -34,7 +34,8 @@ class EventQueue {
   }
 }
 
-function setup() {
+/** `options` replace the tracker's defaults here. */
+function setup(options: Partial<TrackerOptions> = {}) {
   let clock = 1_000_000;
   const containers = new Map<string, ContainerInspect>();
   const calls: string[] = [];
@@ -86,6 +87,7 @@ function setup() {
     now: () => clock,
     refreshIntervalMs: 3_600_000,
     staleAfterMs: 30_000,
+    ...options,
   });
   const controller = new AbortController();
   const send = (id: string, action: string, attributes: Record<string, string> = {}) =>
@@ -369,6 +371,25 @@ Deno.test("a destroy drops the inspect still waiting for its container, so churn
     await t.settle();
     assert.equal(t.calls.length, 8, "only the inspects already under way (8 at once) ran");
     assert.deepEqual(ids.filter((id) => t.registry.has(id)), []);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("actions the exporter does not follow are counted as other, not as a series each", async () => {
+  const t = setup();
+  t.containers.set(A, fakeContainer(A, "web"));
+  const stop = await t.start();
+  try {
+    // An engine or proxy that makes up actions: each name would be a docker_exporter_events_total series for good.
+    for (let i = 0; i < 3000; i++) t.send(A, `made-up-${i}`);
+    for (const action of FOLLOWED_ACTIONS) t.send(A, action);
+    const deadline = Date.now() + 10_000;
+    while (t.stats.eventsByAction.get("remove") !== 1 && Date.now() < deadline) await t.settle();
+    assert.deepEqual(
+      Object.fromEntries(t.stats.eventsByAction),
+      Object.fromEntries([["other", 3000], ...FOLLOWED_ACTIONS.map((action) => [action, 1])]),
+    );
   } finally {
     await stop();
   }

@@ -112,6 +112,35 @@ Deno.test("a list cut short, or whose connection closes, fails instead of return
   });
 });
 
+Deno.test("a list that never ends is refused once it has more than 100,000 entries, and its connection closed", async () => {
+  const endless: FakeAnswer = { status: 200, endless: { start: "[", repeat: '{"Id":"a"},' } };
+  // A generous timeout: the list must be refused for its length, long before it.
+  await withEngine([endless], async (api, engine) => {
+    await assert.rejects(api.listContainers(), (error: Error & { status?: number; operation?: string }) => {
+      assert.equal(error.name, "DockerApiError");
+      assert.equal(error.operation, "list");
+      assert.match(error.message, /^Docker answered list with more than 100000 entries: "\[\{\\"Id\\":\\"a\\"\},/);
+      assert.equal(error.status, 200, "the engine answered");
+      return true;
+    });
+    for (let i = 0; i < 500 && engine.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(engine.openConnections, 0);
+  }, 60_000);
+});
+
+Deno.test("a list that never ends is refused once it has sent more than 256 MiB, however few its entries", async () => {
+  // Entries of 64 KiB: 256 MiB of them is 4,096 entries, far below the entry limit.
+  const entry = JSON.stringify({ Id: "a", Labels: { blob: "x".repeat(64 * 1024) } }) + ",";
+  await withEngine([{ status: 200, endless: { start: "[", repeat: entry } }], async (api) => {
+    await assert.rejects(api.listContainers(), (error: Error & { status?: number; operation?: string }) => {
+      assert.equal(error.operation, "list");
+      assert.match(error.message, /^Docker answered list with more than 268435456 bytes: /);
+      assert.equal(error.status, 200, "the engine answered");
+      return true;
+    });
+  }, 60_000);
+});
+
 Deno.test("a list that stops coming is aborted at the timeout, and its connection closed", async () => {
   const wire = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
     'c\r\n[{"Id":"a"},\r\n';

@@ -23,6 +23,8 @@ interface SocketCall {
   /** The request path for `id` (already encoded), under API 1.41. */
   path(id: string): string;
   answer: Record<string, unknown>;
+  /** The answer about container `id`. */
+  about(id: string): Record<string, unknown>;
   /** An answer of more than `bytes` bytes, as many labels or block devices make one. */
   large(bytes: number): Record<string, unknown>;
   /** How the call refuses a JSON array. */
@@ -38,6 +40,7 @@ const CALLS: SocketCall[] = [
     call: (api, id) => api.inspectContainer(id),
     path: (id) => `/v1.41/containers/${id}/json`,
     answer: INSPECT,
+    about: (id) => fakeContainer(id, "web") as unknown as Record<string, unknown>,
     large: (bytes) => ({
       ...INSPECT,
       Config: { Image: "busybox:test", Labels: { "com.example.blob": "x".repeat(bytes) } },
@@ -49,6 +52,7 @@ const CALLS: SocketCall[] = [
     call: (api, id) => api.containerStats(id),
     path: (id) => `/v1.41/containers/${id}/stats?stream=false&one-shot=true`,
     answer: STATS,
+    about: (id) => ({ ...STATS, id }),
     large: (bytes) => ({
       ...STATS,
       networks: Object.fromEntries(
@@ -209,6 +213,13 @@ for (const { operation, call, path, answer, large, refusesArray } of CALLS) {
   });
 }
 
+Deno.test("stats: an answer without an id, as some engines send, is taken as it is", async () => {
+  const { id: _, ...withoutId } = STATS;
+  await withEngine("stats", [{ status: 200, body: withoutId }], async (api) => {
+    assert.deepEqual(await api.containerStats("c0ffee"), withoutId);
+  });
+});
+
 Deno.test("stats: an answer over 1 MiB is refused once that much has come, not read to its end", async () => {
   const huge = new Uint8Array(8 * 1024 * 1024).fill(0x20);
   await withEngine("stats", [{ status: 200, raw: huge, keepOpen: true }], async (api) => {
@@ -271,7 +282,7 @@ for (const { operation, call } of CALLS) {
   });
 }
 
-for (const { operation, call, answer } of CALLS) {
+for (const { operation, call, answer, about } of CALLS) {
   Deno.test(`${operation}: calls in a row share one keep-alive connection, as dockerd keeps it open`, async () => {
     const json = JSON.stringify(answer);
     const answers: FakeAnswer[] = [
@@ -323,6 +334,49 @@ for (const { operation, call, answer } of CALLS) {
       await call(api, "c0ffee").catch(() => {}); // `{}` is not a container for inspect; either way it was read whole
       assert.deepEqual(await call(api, "c0ffee"), answer);
       assert.equal(engine.acceptedConnections, 3, "neither connection was reused after the bytes past its answer");
+    });
+  });
+
+  Deno.test(`${operation}: a kept connection on which bytes arrive while it waits is closed, not read by the next call`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [{ status: 200, raw: json, keepOpen: true }, {
+      status: 200,
+      raw: json,
+      keepOpen: true,
+    }];
+    await withEngine(operation, answers, async (api, engine) => {
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      // A whole answer no request asked for: a call that read it would take it for its own.
+      const stray = JSON.stringify(about("bad"));
+      await engine.sendToIdleConnections(`HTTP/1.1 200 OK\r\nContent-Length: ${stray.length}\r\n\r\n${stray}`);
+      for (let i = 0; i < 500 && engine.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(engine.openConnections, 0, "the connection the bytes came on was closed while it waited");
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 2);
+    });
+  });
+
+  Deno.test(`${operation}: an answer about another container is refused, and its connection not reused`, async () => {
+    const json = JSON.stringify(answer);
+    const answers: FakeAnswer[] = [
+      { status: 200, raw: JSON.stringify(about("bad")), keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+      { status: 200, raw: json, keepOpen: true },
+    ];
+    await withEngine(operation, answers, async (api, engine) => {
+      await assert.rejects(call(api, "c0ffee"), {
+        name: "DockerApiError",
+        operation,
+        status: 200,
+        message: new RegExp(
+          `^Docker answered ${operation} with another container's answer \\(asked for "c0ffee"\\): "bad`,
+        ),
+      });
+      assert.deepEqual(await call(api, "c0ffee"), answer);
+      assert.equal(engine.acceptedConnections, 2, "the connection that brought another container's answer was closed");
+      // Asked by a prefix of its id, the engine answers with the full id: that is the container asked for.
+      assert.deepEqual(await call(api, "c0f"), answer);
+      assert.equal(engine.acceptedConnections, 2);
     });
   });
 

@@ -7,6 +7,7 @@ import {
   containerFamilies,
   ContainerLines,
   engineFamilies,
+  exportedLabel,
   exporterFamilies,
   globMatches,
   labelKeyMatcher,
@@ -228,6 +229,41 @@ Deno.test("containerFamilies() fills compose labels from podman-compose's io.pod
   });
   const info = familyNamed(containerFamilies([onlyPodman], () => false), "docker_container_info").samples[0];
   assert.deepEqual([labelsOf(info).compose_project, labelsOf(info).compose_service], ["shop", "db"]);
+});
+
+Deno.test("exportedLabel() accepts the Compose labels, their podman-compose twins and the selected labels only", () => {
+  const exported = exportedLabel(labelKeyMatcher(["com.example.*"]));
+  for (const suffix of ["config-hash", "project", "service", "project.working_dir", "version"]) {
+    assert.ok(exported(`${COMPOSE}.${suffix}`), suffix);
+    assert.ok(exported(`io.podman.compose.${suffix}`), `podman ${suffix}`);
+  }
+  assert.ok(exported("com.example.team"));
+  assert.ok(!exported("unselected.label"));
+  assert.ok(!exported("PODMAN_SYSTEMD_UNIT"));
+  assert.ok(!exported(`${COMPOSE}.unknown`));
+  assert.ok(!exportedLabel(() => false)("com.example.team"));
+});
+
+Deno.test("containerFamilies() writes the same text from records that keep only the labels exportedLabel() accepts", () => {
+  const podman = record("p0dc0de1", {
+    labels: {
+      "io.podman.compose.config-hash": "9d1c",
+      "io.podman.compose.project": "shop",
+      "io.podman.compose.service": "db",
+      "io.podman.compose.version": "1.2.0",
+      "PODMAN_SYSTEMD_UNIT": "podman-compose@shop.service",
+    },
+  });
+  for (const globs of [[], ["com.example.*", "team"], ["*"]]) {
+    const matches = labelKeyMatcher(globs);
+    const exported = exportedLabel(matches);
+    const all = [...RECORDS, podman];
+    const kept = all.map((r) => ({
+      ...r,
+      labels: Object.fromEntries(Object.entries(r.labels).filter(([key]) => exported(key))),
+    }));
+    assert.equal(formatText(containerFamilies(kept, matches)), formatText(containerFamilies(all, matches)), `${globs}`);
+  }
 });
 
 Deno.test("composeLabel() prefers Docker Compose's label, even an empty one, over podman-compose's", () => {
