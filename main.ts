@@ -2,17 +2,21 @@
  * The Docker exporter: wires configuration, Docker access, the container registry, the tracker
  * and the HTTP server, and handles signals. The only module with side effects at load.
  */
-import { ConfigError, ENV_PERMISSION, helpText, hostPort, parseConfig } from "./lib/config.ts";
-import { createLogger } from "./lib/logger.ts";
-import { createProcessReader } from "./lib/process_metrics.ts";
+import {
+  bcryptCost,
+  ConfigError,
+  ENV_PERMISSION,
+  helpText,
+  hostPort,
+  loadWebConfig,
+  parseConfig,
+} from "./lib/config/mod.ts";
+import { createLogger, VERSION } from "./lib/shared/mod.ts";
+import { createProcessReader } from "./lib/metrics/mod.ts";
 import { buildExporter } from "./lib/exporter.ts";
-import { loadDockerode } from "./lib/dockerode_loader.ts";
-import { withBasicAuth } from "./lib/basic_auth.ts";
-import { startBcryptWorker } from "./lib/bcrypt_worker.ts";
-import { ExporterStats } from "./lib/exporter_stats.ts";
-import { bcryptCost, loadWebConfig } from "./lib/web_config.ts";
-import { VERSION } from "./lib/version.ts";
-import { type HttpServer, serveHttp } from "./lib/http_server.ts";
+import { loadDockerode } from "./lib/docker/mod.ts";
+import { type HttpServer, serveHttp, startBcryptWorker, withBasicAuth } from "./lib/http/mod.ts";
+import { ExporterStats } from "./lib/engine/mod.ts";
 
 /** How long shutdown waits for in-flight work before giving up. */
 const SHUTDOWN_GRACE_MS = 3_000;

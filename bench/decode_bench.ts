@@ -4,10 +4,10 @@
  * decoding a 10,000-container list an entry at a time, against one `JSON.parse` of the whole.
  * Run with `deno task bench` or `deno bench --allow-read bench/decode_bench.ts`.
  */
-import { ChunkedDecoder } from "../lib/chunked_decoder.ts";
-import { parseContainerEvent } from "../lib/docker_events.ts";
-import { JsonStreamDecoder } from "../lib/json_stream.ts";
-import { JsonArrayDecoder } from "../lib/json_array_stream.ts";
+import { ChunkedDecoder } from "../lib/docker/wire/chunked_decoder.ts";
+import { parseContainerEvent } from "../lib/docker/events.ts";
+import { JsonStreamDecoder } from "../lib/docker/wire/json_stream.ts";
+import { JsonArrayDecoder } from "../lib/docker/wire/json_array_stream.ts";
 import { pieces, restartBurstStream, syntheticContainers } from "./fixtures.ts";
 import { listEntry } from "./synthetic_engine.ts";
 

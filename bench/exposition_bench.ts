@@ -6,12 +6,14 @@
  * the families figure gathers every family's samples at once to time it alone. A scrape's body is read to its end.
  * Run with `deno task bench` or `deno bench --allow-read bench/exposition_bench.ts`.
  */
-import type { ContainerRecord } from "../lib/container_registry.ts";
-import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/exposition.ts";
-import { containerFamilies, ContainerLines, engineFamilies, labelKeyMatcher } from "../lib/metrics.ts";
-import { resourceFamilies } from "../lib/resource_metrics.ts";
-import type { ContainerUsage } from "../lib/resource_usage.ts";
-import { type ScrapeBody, ScrapeCache } from "../lib/scrape_cache.ts";
+import type { ContainerRecord } from "../lib/engine/registry.ts";
+import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/metrics/exposition.ts";
+import { containerFamilies, ContainerLines } from "../lib/metrics/container_families.ts";
+import { engineFamilies } from "../lib/metrics/exporter_families.ts";
+import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import { resourceFamilies } from "../lib/metrics/resource_families.ts";
+import type { ContainerUsage } from "../lib/resources/usage.ts";
+import { type ScrapeBody, ScrapeCache } from "../lib/http/scrape/cache.ts";
 import { BENCH_ENGINE, records, scrapeFamilies, usages } from "./fixtures.ts";
 
 const SIZES = [100, 1_000, 10_000];

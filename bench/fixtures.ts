@@ -2,12 +2,14 @@
  * Inputs for the micro-benchmarks, built from the synthetic engine's documents so that they have the shape
  * and size of real ones: container records, the families of a registry, and a recorded event stream.
  */
-import { type ContainerRecord, recordFromInspect } from "../lib/container_registry.ts";
-import type { ContainerInspect } from "../lib/docker_api.ts";
-import type { MetricFamily } from "../lib/exposition.ts";
-import { ExporterStats } from "../lib/exporter_stats.ts";
-import { containerFamilies, engineFamilies, exporterFamilies, labelKeyMatcher } from "../lib/metrics.ts";
-import type { ContainerUsage } from "../lib/resource_usage.ts";
+import { type ContainerRecord, recordFromInspect } from "../lib/engine/registry.ts";
+import type { ContainerInspect } from "../lib/docker/api.ts";
+import type { MetricFamily } from "../lib/metrics/exposition.ts";
+import { ExporterStats } from "../lib/engine/stats.ts";
+import { containerFamilies } from "../lib/metrics/container_families.ts";
+import { engineFamilies, exporterFamilies } from "../lib/metrics/exporter_families.ts";
+import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import type { ContainerUsage } from "../lib/resources/usage.ts";
 import { eventChunk, inspectDocument, type SyntheticContainer, syntheticContainer } from "./synthetic_engine.ts";
 
 const encoder = new TextEncoder();

@@ -15,11 +15,11 @@
  */
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/config/settings.ts";
 import { buildExporter } from "../lib/exporter.ts";
-import { loadDockerode } from "../lib/dockerode_loader.ts";
-import { silentLogger } from "../lib/logger.ts";
-import { createProcessReader } from "../lib/process_metrics.ts";
+import { loadDockerode } from "../lib/docker/dockerode.ts";
+import { silentLogger } from "../lib/shared/logger.ts";
+import { createProcessReader } from "../lib/metrics/process.ts";
 import { load, sleep } from "./support.ts";
 import { SyntheticEngine } from "./synthetic_engine.ts";
 import { freePort } from "../tests/support/exporter.ts";

@@ -4,10 +4,10 @@
  * coalescing queue that bounds those inspects.
  * Run with `deno task bench` or `deno bench --allow-read bench/registry_bench.ts`.
  */
-import { CoalescingQueue } from "../lib/coalescing_queue.ts";
-import { ContainerRegistry, recordFromInspect } from "../lib/container_registry.ts";
-import { type ContainerEvent, parseContainerEvent } from "../lib/docker_events.ts";
-import { eventEffect } from "../lib/event_effects.ts";
+import { CoalescingQueue } from "../lib/engine/coalescing_queue.ts";
+import { ContainerRegistry, recordFromInspect } from "../lib/engine/registry.ts";
+import { type ContainerEvent, parseContainerEvent } from "../lib/docker/events.ts";
+import { eventEffect } from "../lib/engine/event_effects.ts";
 import { inspects, records, restartBurstStream } from "./fixtures.ts";
 
 const HOUR_MS = 3_600_000;

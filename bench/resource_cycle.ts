@@ -14,14 +14,14 @@
  */
 import { fileURLToPath } from "node:url";
 import { cpuUsage } from "node:process";
-import { DENO_FILE_SYSTEM, openCgroupReader } from "../lib/cgroup_reader.ts";
-import { type ContainerRecord, recordFromInspect } from "../lib/container_registry.ts";
-import { createDockerApi } from "../lib/docker_api.ts";
-import { formatText } from "../lib/exposition.ts";
-import { silentLogger } from "../lib/logger.ts";
-import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "../lib/resource_collector.ts";
-import { resourceFamilies } from "../lib/resource_metrics.ts";
-import { loadDockerode } from "../lib/dockerode_loader.ts";
+import { DENO_FILE_SYSTEM, openCgroupReader } from "../lib/resources/cgroup_reader.ts";
+import { type ContainerRecord, recordFromInspect } from "../lib/engine/registry.ts";
+import { createDockerApi } from "../lib/docker/api.ts";
+import { formatText } from "../lib/metrics/exposition.ts";
+import { silentLogger } from "../lib/shared/logger.ts";
+import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "../lib/resources/collector.ts";
+import { resourceFamilies } from "../lib/metrics/resource_families.ts";
+import { loadDockerode } from "../lib/docker/dockerode.ts";
 import { ContainerScope, ensureTestImage, SLEEP_COMMAND } from "../tests/support/docker.ts";
 import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { DockerProxy } from "./docker_proxy.ts";

@@ -21,16 +21,16 @@
  * `--exporter-flags` adds Deno flags before the start task's (a `--v8-flags` there is overridden by the task's own);
  * `--start-v8-flags` replaces the start task's `--v8-flags` value, to measure without (some of) its memory flags.
  */
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/config/settings.ts";
 import { buildExporter } from "../lib/exporter.ts";
-import { silentLogger } from "../lib/logger.ts";
-import { loadDockerode } from "../lib/dockerode_loader.ts";
-import { createProcessReader } from "../lib/process_metrics.ts";
+import { silentLogger } from "../lib/shared/logger.ts";
+import { loadDockerode } from "../lib/docker/dockerode.ts";
+import { createProcessReader } from "../lib/metrics/process.ts";
 import { get as httpGet } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { checkDocker, ContainerScope, DOCKER_SOCKET, ensureTestImage } from "../tests/support/docker.ts";
-import { concatBytes } from "../lib/bytes.ts";
+import { concatBytes } from "../lib/shared/bytes.ts";
 import { startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { containerIdOf, DockerProxy, type ProxiedRequest } from "./docker_proxy.ts";
 import {
@@ -682,8 +682,8 @@ async function footprintScenario(settings: Settings): Promise<void> {
       `${dir}/dockerode.ts`,
       'import Docker from "dockerode";\nnew Docker({ socketPath: "/nonexistent" });\nsetTimeout(() => {}, 60_000);\n',
     );
-    const loader = new URL("../lib/dockerode_loader.ts", import.meta.url).href;
-    const socketModem = new URL("../lib/socket_modem.ts", import.meta.url).href;
+    const loader = new URL("../lib/docker/dockerode.ts", import.meta.url).href;
+    const socketModem = new URL("../lib/docker/modem.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/dockerode_loader.ts`,
       `import { loadDockerode } from "${loader}";\nimport { SocketModem } from "${socketModem}";\n` +

@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { freePort, REPO_ROOT, startTask, startTaskFlagsFor } from "../tests/support/exporter.ts";
-import { concatBytes } from "../lib/bytes.ts";
+import { concatBytes } from "../lib/shared/bytes.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

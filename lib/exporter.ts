@@ -2,15 +2,19 @@
  * Builds one exporter from its configuration: Docker access, registry, tracker, and the HTTP handler.
  * Nothing happens until `run` is called; main.ts adds the listening socket and signals, tests a fake engine.
  */
-import { DENO_FILE_SYSTEM, type FileSystem, openCgroupReader } from "./cgroup_reader.ts";
-import type { Config } from "./config.ts";
-import { ContainerRegistry } from "./container_registry.ts";
-import { ContainerTracker } from "./container_tracker.ts";
-import { createDockerApi } from "./docker_api.ts";
-import type { DockerodeConstructor } from "./dockerode_loader.ts";
-import { openEventStream } from "./docker_events.ts";
-import { ExporterStats } from "./exporter_stats.ts";
-import type { Logger } from "./logger.ts";
+import {
+  apiSource,
+  cgroupSource,
+  DENO_FILE_SYSTEM,
+  type FileSystem,
+  openCgroupReader,
+  ResourceCollector,
+  resourceTargets,
+} from "./resources/mod.ts";
+import type { Config } from "./config/mod.ts";
+import { ContainerRegistry, ContainerTracker, ExporterStats } from "./engine/mod.ts";
+import { createDockerApi, type DockerodeConstructor, openEventStream } from "./docker/mod.ts";
+import { type Logger, VERSION } from "./shared/mod.ts";
 import {
   containerFamilies,
   ContainerLines,
@@ -18,13 +22,12 @@ import {
   exportedLabel,
   exporterFamilies,
   labelKeyMatcher,
-} from "./metrics.ts";
-import type { ProcessSample } from "./process_metrics.ts";
-import { apiSource, cgroupSource, ResourceCollector, resourceTargets } from "./resource_collector.ts";
-import { resourceCollectorFamilies, resourceFamilies } from "./resource_metrics.ts";
-import { ScrapeCache } from "./scrape_cache.ts";
-import { createHandler } from "./server.ts";
-import { VERSION } from "./version.ts";
+  type ProcessSample,
+  resourceCollectorFamilies,
+  resourceFamilies,
+} from "./metrics/mod.ts";
+import { ScrapeCache } from "./http/scrape/mod.ts";
+import { createHandler } from "./http/mod.ts";
 
 /** How long any single call to the engine may take. */
 export const DOCKER_CALL_TIMEOUT_MS = 10_000;

@@ -4,8 +4,8 @@
  * None of these needs Docker.
  */
 import assert from "node:assert/strict";
-import { SETTINGS } from "../../lib/config.ts";
-import { VERSION } from "../../lib/version.ts";
+import { SETTINGS } from "../../lib/config/settings.ts";
+import { VERSION } from "../../lib/shared/version.ts";
 import { parseSamples, runExporterCommand, sampleValue, startExporter } from "../support/exporter.ts";
 import { waitFor } from "../support/docker.ts";
 
@@ -74,7 +74,7 @@ Deno.test("--help lists every setting with its flag and environment variable", a
   }
 });
 
-Deno.test("--version prints the version from lib/version.ts", async () => {
+Deno.test("--version prints the version from lib/shared/version.ts", async () => {
   const { code, stdout, stderr } = await runExporterCommand(["--version"]);
   assert.equal(code, 0);
   assert.equal(stderr, "");

@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { SETTINGS } from "../../lib/config.ts";
+import { SETTINGS } from "../../lib/config/settings.ts";
 import { ContainerScope, docker, dockerTestsIgnored } from "../support/docker.ts";
 import { type Exporter, freePort, REPO_ROOT, startExporter } from "../support/exporter.ts";
 import { PrometheusServer, type VectorSample } from "../support/prometheus_server.ts";

@@ -3,10 +3,10 @@
  * cannot produce on demand. The exporter is wired exactly as main.ts wires it, minus the listening socket.
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config.ts";
+import { parseConfig } from "../../lib/config/settings.ts";
 import { buildExporter, type Exporter } from "../../lib/exporter.ts";
-import type { Logger } from "../../lib/logger.ts";
-import { loadDockerode } from "../../lib/dockerode_loader.ts";
+import type { Logger } from "../../lib/shared/logger.ts";
+import { loadDockerode } from "../../lib/docker/dockerode.ts";
 import { fakeContainer, FakeEngine } from "../support/fake_engine.ts";
 
 interface Harness {

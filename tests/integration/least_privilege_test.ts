@@ -12,7 +12,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { DockerProxy } from "../../bench/docker_proxy.ts";
-import { ENV_PERMISSION, SETTINGS } from "../../lib/config.ts";
+import { ENV_PERMISSION, SETTINGS } from "../../lib/config/settings.ts";
 import {
   ContainerScope,
   docker,

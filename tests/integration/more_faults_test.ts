@@ -9,12 +9,12 @@
  * test runs it as a subprocess with the start task's permissions, so that its memory is a real process's.
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config.ts";
-import { FOLLOWED_ACTIONS } from "../../lib/docker_events.ts";
-import { eventEffect } from "../../lib/event_effects.ts";
+import { parseConfig } from "../../lib/config/settings.ts";
+import { FOLLOWED_ACTIONS } from "../../lib/docker/events.ts";
+import { eventEffect } from "../../lib/engine/event_effects.ts";
 import { buildExporter, type Exporter } from "../../lib/exporter.ts";
-import type { Logger } from "../../lib/logger.ts";
-import { loadDockerode } from "../../lib/dockerode_loader.ts";
+import type { Logger } from "../../lib/shared/logger.ts";
+import { loadDockerode } from "../../lib/docker/dockerode.ts";
 import { startBenchExporter } from "../../bench/support.ts";
 import { runCommand, waitFor } from "../support/docker.ts";
 import { findSamples, type ParsedSample, parseSamples, sampleValue } from "../support/exporter.ts";

@@ -12,8 +12,8 @@
  */
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { createDockerApi } from "../../lib/docker_api.ts";
-import { loadDockerode } from "../../lib/dockerode_loader.ts";
+import { createDockerApi } from "../../lib/docker/api.ts";
+import { loadDockerode } from "../../lib/docker/dockerode.ts";
 import { ContainerScope, docker, dockerTestsIgnored, ensureTestImage, waitFor } from "../support/docker.ts";
 import {
   Exporter,

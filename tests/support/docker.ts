@@ -7,7 +7,7 @@
  * Test files register their Docker tests with `ignore: await dockerTestsIgnored("name_test.ts")`, so that
  * without an engine they show as ignored, after one console message saying why.
  */
-import { concatBytes } from "../../lib/bytes.ts";
+import { concatBytes } from "../../lib/shared/bytes.ts";
 
 /** The socket the exporter's `start` task is allowed to use, and so the one these tests drive. */
 export const DOCKER_SOCKET = "/var/run/docker.sock";

@@ -2,9 +2,9 @@
  * The recorded `/events` response in tests/testdata/events_stream.http (made by record_docker_fixtures.ts),
  * and helpers to feed bytes through the decoders in pieces.
  */
-import { ChunkedDecoder } from "../../lib/chunked_decoder.ts";
-import { parseResponseHead } from "../../lib/docker_socket.ts";
-import { JsonStreamDecoder, type JsonStreamItem } from "../../lib/json_stream.ts";
+import { ChunkedDecoder } from "../../lib/docker/wire/chunked_decoder.ts";
+import { parseResponseHead } from "../../lib/docker/socket.ts";
+import { JsonStreamDecoder, type JsonStreamItem } from "../../lib/docker/wire/json_stream.ts";
 
 /** The label value the recorded container carried: 2-, 3- and 4-byte UTF-8 characters. */
 export const MULTIBYTE_NOTE = "héllo✓€😀";

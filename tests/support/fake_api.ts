@@ -1,6 +1,6 @@
 /** A `DockerApi` on a fresh fake engine, for tests of the calls the exporter makes. */
-import { createDockerApi, type DockerApi } from "../../lib/docker_api.ts";
-import type { DockerodeConstructor } from "../../lib/dockerode_loader.ts";
+import { createDockerApi, type DockerApi } from "../../lib/docker/api.ts";
+import type { DockerodeConstructor } from "../../lib/docker/dockerode.ts";
 import { type FakeAnswer, FakeEngine } from "./fake_engine.ts";
 
 /** The operations whose answers a fake engine can be told to replace. */

@@ -3,7 +3,7 @@
  * an event stream cut mid-chunk, garbage JSON, HTTP errors, a hung call, an engine that vanishes.
  * It speaks just enough HTTP/1.1 for dockerode and the exporter's own event reader.
  */
-import { concatBytes } from "../../lib/bytes.ts";
+import { concatBytes } from "../../lib/shared/bytes.ts";
 
 /** A container as the fake engine stores it: the inspect document. */
 export interface FakeContainer {

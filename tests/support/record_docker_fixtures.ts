@@ -13,8 +13,8 @@
  * removed again. A new recording has new ids, names and times: update the values the unit tests pin
  * (container_registry_test.ts, docker_events_test.ts) when replacing the files.
  */
-import { encodeGetRequest } from "../../lib/docker_socket.ts";
-import { eventsPath } from "../../lib/docker_events.ts";
+import { encodeGetRequest } from "../../lib/docker/socket.ts";
+import { eventsPath } from "../../lib/docker/events.ts";
 import { docker, DOCKER_SOCKET, ensureTestImage, waitFor } from "./docker.ts";
 import { MULTIBYTE_NOTE } from "./events_recording.ts";
 

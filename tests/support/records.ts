@@ -1,5 +1,5 @@
 /** A container record with fixed, plausible defaults, for tests that build families from records. */
-import type { ContainerRecord } from "../../lib/container_registry.ts";
+import type { ContainerRecord } from "../../lib/engine/registry.ts";
 
 /** A running busybox container named after its id; `changes` override any field. */
 export function containerRecord(id: string, changes: Partial<ContainerRecord> = {}): ContainerRecord {

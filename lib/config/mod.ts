@@ -1,0 +1,10 @@
+/**
+ * The settings: one table of every setting with its default, help and parser, read from flags and the
+ * environment; and the web config file (TLS and basic auth) with the files it names.
+ *
+ * May import `docker/` (the endpoint), `resources/` (the modes) and `shared/` (log levels).
+ * @module
+ */
+export { ConfigError, ENV_PERMISSION, helpText, hostPort, parseConfig } from "./settings.ts";
+export type { Config } from "./settings.ts";
+export { bcryptCost, loadWebConfig } from "./web_config.ts";

@@ -1,0 +1,11 @@
+/**
+ * The bottom layer: structured logging and its rate-limited line, byte helpers, the release version.
+ *
+ * Imports nothing of the exporter.
+ * @module
+ */
+export { concatBytes } from "./bytes.ts";
+export { RateLimitedLog } from "./log_limiter.ts";
+export { createLogger, LOG_LEVELS } from "./logger.ts";
+export type { Logger, LogLevel } from "./logger.ts";
+export { VERSION } from "./version.ts";
