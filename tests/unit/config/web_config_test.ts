@@ -201,7 +201,7 @@ const KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY--
 const TLS = Object.fromEntries(
   ["server.pem", "server.key", "other.key", "encrypted.key", "encrypted-legacy.key", "ed448.key"].map((name) => [
     name,
-    Deno.readTextFileSync(new URL(`../testdata/tls/${name}`, import.meta.url)),
+    Deno.readTextFileSync(new URL(`../../testdata/tls/${name}`, import.meta.url)),
   ]),
 );
 
