@@ -5,6 +5,9 @@
 import { type DockerEndpoint, parseDockerEndpoint } from "../docker/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "../shared/mod.ts";
 import { RESOURCE_MODES, type ResourceMode } from "../resources/mod.ts";
+import { ConfigError, formatDuration, parseDuration } from "./parsers.ts";
+
+export { ConfigError } from "./parsers.ts";
 
 /** The exporter's validated settings. Durations are in milliseconds. */
 export interface Config {
@@ -27,11 +30,6 @@ export interface Config {
   procRoot: string;
   /** The most HTTP connections open at once. */
   maxConnections: number;
-}
-
-/** Thrown for a setting that cannot be used; the message names the setting and what it accepts. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
 }
 
 /** What the command line asked for besides running. */
@@ -118,14 +116,6 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
-const DURATION_UNITS_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
 /** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -143,26 +133,6 @@ export const DEFAULT_STALE_AFTER_MS = 30_000;
 
 /** The environment the exporter reads, as the `start` task grants it: its settings, and the YAML parser's switches. */
 export const ENV_PERMISSION = "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM";
-
-/**
- * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds: units from
- * largest to smallest, each at most once. Returns `undefined` for anything else, and for zero.
- */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text.trim());
-  if (!match || text.trim() === "") return undefined;
-  const units = [DURATION_UNITS_MS.d, DURATION_UNITS_MS.h, DURATION_UNITS_MS.m, DURATION_UNITS_MS.s, 1];
-  const total = units.reduce((sum, unit, i) => sum + Number(match[i + 1] ?? 0) * unit, 0);
-  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
-}
-
-/** Formats milliseconds back into the shortest duration string `parseDuration` accepts. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
 
 /**
  * `host:port` as URLs and Deno's `--allow-net` write it: an IPv6 address goes in brackets.

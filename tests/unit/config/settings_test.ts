@@ -3,12 +3,11 @@ import {
   type Command,
   type Config,
   ConfigError,
-  formatDuration,
   helpText,
   hostPort,
   parseConfig,
-  parseDuration,
 } from "../../../lib/config/settings.ts";
+import { formatDuration, parseDuration } from "../../../lib/config/parsers.ts";
 import { parseDockerEndpoint } from "../../../lib/docker/endpoint.ts";
 
 /** An environment lookup over a fixed table, so no test reads the real process environment. */
