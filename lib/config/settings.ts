@@ -1,10 +1,25 @@
 /**
- * Configuration: environment variables, each overridable by a command-line flag.
+ * Configuration: environment variables, each overridable by a command-line flag. Every setting is one row of
+ * `SETTINGS`, with its variable, flag, default, help and parser; `parseConfig` and `helpText` come from the table.
  * Pure: `parseConfig(args, env)` never reads the process environment itself.
  */
 import { type DockerEndpoint, parseDockerEndpoint } from "../docker/mod.ts";
 import { LOG_LEVELS, type LogLevel } from "../shared/mod.ts";
 import { RESOURCE_MODES, type ResourceMode } from "../resources/mod.ts";
+import {
+  absoluteDirectory,
+  ConfigError,
+  duration,
+  formatDuration,
+  integerIn,
+  oneOf,
+  optional,
+  type Parser,
+  refuse,
+  timerDuration,
+} from "./parsers.ts";
+
+export { ConfigError } from "./parsers.ts";
 
 /** The exporter's validated settings. Durations are in milliseconds. */
 export interface Config {
@@ -29,11 +44,6 @@ export interface Config {
   maxConnections: number;
 }
 
-/** Thrown for a setting that cannot be used; the message names the setting and what it accepts. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 /** What the command line asked for besides running. */
 export type Command =
   | { kind: "run"; config: Config }
@@ -41,93 +51,22 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" };
 
-interface Setting {
+/** What the rows of `SETTINGS` fill: a `Config` whose stale period may be unset, for `parseConfig` to settle. */
+type Parsed = Omit<Config, "staleAfterMs"> & { staleAfterMs: number | undefined };
+
+/** One setting: where it is read from, what `--help` says of it, and how its text becomes the `Config` field. */
+interface Setting<K extends keyof Parsed> {
   env: string;
   flag: string;
+  /** The text used when neither the flag nor the variable is set; it goes through `parse` like any other. */
   default: string;
   help: string;
+  field: K;
+  parse: Parser<Parsed[K]>;
 }
 
-/** Every setting, in the order `--help` lists them. */
-export const SETTINGS: readonly Setting[] = [
-  { env: "EXPORTER_PORT", flag: "--port", default: "8000", help: "TCP port to serve /metrics on (1-65535)" },
-  { env: "EXPORTER_HOST", flag: "--host", default: "0.0.0.0", help: "address to listen on" },
-  {
-    env: "DOCKER_HOST",
-    flag: "--docker-host",
-    default: "unix:///var/run/docker.sock",
-    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port",
-  },
-  {
-    env: "EXPORTER_REFRESH_INTERVAL",
-    flag: "--refresh-interval",
-    default: "15s",
-    help: "how often to reconcile with a full container list (at least 1s; e.g. 15s, 2m)",
-  },
-  {
-    env: "EXPORTER_STALE_AFTER",
-    flag: "--stale-after",
-    // Empty: follows the refresh interval (see parseConfig).
-    default: "",
-    help: "drop a container not observed for this long; must exceed the refresh interval (unset: 30s, or twice " +
-      "the refresh interval when that is longer)",
-  },
-  { env: "EXPORTER_LOG_LEVEL", flag: "--log-level", default: "info", help: "debug, info, warn or error" },
-  {
-    env: "EXPORTER_CONTAINER_LABELS",
-    flag: "--container-labels",
-    default: "",
-    help: "comma-separated container label keys (globs: com.example.*) to add to docker_container_info",
-  },
-  {
-    env: "EXPORTER_WEB_CONFIG_FILE",
-    flag: "--web.config.file",
-    default: "",
-    help: "YAML file enabling TLS and/or basic auth (exporter-toolkit format)",
-  },
-  {
-    env: "EXPORTER_RESOURCE_METRICS",
-    flag: "--resource-metrics",
-    default: "auto",
-    help: "per-container CPU, memory, network, block I/O and threads: auto (cgroup files when readable and the " +
-      "engine is on this host, else the engine's stats API), cgroup, api or off",
-  },
-  {
-    env: "EXPORTER_RESOURCE_INTERVAL",
-    flag: "--resource-interval",
-    default: "15s",
-    help: "how often to collect resource metrics, in the background (at least 1s)",
-  },
-  {
-    env: "EXPORTER_CGROUP_ROOT",
-    flag: "--cgroup-root",
-    default: "/sys/fs/cgroup",
-    help: "where the host's /sys/fs/cgroup is mounted (resource metrics from cgroup files)",
-  },
-  {
-    env: "EXPORTER_PROC_ROOT",
-    flag: "--proc-root",
-    default: "/proc",
-    help: "where the host's /proc is mounted (network counters, block device names)",
-  },
-  {
-    env: "EXPORTER_MAX_CONNECTIONS",
-    flag: "--max-connections",
-    default: "128",
-    help: "most HTTP connections open at once; keep it well below the open-files limit (ulimit -n)",
-  },
-];
-
-const DURATION_UNITS_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Any row of the table: the field names the row, and the parser must give that field's type. */
+type AnySetting = { [K in keyof Parsed]: Setting<K> }[keyof Parsed];
 
 /**
  * The shortest refresh and resource interval: each refresh lists every container, and each collection reads every
@@ -144,25 +83,136 @@ export const DEFAULT_STALE_AFTER_MS = 30_000;
 /** The environment the exporter reads, as the `start` task grants it: its settings, and the YAML parser's switches. */
 export const ENV_PERMISSION = "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM";
 
-/**
- * Parses a Prometheus-style duration such as `500ms`, `15s`, `2m` or `1h30m` into milliseconds: units from
- * largest to smallest, each at most once. Returns `undefined` for anything else, and for zero.
- */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text.trim());
-  if (!match || text.trim() === "") return undefined;
-  const units = [DURATION_UNITS_MS.d, DURATION_UNITS_MS.h, DURATION_UNITS_MS.m, DURATION_UNITS_MS.s, 1];
-  const total = units.reduce((sum, unit, i) => sum + Number(match[i + 1] ?? 0) * unit, 0);
-  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
-}
+/** The refresh and resource intervals: what a timer can hold, and no less than `MIN_INTERVAL_MS`. */
+const interval = timerDuration(MIN_INTERVAL_MS, "the event stream brings changes at once");
 
-/** Formats milliseconds back into the shortest duration string `parseDuration` accepts. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
+/** Every setting, in the order `--help` lists them and `parseConfig` reads them. */
+export const SETTINGS: readonly AnySetting[] = [
+  {
+    env: "EXPORTER_PORT",
+    flag: "--port",
+    default: "8000",
+    help: "TCP port to serve /metrics on (1-65535)",
+    field: "port",
+    parse: integerIn("a port", 1, 65535),
+  },
+  {
+    env: "EXPORTER_HOST",
+    flag: "--host",
+    default: "0.0.0.0",
+    help: "address to listen on",
+    field: "host",
+    parse: (value, source) => {
+      if (/^[A-Za-z0-9.:\-\[\]]+$/.test(value)) return value;
+      throw refuse(source, value, "is not a listen address; use an IP or host name such as 0.0.0.0");
+    },
+  },
+  {
+    env: "DOCKER_HOST",
+    flag: "--docker-host",
+    default: "unix:///var/run/docker.sock",
+    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port",
+    field: "docker",
+    parse: (value, source) => {
+      const endpoint = parseDockerEndpoint(value.trim());
+      if (endpoint) return endpoint;
+      throw refuse(source, value, "is not a Docker address; use unix:///path/to/docker.sock or tcp://host:port");
+    },
+  },
+  {
+    env: "EXPORTER_REFRESH_INTERVAL",
+    flag: "--refresh-interval",
+    default: "15s",
+    help: "how often to reconcile with a full container list (at least 1s; e.g. 15s, 2m)",
+    field: "refreshIntervalMs",
+    parse: interval,
+  },
+  {
+    env: "EXPORTER_STALE_AFTER",
+    flag: "--stale-after",
+    default: "",
+    help: "drop a container not observed for this long; must exceed the refresh interval (unset: 30s, or twice " +
+      "the refresh interval when that is longer)",
+    field: "staleAfterMs",
+    // Unset, parseConfig derives it from the refresh interval.
+    parse: optional(duration),
+  },
+  {
+    env: "EXPORTER_LOG_LEVEL",
+    flag: "--log-level",
+    default: "info",
+    help: "debug, info, warn or error",
+    field: "logLevel",
+    parse: oneOf("a log level", LOG_LEVELS),
+  },
+  {
+    env: "EXPORTER_CONTAINER_LABELS",
+    flag: "--container-labels",
+    default: "",
+    help: "comma-separated container label keys (globs: com.example.*) to add to docker_container_info",
+    field: "containerLabels",
+    parse: (value, source) => {
+      const keys = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      const bad = keys.find((key) => !/^[A-Za-z0-9_.\-/*?]+$/.test(key));
+      if (bad === undefined) return keys;
+      throw new ConfigError(
+        `${source} has ${
+          JSON.stringify(bad)
+        }, which is not a label key; use comma-separated keys of letters, digits, . _ - / with * and ? as globs`,
+      );
+    },
+  },
+  {
+    env: "EXPORTER_WEB_CONFIG_FILE",
+    flag: "--web.config.file",
+    default: "",
+    help: "YAML file enabling TLS and/or basic auth (exporter-toolkit format)",
+    field: "webConfigFile",
+    // Read and checked by loadWebConfig, which main.ts calls when it is set.
+    parse: (value) => value.trim(),
+  },
+  {
+    env: "EXPORTER_RESOURCE_METRICS",
+    flag: "--resource-metrics",
+    default: "auto",
+    help: "per-container CPU, memory, network, block I/O and threads: auto (cgroup files when readable and the " +
+      "engine is on this host, else the engine's stats API), cgroup, api or off",
+    field: "resourceMetrics",
+    parse: oneOf("a resource metrics source", RESOURCE_MODES),
+  },
+  {
+    env: "EXPORTER_RESOURCE_INTERVAL",
+    flag: "--resource-interval",
+    default: "15s",
+    help: "how often to collect resource metrics, in the background (at least 1s)",
+    field: "resourceIntervalMs",
+    parse: interval,
+  },
+  {
+    env: "EXPORTER_CGROUP_ROOT",
+    flag: "--cgroup-root",
+    default: "/sys/fs/cgroup",
+    help: "where the host's /sys/fs/cgroup is mounted (resource metrics from cgroup files)",
+    field: "cgroupRoot",
+    parse: absoluteDirectory("/sys/fs/cgroup"),
+  },
+  {
+    env: "EXPORTER_PROC_ROOT",
+    flag: "--proc-root",
+    default: "/proc",
+    help: "where the host's /proc is mounted (network counters, block device names)",
+    field: "procRoot",
+    parse: absoluteDirectory("/proc"),
+  },
+  {
+    env: "EXPORTER_MAX_CONNECTIONS",
+    flag: "--max-connections",
+    default: "128",
+    help: "most HTTP connections open at once; keep it well below the open-files limit (ulimit -n)",
+    field: "maxConnections",
+    parse: integerIn("a connection limit", 1, MAX_CONNECTIONS_LIMIT),
+  },
+];
 
 /**
  * `host:port` as URLs and Deno's `--allow-net` write it: an IPv6 address goes in brackets.
@@ -174,11 +224,42 @@ export function hostPort(host: string, port: number): string {
 
 /**
  * Reads the command line and environment into a `Command`.
- * Flags win over environment variables; `--flag value` and `--flag=value` both work.
+ * Flags win over environment variables; `--flag value` and `--flag=value` both work. An empty variable is unset.
  * @throws ConfigError naming the bad setting and what it accepts.
  */
 export function parseConfig(args: readonly string[], env: (name: string) => string | undefined): Command {
-  const fromFlags = new Map<string, string>();
+  const line = readArgs(args);
+  if (line.kind === "help" || line.kind === "version") return line;
+
+  const parsed: Partial<Record<keyof Parsed, unknown>> = {};
+  const source = new Map<keyof Parsed, string>();
+  for (const setting of SETTINGS) {
+    const flagged = line.flags.get(setting.flag);
+    const from = flagged === undefined ? setting.env : setting.flag;
+    parsed[setting.field] = setting.parse(flagged ?? (env(setting.env) || setting.default), from);
+    source.set(setting.field, from);
+  }
+  const settings = parsed as Parsed;
+
+  const { refreshIntervalMs } = settings;
+  // An unset stale period follows a longer refresh interval, so that raising one does not make the other refuse to
+  // start.
+  const staleAfterMs = settings.staleAfterMs ?? Math.max(DEFAULT_STALE_AFTER_MS, 2 * refreshIntervalMs);
+  if (staleAfterMs <= refreshIntervalMs) {
+    throw new ConfigError(
+      `${source.get("staleAfterMs")}=${formatDuration(staleAfterMs)} must be longer than ${
+        source.get("refreshIntervalMs")
+      }=${formatDuration(refreshIntervalMs)}, or every container would be dropped between refreshes`,
+    );
+  }
+  return { kind: line.kind, config: { ...settings, staleAfterMs } };
+}
+
+/** The command line split into what it asks for and the setting values its flags give, by flag. */
+function readArgs(
+  args: readonly string[],
+): { kind: "help" } | { kind: "version" } | { kind: "run" | "healthcheck"; flags: Map<string, string> } {
+  const flags = new Map<string, string>();
   let healthcheck = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -196,146 +277,9 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
     if (!setting) throw new ConfigError(`Unknown argument ${JSON.stringify(arg)}; see --help`);
     const value = inline ?? args[++i];
     if (value === undefined) throw new ConfigError(`${flag} needs a value: ${setting.help}`);
-    fromFlags.set(setting.env, value);
+    flags.set(flag, value);
   }
-  const raw = (name: string): { value: string; source: string } => {
-    const setting = SETTINGS.find((s) => s.env === name)!;
-    if (fromFlags.has(name)) return { value: fromFlags.get(name)!, source: setting.flag };
-    const fromEnv = env(name);
-    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: name };
-    return { value: setting.default, source: name };
-  };
-
-  const port = raw("EXPORTER_PORT");
-  const portNumber = /^\d{1,5}$/.test(port.value.trim()) ? Number(port.value.trim()) : NaN;
-  if (!(portNumber >= 1 && portNumber <= 65535)) {
-    throw new ConfigError(`${port.source}=${JSON.stringify(port.value)} is not a port; use a number from 1 to 65535`);
-  }
-
-  const host = raw("EXPORTER_HOST");
-  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(host.value)) {
-    throw new ConfigError(
-      `${host.source}=${JSON.stringify(host.value)} is not a listen address; use an IP or host name such as 0.0.0.0`,
-    );
-  }
-
-  const dockerHost = raw("DOCKER_HOST");
-  const docker = parseDockerEndpoint(dockerHost.value.trim());
-  if (!docker) {
-    throw new ConfigError(
-      `${dockerHost.source}=${
-        JSON.stringify(dockerHost.value)
-      } is not a Docker address; use unix:///path/to/docker.sock or tcp://host:port`,
-    );
-  }
-
-  const duration = (name: string): number => {
-    const { value, source } = raw(name);
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      throw new ConfigError(
-        `${source}=${
-          JSON.stringify(value)
-        } is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h30m`,
-      );
-    }
-    return ms;
-  };
-  const interval = (name: string): number => {
-    const ms = duration(name);
-    const { value, source } = raw(name);
-    if (ms > MAX_TIMER_MS) {
-      throw new ConfigError(`${source}=${JSON.stringify(value)} is too long for a timer; use at most 24d`);
-    }
-    if (ms < MIN_INTERVAL_MS) {
-      throw new ConfigError(
-        `${source}=${JSON.stringify(value)} is too short; use at least 1s (the event stream brings changes at once)`,
-      );
-    }
-    return ms;
-  };
-  const refreshIntervalMs = interval("EXPORTER_REFRESH_INTERVAL");
-  // Unset, it follows a longer refresh interval, so that raising one setting does not make the other refuse to start.
-  const staleAfterMs = raw("EXPORTER_STALE_AFTER").value === ""
-    ? Math.max(DEFAULT_STALE_AFTER_MS, 2 * refreshIntervalMs)
-    : duration("EXPORTER_STALE_AFTER");
-  if (staleAfterMs <= refreshIntervalMs) {
-    throw new ConfigError(
-      `${raw("EXPORTER_STALE_AFTER").source}=${formatDuration(staleAfterMs)} must be longer than ${
-        raw("EXPORTER_REFRESH_INTERVAL").source
-      }=${formatDuration(refreshIntervalMs)}, or every container would be dropped between refreshes`,
-    );
-  }
-
-  const level = raw("EXPORTER_LOG_LEVEL");
-  const logLevel = level.value.trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(
-      `${level.source}=${JSON.stringify(level.value)} is not a log level; use ${LOG_LEVELS.join(", ")}`,
-    );
-  }
-
-  const labels = raw("EXPORTER_CONTAINER_LABELS");
-  const containerLabels = labels.value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const badLabel = containerLabels.find((key) => !/^[A-Za-z0-9_.\-/*?]+$/.test(key));
-  if (badLabel !== undefined) {
-    throw new ConfigError(
-      `${labels.source} has ${
-        JSON.stringify(badLabel)
-      }, which is not a label key; use comma-separated keys of letters, digits, . _ - / with * and ? as globs`,
-    );
-  }
-
-  const mode = raw("EXPORTER_RESOURCE_METRICS");
-  const resourceMetrics = mode.value.trim().toLowerCase();
-  if (!(RESOURCE_MODES as readonly string[]).includes(resourceMetrics)) {
-    throw new ConfigError(
-      `${mode.source}=${JSON.stringify(mode.value)} is not a resource metrics source; use ${RESOURCE_MODES.join(", ")}`,
-    );
-  }
-  const resourceIntervalMs = interval("EXPORTER_RESOURCE_INTERVAL");
-  const directory = (name: string, what: string): string => {
-    const { value, source } = raw(name);
-    const path = value.trim();
-    if (!path.startsWith("/")) {
-      throw new ConfigError(
-        `${source}=${JSON.stringify(value)} is not an absolute path; use the directory where the host's ${what} ` +
-          `is mounted, such as /host${what}`,
-      );
-    }
-    return path.length > 1 ? path.replace(/\/+$/, "") : path;
-  };
-  const cgroupRoot = directory("EXPORTER_CGROUP_ROOT", "/sys/fs/cgroup");
-  const procRoot = directory("EXPORTER_PROC_ROOT", "/proc");
-
-  const connections = raw("EXPORTER_MAX_CONNECTIONS");
-  const maxConnections = /^\d{1,6}$/.test(connections.value.trim()) ? Number(connections.value.trim()) : NaN;
-  if (!(maxConnections >= 1 && maxConnections <= MAX_CONNECTIONS_LIMIT)) {
-    throw new ConfigError(
-      `${connections.source}=${
-        JSON.stringify(connections.value)
-      } is not a connection limit; use a number from 1 to ${MAX_CONNECTIONS_LIMIT}`,
-    );
-  }
-
-  return {
-    kind: healthcheck ? "healthcheck" : "run",
-    config: {
-      port: portNumber,
-      host: host.value,
-      docker,
-      refreshIntervalMs,
-      staleAfterMs,
-      logLevel: logLevel as LogLevel,
-      containerLabels,
-      webConfigFile: raw("EXPORTER_WEB_CONFIG_FILE").value.trim(),
-      resourceMetrics: resourceMetrics as ResourceMode,
-      resourceIntervalMs,
-      cgroupRoot,
-      procRoot,
-      maxConnections,
-    },
-  };
+  return { kind: healthcheck ? "healthcheck" : "run", flags };
 }
 
 /** The `--help` text. */

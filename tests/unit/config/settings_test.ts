@@ -3,12 +3,12 @@ import {
   type Command,
   type Config,
   ConfigError,
-  formatDuration,
   helpText,
   hostPort,
   parseConfig,
-  parseDuration,
+  SETTINGS,
 } from "../../../lib/config/settings.ts";
+import { formatDuration, parseDuration } from "../../../lib/config/parsers.ts";
 import { parseDockerEndpoint } from "../../../lib/docker/endpoint.ts";
 
 /** An environment lookup over a fixed table, so no test reads the real process environment. */
@@ -354,4 +354,33 @@ Deno.test("hostPort() writes an IPv6 address in brackets, as URLs and --allow-ne
   assert.equal(hostPort("[::1]", 8000), "[::1]:8000");
   assert.equal(hostPort("0.0.0.0", 8000), "0.0.0.0:8000");
   assert.equal(hostPort("exporter.example", 9417), "exporter.example:9417");
+});
+
+Deno.test("every row of SETTINGS has a flag, a variable, help, a parser and a field of its own, and --help lists it", () => {
+  const lines = helpText("1.0.0").split("\n");
+  for (const setting of SETTINGS) {
+    assert.match(setting.flag, /^--[a-z][a-z.-]*$/, setting.env);
+    assert.match(setting.env, /^(EXPORTER_[A-Z_]+|DOCKER_HOST)$/, setting.flag);
+    assert.ok(setting.help.trim() !== "", `${setting.flag} has no help`);
+    assert.equal(typeof setting.parse, "function", `${setting.flag} has no parser`);
+    const line = lines.find((l) => l.trimStart().startsWith(`${setting.flag} `));
+    assert.ok(line, `--help has no line for ${setting.flag}`);
+    assert.equal(line.trim().split(/\s+/)[1], setting.env);
+    assert.ok(line.includes(setting.help), `the ${setting.flag} line lacks its help`);
+    assert.ok(
+      line.endsWith(`(default ${JSON.stringify(setting.default)})`),
+      `the ${setting.flag} line lacks its default`,
+    );
+  }
+  for (const key of ["flag", "env", "field"] as const) {
+    assert.equal(new Set(SETTINGS.map((s) => s[key])).size, SETTINGS.length, `two rows share a ${key}`);
+  }
+  // Each Config field is filled by exactly one row.
+  assert.deepEqual(SETTINGS.map((s) => s.field).sort(), Object.keys(runConfig([])).sort());
+});
+
+Deno.test("every setting's default passes its own parser", () => {
+  for (const setting of SETTINGS) {
+    assert.doesNotThrow(() => setting.parse(setting.default, setting.env), setting.env);
+  }
 });
