@@ -15,7 +15,7 @@ import { type ContainerEvent, FOLLOWED_ACTIONS, parseContainerEvent } from "../.
 import { eventEffect } from "../../../lib/engine/event_effects.ts";
 
 function testdata(name: string): string {
-  return Deno.readTextFileSync(new URL(`../testdata/${name}`, import.meta.url));
+  return Deno.readTextFileSync(new URL(`../../testdata/${name}`, import.meta.url));
 }
 
 // deno-lint-ignore no-explicit-any
