@@ -176,13 +176,13 @@ export class ConnectionPool {
 }
 
 /**
- * Each connection's read buffer, reused by every call made on it. A stats call waits up to a second for the
- * engine's next sample, long enough for a buffer of its own to be promoted out of V8's young generation: 100
- * calls a collection then left some 800 KiB of dead buffers for the next full garbage collection, which an
- * idle exporter seldom runs. Now each kept connection holds one buffer while idle (at most the pool's `maxIdle`,
- * 8–16 KiB each). Safe because a connection serves one call at a time (the read it keeps pending while it waits in
- * a pool is the first read of its next call, which reads nothing else until that one ends), and reads hand out
- * copies.
+ * Each connection's read buffer, reused by every call made on it, so that a call allocates none. A stats call waits
+ * up to a second for the engine's next sample, long enough for a buffer of its own to be promoted out of V8's young
+ * generation, and dead buffers there wait for the next full garbage collection, which an idle exporter seldom runs
+ * (see bench/RESULTS.md). A kept connection holds its buffer, as large as the largest read made on it, while idle (at
+ * most the pool's `maxIdle` of them). Safe because a connection serves one call at a time (the read it keeps pending
+ * while it waits in a pool is the first read of its next call, which reads nothing else until that one ends), and
+ * reads hand out copies.
  */
 const readBuffers = new WeakMap<Deno.Conn, Uint8Array>();
 
