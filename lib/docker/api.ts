@@ -1,6 +1,6 @@
 /**
  * Read-only Docker Engine API calls: version and info through dockerode; the container list, inspect and stats through
- * its modem (the exporter's own socket reader, `socket_modem.ts`) directly.
+ * its modem (the exporter's own socket reader, `modem.ts`) directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./endpoint.ts";

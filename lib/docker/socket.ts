@@ -1,7 +1,7 @@
 /**
  * Raw HTTP/1.1 over the Docker socket (unix or TCP): the long-lived `/events` stream, which dockerode's buffered JSON
  * helpers do not decode safely; the inspect and stats calls, which cost less CPU this way; and every call dockerode
- * makes, through `socket_modem.ts`.
+ * makes, through `modem.ts`.
  */
 import type { DockerEndpoint } from "./endpoint.ts";
 import { ChunkedDecoder, ChunkedEncodingError } from "./wire/mod.ts";
