@@ -1,6 +1,6 @@
 /**
  * Read-only Docker Engine API calls: version and info through dockerode; the container list, inspect and stats through
- * its modem (the exporter's own socket reader, `socket_modem.ts`) directly.
+ * its modem (the exporter's own socket reader, `modem.ts`) directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./endpoint.ts";
@@ -167,7 +167,7 @@ export function createDockerApi(
 
   async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
-    // alive for the whole timeout: some 10 MB for a burst of 30,000 inspects.
+    // alive for the whole timeout: memory that a burst of inspects adds up (see bench/RESULTS.md).
     const timeoutController = new AbortController();
     const timeout = timeoutController.signal;
     const timer = setTimeout(
@@ -311,8 +311,8 @@ const MAX_LIST_BYTES = 256 * 1024 * 1024;
 
 /**
  * `GET /containers/json?all=1` through the modem, decoded an entry at a time as it arrives and reduced to the fields
- * the exporter reads (dockerode's own listContainers would hold the whole answer, parsed: some 60 MB at 10,000
- * containers). A list that is not an array of entries with ids, or is longer than `MAX_LIST_ENTRIES` entries or
+ * the exporter reads (dockerode's own listContainers would hold the whole answer, parsed; see bench/RESULTS.md). A
+ * list that is not an array of entries with ids, or is longer than `MAX_LIST_ENTRIES` entries or
  * `MAX_LIST_BYTES`, is refused whole, so no container is dropped for it; reading stops at the first fault, so a huge
  * wrong answer is not read to its end.
  */

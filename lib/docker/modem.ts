@@ -1,9 +1,9 @@
 /**
  * dockerode's transport, handed to it as `new Docker({ modem })` (its documented way to replace docker-modem): each
- * call goes out as a GET on the exporter's own HTTP/1.1 reader (`docker_socket.ts`), the one the event stream,
- * inspects and stats use. docker-modem would carry the same calls over node:http, and loading it costs about 5 MiB
- * of resident memory (Deno's node compatibility code) for a few calls a minute. Anything but GET is refused before a
- * byte is sent: the exporter is read-only toward Docker.
+ * call goes out as a GET on the exporter's own HTTP/1.1 reader (`socket.ts`), the one the event stream,
+ * inspects and stats use. docker-modem would carry the same calls over node:http, and loading it costs resident
+ * memory (Deno's node compatibility code; see bench/RESULTS.md) for a few calls a minute. Anything but GET is refused
+ * before a byte is sent: the exporter is read-only toward Docker.
  */
 import type { DockerEndpoint } from "./endpoint.ts";
 import { DockerApiError, unusableAnswer } from "./errors.ts";

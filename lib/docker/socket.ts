@@ -1,7 +1,7 @@
 /**
  * Raw HTTP/1.1 over the Docker socket (unix or TCP): the long-lived `/events` stream, which dockerode's buffered JSON
  * helpers do not decode safely; the inspect and stats calls, which cost less CPU this way; and every call dockerode
- * makes, through `socket_modem.ts`.
+ * makes, through `modem.ts`.
  */
 import type { DockerEndpoint } from "./endpoint.ts";
 import { ChunkedDecoder, ChunkedEncodingError } from "./wire/mod.ts";
@@ -176,13 +176,13 @@ export class ConnectionPool {
 }
 
 /**
- * Each connection's read buffer, reused by every call made on it. A stats call waits up to a second for the
- * engine's next sample, long enough for a buffer of its own to be promoted out of V8's young generation: 100
- * calls a collection then left some 800 KiB of dead buffers for the next full garbage collection, which an
- * idle exporter seldom runs. Now each kept connection holds one buffer while idle (at most the pool's `maxIdle`,
- * 8–16 KiB each). Safe because a connection serves one call at a time (the read it keeps pending while it waits in
- * a pool is the first read of its next call, which reads nothing else until that one ends), and reads hand out
- * copies.
+ * Each connection's read buffer, reused by every call made on it, so that a call allocates none. A stats call waits
+ * up to a second for the engine's next sample, long enough for a buffer of its own to be promoted out of V8's young
+ * generation, and dead buffers there wait for the next full garbage collection, which an idle exporter seldom runs
+ * (see bench/RESULTS.md). A kept connection holds its buffer, as large as the largest read made on it, while idle (at
+ * most the pool's `maxIdle` of them). Safe because a connection serves one call at a time (the read it keeps pending
+ * while it waits in a pool is the first read of its next call, which reads nothing else until that one ends), and
+ * reads hand out copies.
  */
 const readBuffers = new WeakMap<Deno.Conn, Uint8Array>();
 
@@ -282,181 +282,309 @@ export async function openStream(
   return await exchange(await connect(endpoint, options.operation), false, path, options);
 }
 
-/** One request and its answer on `conn`. @throws STALE when `reused` and the engine had already closed it. */
+/**
+ * One request and its answer on `conn`, step by step (see `Exchange`); the head timer runs until the final head.
+ * @throws STALE when `reused` and the engine had already closed it.
+ */
 async function exchange(
   conn: Deno.Conn,
   reused: boolean,
   path: string,
   options: StreamOptions,
 ): Promise<StreamingResponse> {
+  const call = new Exchange(conn, reused, path, options);
+  const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(call.close, options.headTimeoutMs);
+  try {
+    await call.send();
+    const { head, rest } = await call.readHead();
+    clearTimeout(timer);
+    const body = call.body(head, rest);
+    if (head.status < 200 || head.status > 299) throw await call.refusal(head, body);
+    return { head, body, close: call.close, release: call.release };
+  } catch (error) {
+    clearTimeout(timer);
+    call.close();
+    throw error;
+  }
+}
+
+/** How a response's body ends, and whether its connection can take another request after it (RFC 9112 §6). */
+interface BodyFraming {
+  chunked: boolean;
+  /** Without chunks, the body's bytes: none for a status without a body, its Content-Length, else `Infinity`. */
+  length: number;
+  keepAlive: boolean;
+}
+
+/** Reads the framing of the body that follows `head`. */
+function framingOf(head: ResponseHead): BodyFraming {
+  // 1xx, 204 and 304 answers end with their head, whatever their headers say (RFC 9112 §6.3).
+  const bodiless = head.status < 200 || head.status === 204 || head.status === 304;
+  const chunked = !bodiless && /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
+  const declared = head.headers.get("content-length");
+  // Without chunks, a Content-Length ends the body: the engine keeps the connection open after it.
+  const length = bodiless
+    ? 0
+    : !chunked && declared !== undefined && /^\d+$/.test(declared)
+    ? Number(declared)
+    : Infinity;
+  const keepAlive = head.version === "1.1" && head.status !== 101 &&
+    !/\bclose\b/i.test(head.headers.get("connection") ?? "");
+  return { chunked, length, keepAlive };
+}
+
+/**
+ * The state of one request and its answer on a connection, and its steps in the order `exchange` takes them: send
+ * the request, read the head, stream the body, and at its end give the connection back to the pool or close it.
+ */
+class Exchange {
+  readonly #conn: Deno.Conn;
+  readonly #reused: boolean;
+  readonly #path: string;
+  readonly #options: StreamOptions;
   /** Set once the connection is closed, or handed back to the pool: either way it is no longer this call's. */
-  let closed = false;
-  const close = () => {
+  #closed = false;
+  /** The connection's read buffer (see `readBuffers`), `readBytes` long. */
+  readonly #buffer: Uint8Array;
+  /** The read a reused connection kept pending while it waited in the pool: the first read of this call. */
+  #idleRead: Promise<ReadResult> | undefined;
+  /** The bytes read since the last head was parsed: the start of the answer, until its final head is read. */
+  #pending: Uint8Array = new Uint8Array(0);
+  /** Whether the engine keeps the connection open after this answer (`framingOf`). */
+  #keepAlive = false;
+  /** The answer was read to its end, and nothing after it: the connection can take the next request. */
+  #reusable = false;
+
+  /**
+   * Takes `conn` for a call of `GET path`: closes it when `options.signal` aborts.
+   * @throws DockerApiError (cancelled), having closed `conn`, when the signal aborted while it connected.
+   */
+  constructor(conn: Deno.Conn, reused: boolean, path: string, options: StreamOptions) {
+    this.#conn = conn;
+    this.#reused = reused;
+    this.#path = path;
+    this.#options = options;
+    options.signal?.addEventListener("abort", this.close, { once: true });
+    if (options.signal?.aborted) {
+      // Aborted while connecting: the listener came too late to fire, and nothing else would close the connection.
+      this.close();
+      throw new DockerApiError(`${options.operation} was cancelled`, options.operation);
+    }
+    this.#buffer = readBufferFor(conn, options.readBytes ?? 64 * 1024);
+    this.#idleRead = takeIdleRead(conn);
+  }
+
+  /** Closes the connection, unless it is closed or back in the pool already. Bound: a timer and a caller call it. */
+  readonly close = (): void => {
     // A caller may close an answer without reading its body (the tracker, when the list fails after the event
     // stream opened), so the body's own cleanup never runs: the listener would keep the connection and its buffer
     // alive on a signal that lasts as long as the process.
-    options.signal?.removeEventListener("abort", onAbort);
-    if (closed) return;
-    closed = true;
-    closeQuietly(conn);
+    this.#options.signal?.removeEventListener("abort", this.close);
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#conn);
   };
-  const onAbort = () => close();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.signal?.aborted) {
-    // Aborted while connecting: the listener came too late to fire, and nothing else would close the connection.
-    close();
-    throw new DockerApiError(`${options.operation} was cancelled`, options.operation);
-  }
-  const timer = options.headTimeoutMs === undefined ? undefined : setTimeout(close, options.headTimeoutMs);
-  const buffer = readBufferFor(conn, options.readBytes ?? 64 * 1024);
-  /** The read a reused connection kept pending while it waited in the pool: the first read of this call. */
-  let idleRead = takeIdleRead(conn);
-  const read = async (): Promise<Uint8Array | null> => {
+
+  /**
+   * Puts the connection back in the pool when the answer was read to its end with nothing after it and the engine
+   * keeps it open, else closes it (see `StreamingResponse.release`). Bound, as `close`.
+   */
+  readonly release = (): void => {
+    this.#options.signal?.removeEventListener("abort", this.close);
+    if (this.#closed) return;
+    if (this.#reusable && this.#keepAlive && this.#options.pool) {
+      this.#closed = true;
+      this.#options.pool.put(this.#conn);
+    } else this.close();
+  };
+
+  /** Writes the request. @throws STALE for a reused connection the engine closed while it was idle. */
+  async send(): Promise<void> {
     try {
-      if (idleRead) {
-        const result = await idleRead;
-        idleRead = undefined;
-        if ("error" in result) throw result.error;
-        return result.bytes;
-      }
-      const n = await conn.read(buffer);
-      return n === null ? null : buffer.slice(0, n);
+      await this.#conn.write(encodeGetRequest(this.#path));
     } catch (error) {
-      if (closed) return null;
+      if (this.#stale()) throw STALE;
       throw new DockerApiError(
-        `reading from Docker failed: ${(error as Error).message}`,
-        options.operation,
+        `writing to Docker failed: ${(error as Error).message}`,
+        this.#options.operation,
         undefined,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
     }
-  };
-  let pending: Uint8Array = new Uint8Array(0);
-  /** A reused connection the engine closed while it was idle: nothing of an answer came, and not by our doing. */
-  const stale = () => reused && pending.length === 0 && !closed;
-  try {
-    try {
-      await conn.write(encodeGetRequest(path));
-    } catch (error) {
-      if (stale()) throw STALE;
-      throw new DockerApiError(`writing to Docker failed: ${(error as Error).message}`, options.operation, undefined, {
-        cause: error,
-      });
-    }
+  }
+
+  /**
+   * Reads up to the end of the final response head, skipping interim answers; returns it with the bytes of the body
+   * that came with it.
+   * @throws STALE for a reused connection the engine closed while it was idle; DockerApiError for anything else.
+   */
+  async readHead(): Promise<{ head: ResponseHead; rest: Uint8Array }> {
     let parsed: ReturnType<typeof parseResponseHead>;
-    while (!(parsed = parseResponseHead(pending, options.operation)) || isInterim(parsed.head.status)) {
+    while (!(parsed = parseResponseHead(this.#pending, this.#options.operation)) || isInterim(parsed.head.status)) {
       // An interim answer (100 Continue, 103 Early Hints; RFC 9110 §15.2) has no body and comes before the
       // real one. 101 is no interim answer: it switches protocols, which a GET of ours never asks for.
       if (parsed) {
-        pending = pending.subarray(parsed.bodyStart);
+        this.#pending = this.#pending.subarray(parsed.bodyStart);
         continue;
       }
-      let more: Uint8Array | null;
-      try {
-        more = await read();
-      } catch (error) {
-        if (stale()) throw STALE;
-        throw error;
-      }
-      if (more === null) {
-        if (stale()) throw STALE;
-        throw new DockerApiError(
-          closed && !options.signal?.aborted
-            ? `no response from Docker within ${options.headTimeoutMs} ms`
-            : "Docker closed the connection before answering",
-          options.operation,
-        );
-      }
-      pending = concatBytes([pending, more]);
+      const more = await this.#readMoreHead();
+      this.#pending = concatBytes([this.#pending, more]);
     }
-    clearTimeout(timer);
-    const { head, bodyStart } = parsed;
-    // 1xx, 204 and 304 answers end with their head, whatever their headers say (RFC 9112 §6.3).
-    const bodiless = head.status < 200 || head.status === 204 || head.status === 304;
-    const chunked = !bodiless && /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
-    const declared = head.headers.get("content-length");
-    // Without chunks, a Content-Length ends the body: the engine keeps the connection open after it.
-    let left = !chunked && declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : Infinity;
-    if (bodiless) left = 0;
-    const keepAlive = head.version === "1.1" && head.status !== 101 &&
-      !/\bclose\b/i.test(head.headers.get("connection") ?? "");
-    const first = pending.subarray(bodyStart);
-    /** The answer was read to its end, and nothing after it: the connection can take the next request. */
-    let reusable = false;
-    const release = () => {
-      options.signal?.removeEventListener("abort", onAbort);
-      if (closed) return;
-      if (reusable && keepAlive && options.pool) {
-        closed = true;
-        options.pool.put(conn);
-      } else close();
-    };
-    const body = async function* (): AsyncGenerator<Uint8Array> {
-      const decoder = chunked ? new ChunkedDecoder() : undefined;
-      let piece: Uint8Array | null = first;
-      try {
-        while (piece !== null) {
-          if (decoder) {
-            for (const payload of pushChunks(decoder, piece, options.operation)) yield payload;
-            if (decoder.done) {
-              reusable = decoder.extraBytes === 0;
-              return;
-            }
-          } else {
-            const taken = piece.length > left ? piece.subarray(0, left) : piece;
-            left -= taken.length;
-            if (left === 0) reusable = taken.length === piece.length;
-            if (taken.length > 0) yield taken;
-          }
-          if (left === 0) return;
-          piece = await read();
-        }
-        // The engine hung up mid-answer (a close of our own, on abort or by the reader, is no fault of its).
-        if (!closed && left !== Infinity) {
-          throw new DockerApiError(
-            `Docker closed the connection ${left} bytes before the end of its answer`,
-            options.operation,
-          );
-        }
-        if (!closed && decoder && !options.openEnded) {
-          throw new DockerApiError(
-            "Docker closed the connection before the last chunk of its answer",
-            options.operation,
-          );
-        }
-      } finally {
-        options.signal?.removeEventListener("abort", onAbort);
-        // A held connection waits for the caller's release(), unless there is nothing to keep.
-        if (!options.holdConnection || !reusable) release();
+    return { head: parsed.head, rest: this.#pending.subarray(parsed.bodyStart) };
+  }
+
+  /**
+   * The next bytes of the head, telling a stale reused connection (`STALE`) from a fault: the engine hung up, or
+   * the head timer closed the connection.
+   */
+  async #readMoreHead(): Promise<Uint8Array> {
+    let more: Uint8Array | null;
+    try {
+      more = await this.#read();
+    } catch (error) {
+      if (this.#stale()) throw STALE;
+      throw error;
+    }
+    if (more !== null) return more;
+    if (this.#stale()) throw STALE;
+    throw new DockerApiError(
+      this.#closed && !this.#options.signal?.aborted
+        ? `no response from Docker within ${this.#options.headTimeoutMs} ms`
+        : "Docker closed the connection before answering",
+      this.#options.operation,
+    );
+  }
+
+  /** A reused connection the engine closed while it was idle: nothing of an answer came, and not by our doing. */
+  #stale(): boolean {
+    return this.#reused && this.#pending.length === 0 && !this.#closed;
+  }
+
+  /**
+   * The next bytes from the engine (a copy), or `null` at the connection's end or once this call closed it.
+   * @throws DockerApiError when the read fails.
+   */
+  async #read(): Promise<Uint8Array | null> {
+    try {
+      if (this.#idleRead) {
+        const result = await this.#idleRead;
+        this.#idleRead = undefined;
+        if ("error" in result) throw result.error;
+        return result.bytes;
       }
-    };
-    if (head.status < 200 || head.status > 299) {
-      let text = "";
-      const decoder = new TextDecoder();
-      for await (const piece of body()) {
-        text += decoder.decode(piece, { stream: true });
-        if (text.length > 65536) break;
-      }
-      // An error answer read to its end leaves the connection as fit for the next request as any other.
-      release();
-      let message = text.trim();
-      try {
-        message = JSON.parse(message).message ?? message;
-      } catch { /* plain text error body */ }
+      const n = await this.#conn.read(this.#buffer);
+      return n === null ? null : this.#buffer.slice(0, n);
+    } catch (error) {
+      if (this.#closed) return null;
       throw new DockerApiError(
-        `Docker answered ${head.status} to GET ${path.split("?")[0]}${message ? `: ${message.slice(0, 300)}` : ""}`,
-        options.operation,
-        head.status,
+        `reading from Docker failed: ${(error as Error).message}`,
+        this.#options.operation,
+        undefined,
+        { cause: error },
       );
     }
-    return { head, body: body(), close, release };
-  } catch (error) {
-    clearTimeout(timer);
-    close();
-    throw error;
   }
+
+  /**
+   * The body that follows `head`, starting with `rest` (the bytes read with the head), framed as the head says.
+   * Nothing is read before it is iterated; its end, however it comes, releases the connection (see `#bodyEnded`).
+   */
+  body(head: ResponseHead, rest: Uint8Array): AsyncGenerator<Uint8Array> {
+    const framing = framingOf(head);
+    this.#keepAlive = framing.keepAlive;
+    return framing.chunked ? this.#chunkedBody(rest) : this.#sizedBody(rest, framing.length);
+  }
+
+  /** A chunked body, without its chunk framing: it ends with the last chunk. */
+  async *#chunkedBody(first: Uint8Array): AsyncGenerator<Uint8Array> {
+    const decoder = new ChunkedDecoder();
+    let piece: Uint8Array | null = first;
+    try {
+      while (piece !== null) {
+        for (const payload of pushChunks(decoder, piece, this.#options.operation)) yield payload;
+        if (decoder.done) {
+          this.#reusable = decoder.extraBytes === 0;
+          return;
+        }
+        piece = await this.#read();
+      }
+      // The engine hung up mid-answer (a close of our own, on abort or by the reader, is no fault of its).
+      if (!this.#closed && !this.#options.openEnded) {
+        throw new DockerApiError(
+          "Docker closed the connection before the last chunk of its answer",
+          this.#options.operation,
+        );
+      }
+    } finally {
+      this.#bodyEnded();
+    }
+  }
+
+  /**
+   * A body of `left` bytes (its Content-Length, or 0), or one that ends with the connection (`left` is `Infinity`).
+   * Whether the connection is reusable is settled before the last piece is handed out: a reader that stops at it
+   * has read the whole answer.
+   */
+  async *#sizedBody(first: Uint8Array, left: number): AsyncGenerator<Uint8Array> {
+    let piece: Uint8Array | null = first;
+    try {
+      while (piece !== null) {
+        const taken = piece.length > left ? piece.subarray(0, left) : piece;
+        left -= taken.length;
+        if (left === 0) this.#reusable = taken.length === piece.length;
+        if (taken.length > 0) yield taken;
+        if (left === 0) return;
+        piece = await this.#read();
+      }
+      // The engine hung up mid-answer (a close of our own, on abort or by the reader, is no fault of its).
+      if (!this.#closed && left !== Infinity) {
+        throw new DockerApiError(
+          `Docker closed the connection ${left} bytes before the end of its answer`,
+          this.#options.operation,
+        );
+      }
+    } finally {
+      this.#bodyEnded();
+    }
+  }
+
+  /**
+   * The body's end, read or not: the connection goes back or is closed (`release`), except that a held connection
+   * read to its end waits for the caller's `release()`.
+   */
+  #bodyEnded(): void {
+    this.#options.signal?.removeEventListener("abort", this.close);
+    if (!this.#options.holdConnection || !this.#reusable) this.release();
+  }
+
+  /**
+   * The `DockerApiError` a non-2xx answer stands for, with the engine's message from its body (read up to 64 KiB).
+   * The connection is released: an error answer read to its end leaves it as fit for the next request as any other.
+   */
+  async refusal(head: ResponseHead, body: AsyncIterable<Uint8Array>): Promise<DockerApiError> {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const piece of body) {
+      text += decoder.decode(piece, { stream: true });
+      if (text.length > 65536) break;
+    }
+    this.release();
+    const message = engineMessage(text);
+    return new DockerApiError(
+      `Docker answered ${head.status} to GET ${this.#path.split("?")[0]}${message ? `: ${message.slice(0, 300)}` : ""}`,
+      this.#options.operation,
+      head.status,
+    );
+  }
+}
+
+/** The message of an error answer's body: its JSON `message`, or else the text itself, trimmed. */
+function engineMessage(text: string): string {
+  const message = text.trim();
+  try {
+    return JSON.parse(message).message ?? message;
+  } catch { /* plain text error body */ }
+  return message;
 }
 
 /** An informational answer that a final one follows on the same connection: any 1xx but 101 Switching Protocols. */

@@ -115,8 +115,8 @@ function handle(request: Request, options: HandlerOptions): Response {
  * The chunks as a response body, each made when the connection takes the one before (see `ScrapeBody.chunks`) and
  * sent as it is: the cache's own arrays, which the scrapes of a revision share. The explicit Content-Length keeps
  * the response unchunked. A body given as one array would cost a copy per scrape (`new Response()` copies it), and
- * a fresh 446 KiB array per scrape at 1,000 containers made V8 step its garbage collector on every scrape:
- * 1.2 ms of a 1.6 ms handler call, and a third fewer scrapes per second flat out, than streaming the same bytes.
+ * a fresh large array per scrape makes V8 step its garbage collector on every scrape, which costs more than
+ * streaming the same bytes (see bench/RESULTS.md).
  */
 function streamOf(chunks: Iterable<Uint8Array>): ReadableStream<Uint8Array> {
   const iterator = chunks[Symbol.iterator]();

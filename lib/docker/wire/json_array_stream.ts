@@ -1,6 +1,6 @@
 /**
- * Parses a JSON array of objects fed in pieces of any size, one element at a time, so that a 13 MB container
- * list is never held whole: neither as bytes, nor as one string, nor as one parsed array. Pure.
+ * Parses a JSON array of objects fed in pieces of any size, one element at a time, so that a container list of
+ * many megabytes is never held whole: neither as bytes, nor as one string, nor as one parsed array. Pure.
  */
 import { JsonNesting } from "./json_nesting.ts";
 

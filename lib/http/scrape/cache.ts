@@ -39,8 +39,7 @@ export interface ScrapeSources {
 /**
  * One scrape's body, ready to send, in pieces that are sent as they are: the large ones are the cache's own,
  * shared by every scrape of a revision (for a gzip body up to `JOIN_MAX`, of a live revision), so a scrape copies
- * nothing big of its own (at 10,000 containers a copy per scrape was 1.4 MB gzipped, 33 MB plain, and concurrent
- * scrapes held several).
+ * nothing big of its own (concurrent scrapes would each hold a copy; see bench/RESULTS.md).
  */
 export class ScrapeBody {
   constructor(
@@ -84,8 +83,8 @@ interface Rendering {
  * share one, all resource families another, and the small families without inputs go together), formatted and
  * kept deflated, as text, or both (never neither). A later rendering takes a segment over as it is when it has
  * the same families with the same inputs. The families of a segment are deflated as one stream: deflated one
- * by one, each family's lines would lose the container ids the family before repeats (a body of 100 containers
- * was half as large again).
+ * by one, each family's lines would lose the container ids the family before repeats, and the body would be noticeably
+ * larger (see bench/RESULTS.md).
  */
 interface Segment {
   /** The names of its families, which identify it across renderings. */
@@ -107,7 +106,7 @@ interface Segment {
   deflated?: Deflated;
   /**
    * The text, encoded, in pieces of up to 256 KiB: kept once a scrape without gzip came, and only while the
-   * rendering's text is at most `keepTextMax` bytes (at 10,000 containers it is 33 MB against 1.4 MB deflated).
+   * rendering's text is at most `keepTextMax` bytes (a text is many times its deflated size).
    */
   text?: Uint8Array[];
 }
@@ -128,15 +127,14 @@ interface Deflated {
 export type DeflateFunction = (bytes: Uint8Array, level: number) => Uint8Array;
 
 /**
- * The level a segment is first deflated at: a render after an event waits for it. Level 1 deflated the text of
- * 200 containers in 2.3 ms against 6.6 at the default level, and of 1,000 in 12 against 39 ms, but to 1.6 times
- * the size (121 against 77 KiB, 726 against 453). From `docker run -d` returning to the series on a gzip /metrics
- * at 200 real containers, the p50 went from 20 to 14 ms.
+ * The level a segment is first deflated at: a render after an event waits for it. Level 1 deflates in a fraction
+ * of the default level's time, to a larger body, and so shortens the time from an event to its series on a gzip
+ * /metrics (see bench/RESULTS.md).
  */
 const FAST_LEVEL = 1;
 /**
  * zlib's default level, for a segment that lasted `RECOMPRESS_AFTER_MS`: every scrape of it pays for a larger body
- * (at level 2, 6 % larger, the in-step p50 at 1,000 containers was 2.28 ms against 2.10).
+ * (a lower level's larger body made scrapes slower; see bench/RESULTS.md).
  */
 const DEFAULT_LEVEL = 6;
 
@@ -150,8 +148,8 @@ const RECOMPRESS_AFTER_MS = 1000;
 
 /**
  * The largest rendering whose next rendering is deflated fast. A larger one is deflated once, at the default level:
- * two copies of a large text deflated, and two gzip heads, cost more memory than the fast level saves time (at
- * 10,000 containers, RSS after the gzip scrapes was 108 MiB against 82, for a render of 0.9 s instead of 1.2).
+ * two copies of a large text deflated, and two gzip heads, cost more memory than the fast level saves time (see
+ * bench/RESULTS.md).
  */
 const FAST_TEXT_MAX = 8 * 1024 * 1024;
 
@@ -168,24 +166,24 @@ interface LivePart {
 
 /**
  * The largest text kept for scrapes without gzip, by default. A larger one is inflated from the deflated copy, a
- * piece at a time, as each such scrape is sent: some 40 ms of CPU a scrape at 10,000 containers rather than 33 MB
- * held for good after one `curl` without `--compressed`.
+ * piece at a time, as each such scrape is sent: CPU for each such scrape, rather than the whole text held for good
+ * after one `curl` without `--compressed` (see bench/RESULTS.md).
  */
 const KEEP_TEXT_MAX = 8 * 1024 * 1024;
 
 /**
  * The largest gzip body sent as one array, by default. Sent as the cached head and a small tail, a body costs the
- * server a second write per scrape: ten scrapes in step of the same 446 KiB (1,000 containers) had a p50 of 2.12 ms
- * in two arrays and 1.85 ms in one. Joining copies the head once per live revision, which for scrapes more than
- * 100 ms apart (the process is read again by then) is every scrape, and a response still being sent keeps its own
- * copy. Above this size (some 2,300 containers) the copy and the copies in flight cost more than the write saves.
+ * server a second write per scrape, which shows in the scrape's latency. Joining copies the head once per live
+ * revision, which for scrapes more than 100 ms apart (the process is read again by then) is every scrape, and a
+ * response still being sent keeps its own copy. Above this size the copy and the copies in flight cost more than the
+ * write saves (see bench/RESULTS.md).
  */
 const JOIN_MAX = 1024 * 1024;
 
 /**
  * Arrays of a plain body shorter than this are sent together, copied into one: a write per small segment would
- * cost more than the copy. (Larger ones go as they are: one 3.3 MB array took twice as long to send as the same
- * bytes in 256 KiB pieces, 20 against 9 ms p50 for 10 scrapers flat out at 1,000 containers.)
+ * cost more than the copy. (Larger ones go as they are: one very large array is slower to send than the same bytes
+ * in pieces; see bench/RESULTS.md.)
  */
 const COALESCE_BELOW = 64 * 1024;
 
@@ -292,7 +290,7 @@ export class ScrapeCache {
       const deflated = segment.deflated;
       if (!deflated || deflated.level === DEFAULT_LEVEL || this.#levelFor(segment) === FAST_LEVEL) continue;
       // Each piece inflates on its own to the text it was made of, so the pieces stay where they were, and only one
-      // is inflated at a time: at 10,000 containers the whole text is 33 MB.
+      // is inflated at a time, never the whole text.
       segment.deflated = this.#deflatePieces(segment, segment.text ?? inflatePieces(deflated));
       recompressed = true;
     }
@@ -390,7 +388,10 @@ function sameInputs(previous: readonly unknown[], current: readonly unknown[] | 
   return true;
 }
 
-/** Bytes of text deflated at a time: deflating each family whole gives 1-2 % less, 64 KiB pieces 8 % more. */
+/**
+ * Bytes of text deflated at a time: pieces this large deflate nearly as small as whole families, and smaller ones
+ * noticeably larger (see bench/RESULTS.md).
+ */
 const PIECE_BYTES = 256 * 1024;
 
 /**
@@ -417,8 +418,8 @@ function formatSegment(
  * Encodes text into a reused buffer and, whenever the buffer fills, keeps a copy of the piece (while the text
  * is at most `keepTextMax` bytes) and deflates it on its own at `level`, sync-flushed (when `deflate` is set, or as soon as
  * the text is too large to keep). Only the small strings it is given, the kept pieces and the deflated ones are
- * allocated, so a rendering leaves little behind for the garbage collector (with 256 KiB strings, much of the
- * text and its lines lived long enough to be moved to V8's old space).
+ * allocated, so a rendering leaves little behind for the garbage collector (large strings of the text and its lines
+ * would live long enough to be moved to V8's old space; see bench/RESULTS.md).
  */
 class PieceDeflater {
   #filled = 0;

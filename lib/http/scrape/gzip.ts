@@ -21,9 +21,9 @@ function crc32OfZeros(length: number, crc: number): number {
  * the bytes: it lets parts of a gzip body that were deflated at different times be joined without reading their
  * text again. A CRC is affine in its start value: continuing from `crcA` over `b` gives what continuing from 0 gives,
  * xor the difference the start makes, which is the same over `b` as over as many zero bytes. node:zlib's native
- * CRC runs at tens of GB/s, so this costs under 0.5 ms for the 33 MB of 10,000 containers. (zlib's own
- * `crc32_combine`, 32 steps of GF(2) arithmetic in JavaScript, was as quick but woke V8's optimizing compilers, whose
- * code pages cost an idle exporter 1.5 MiB of resident memory.)
+ * CRC runs over the zeros, which is cheap even for the largest bodies; zlib's own `crc32_combine` (GF(2) matrix
+ * arithmetic), written in JavaScript, would wake V8's optimizing compilers, whose code costs an idle exporter
+ * resident memory (see bench/RESULTS.md).
  * @example crc32Combine(crc32("ab"), crc32("cd"), 2) === crc32("abcd")
  */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
@@ -37,7 +37,7 @@ const MAX_STORED = 0xffff;
  * The end of a gzip member whose deflate data so far ends at a byte boundary (as after a sync flush) and
  * covers `before` bytes of text with CRC-32 `crcBefore`: `tail` as the last, stored (uncompressed) deflate blocks,
  * then the trailer (CRC-32 and length of the whole text). The tail is a few kilobytes of live lines; compressing
- * it would set up a fresh 256 KiB zlib state on every scrape to save about 2 KB.
+ * it would set up a fresh zlib state, larger than the tail, on every scrape to save little (see bench/RESULTS.md).
  */
 export function gzipTail(tail: Uint8Array, crcBefore: number, before: number): Uint8Array {
   const out = storedBlocks(tail, 8);
