@@ -4,14 +4,26 @@
  */
 import {
   bcryptCost,
+  commandFor,
+  type Config,
   ConfigError,
   ENV_PERMISSION,
   helpText,
-  hostPort,
   loadWebConfig,
+  missingOf,
+  type Need,
+  needsOf,
   parseConfig,
+  PermissionNeeded,
+  type PermissionQuery,
+  type Permissions,
+  permissionsOf,
+  type Sources,
+  START_PERMISSIONS,
+  unionOf,
+  withRuntimeDir,
 } from "./lib/config/mod.ts";
-import { createLogger, VERSION } from "./lib/shared/mod.ts";
+import { createLogger, hostPort, VERSION } from "./lib/shared/mod.ts";
 import { createProcessReader } from "./lib/metrics/mod.ts";
 import { buildExporter } from "./lib/exporter.ts";
 import { loadDockerode } from "./lib/docker/mod.ts";
@@ -28,10 +40,11 @@ export async function main(args: string[]): Promise<number> {
 
   let command;
   try {
-    command = parseConfig(args, readEnv);
+    command = parseConfig(args, readEnv, isSocket);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderr(`docker-exporter: ${error.message}`);
+    if (error instanceof EnvNotGranted) stderr(commandWith(START_PERMISSIONS, args));
     return 2;
   }
   if (command.kind === "help") {
@@ -42,11 +55,27 @@ export async function main(args: string[]): Promise<number> {
     console.log(`docker-exporter ${VERSION} (deno ${Deno.version.deno})`);
     return 0;
   }
-  const { config } = command;
+  const { config, sources } = command;
   let web: Awaited<ReturnType<typeof loadWebConfig>> | undefined;
   try {
-    if (config.webConfigFile) web = await loadWebConfig(config.webConfigFile);
+    // A permission the configuration needs but the process lacks is a mistake of the command line, not a fault to
+    // retry: say which setting needs what, and the whole command that grants it.
+    if (command.kind === "run") {
+      const missing = missingOf(needsOf(permissionInputs(config, sources)), queryPermission);
+      if (missing.length > 0) throw new PermissionNeeded(missing);
+    }
+    if (config.webConfigFile) {
+      web = await loadWebConfig(config.webConfigFile, {
+        setting: sources.of.get("webConfigFile")!,
+        query: queryPermission,
+      });
+    }
   } catch (error) {
+    if (error instanceof PermissionNeeded) {
+      stderr(`docker-exporter: ${error.message}; run it with the permissions this configuration needs:`);
+      stderr(grantingCommand(config, sources, error.needs, args));
+      return 2;
+    }
     if (!(error instanceof ConfigError)) throw error;
     stderr(`docker-exporter: ${error.message}`);
     return 2;
@@ -54,6 +83,13 @@ export async function main(args: string[]): Promise<number> {
   if (command.kind === "healthcheck") return await probeHealth(config.host, config.port, web?.cert !== undefined);
   const logger = createLogger(config.logLevel, stderr, Date.now);
   const shutdown = new AbortController();
+  if (sources.discovery) {
+    const { found, tried } = sources.discovery;
+    if (found) logger.info("DOCKER_HOST is unset; using the engine socket found", { socket: found, looked_for: tried });
+    else {logger.warn("DOCKER_HOST is unset and no engine socket exists yet; waiting for the first", {
+        looked_for: tried,
+      });}
+  }
 
   const exporter = buildExporter(config, {
     logger,
@@ -158,6 +194,60 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
   return 1;
 }
 
+/** What Deno has granted of one permission. */
+const queryPermission: PermissionQuery = ({ kind, value }) =>
+  Deno.permissions.querySync(kind === "net" ? { name: "net", host: value } : { name: kind, path: value }).state;
+
+/** Whether a socket is at `path`, for finding the engine; a path the exporter may not read counts as none. */
+function isSocket(path: string): boolean {
+  if (queryPermission({ kind: "read", value: path }) !== "granted") return false;
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
+}
+
+/** What of the configuration needs a permission, with each part's setting as the user wrote it. */
+function permissionInputs(config: Config, sources: Sources) {
+  const of = (field: keyof Config) => sources.of.get(field)!;
+  return {
+    docker: config.docker,
+    dockerSetting: of("docker"),
+    host: config.host,
+    port: config.port,
+    listenSetting: `${of("host")} and ${of("port")}`,
+    resourceMetrics: config.resourceMetrics,
+    cgroupRoot: config.cgroupRoot,
+    procRoot: config.procRoot,
+    files: [],
+  };
+}
+
+/** The command that runs this exporter as it was asked to run, with the start task's grants and `missing` added. */
+function grantingCommand(config: Config, sources: Sources, missing: readonly Need[], args: readonly string[]): string {
+  const needed = permissionsOf([...needsOf(permissionInputs(config, sources)), ...missing]);
+  return commandWith(unionOf(START_PERMISSIONS, needed), args);
+}
+
+/** The whole command that runs this exporter with `permissions` and the same arguments. */
+function commandWith(permissions: Permissions, args: readonly string[]): string {
+  let runtimeDir: string | undefined;
+  try {
+    runtimeDir = Deno.env.get("XDG_RUNTIME_DIR");
+  } catch { /* not granted: the command leaves the rootless sockets out */ }
+  return commandFor(withRuntimeDir(permissions, runtimeDir), {
+    main: new URL(import.meta.url).pathname,
+    args,
+    standalone: Deno.build.standalone,
+  });
+}
+
+/** A variable the settings need that Deno may not read. */
+class EnvNotGranted extends ConfigError {
+  override name = "EnvNotGranted";
+}
+
 /**
  * `Deno.env.get` for `parseConfig`: a variable Deno refuses to read is a `ConfigError` naming the flag to add, not a
  * stack trace.
@@ -167,7 +257,7 @@ function readEnv(name: string): string | undefined {
     return Deno.env.get(name);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
-    throw new ConfigError(`cannot read ${name} from the environment; grant ${ENV_PERMISSION}`);
+    throw new EnvNotGranted(`cannot read ${name} from the environment; grant ${ENV_PERMISSION}, as in:`);
   }
 }
 

@@ -5,6 +5,20 @@
  * May import `docker/` (the endpoint), `resources/` (the modes) and `shared/` (log levels).
  * @module
  */
-export { ConfigError, ENV_PERMISSION, helpText, hostPort, parseConfig } from "./settings.ts";
+export {
+  commandFor,
+  ENV_PERMISSION,
+  IMAGE_MOUNTS,
+  missingOf,
+  needsOf,
+  PermissionNeeded,
+  permissionsOf,
+  START_PERMISSIONS,
+  unionOf,
+  withRuntimeDir,
+} from "./permissions.ts";
+export type { Need, PermissionQuery, Permissions } from "./permissions.ts";
+export { ConfigError, helpText, parseConfig } from "./settings.ts";
+export type { Sources } from "./settings.ts";
 export type { Config } from "./settings.ts";
 export { bcryptCost, loadWebConfig } from "./web_config.ts";

@@ -19,6 +19,8 @@ import {
   timerDuration,
 } from "./parsers.ts";
 
+import { STANDARD_SOCKETS } from "./permissions.ts";
+
 export { ConfigError } from "./parsers.ts";
 
 /** The exporter's validated settings. Durations are in milliseconds. */
@@ -35,7 +37,8 @@ export interface Config {
   webConfigFile: string;
   /** Where resource metrics come from: cgroup files, the engine's stats API, either (`auto`), or nowhere. */
   resourceMetrics: ResourceMode;
-  resourceIntervalMs: number;
+  /** How often to collect them; unset, it depends on the source (see `DEFAULT_RESOURCE_INTERVAL_MS`). */
+  resourceIntervalMs: number | undefined;
   /** Where the host's /sys/fs/cgroup is mounted, without a trailing slash. */
   cgroupRoot: string;
   /** Where the host's /proc is mounted, without a trailing slash. */
@@ -44,15 +47,32 @@ export interface Config {
   maxConnections: number;
 }
 
+/**
+ * Where each setting came from, as the user wrote it (`DOCKER_HOST=unix:///x`, `--port=9000`, or the default), for
+ * messages that must name a setting; and, when `DOCKER_HOST` was unset, which sockets were looked for.
+ */
+export interface Sources {
+  /** `VARIABLE=value` or `--flag=value`; the variable's name with the default when neither was set. */
+  of: ReadonlyMap<keyof Config, string>;
+  /** Set when `DOCKER_HOST` was unset: the sockets looked for, in order, and the one found, if any. */
+  discovery?: { tried: readonly string[]; found: string | undefined };
+}
+
 /** What the command line asked for besides running. */
 export type Command =
-  | { kind: "run"; config: Config }
-  | { kind: "healthcheck"; config: Config }
+  | { kind: "run"; config: Config; sources: Sources }
+  | { kind: "healthcheck"; config: Config; sources: Sources }
   | { kind: "help" }
   | { kind: "version" };
 
-/** What the rows of `SETTINGS` fill: a `Config` whose stale period may be unset, for `parseConfig` to settle. */
-type Parsed = Omit<Config, "staleAfterMs"> & { staleAfterMs: number | undefined };
+/**
+ * What the rows of `SETTINGS` fill: a `Config` whose stale period and engine may be unset, for `parseConfig` to
+ * settle.
+ */
+type Parsed = Omit<Config, "staleAfterMs" | "docker"> & {
+  staleAfterMs: number | undefined;
+  docker: DockerEndpoint | undefined;
+};
 
 /** One setting: where it is read from, what `--help` says of it, and how its text becomes the `Config` field. */
 interface Setting<K extends keyof Parsed> {
@@ -79,9 +99,6 @@ export const MAX_CONNECTIONS_LIMIT = 100_000;
 
 /** The stale period when none is set, unless twice the refresh interval is longer. */
 export const DEFAULT_STALE_AFTER_MS = 30_000;
-
-/** The environment the exporter reads, as the `start` task grants it: its settings, and the YAML parser's switches. */
-export const ENV_PERMISSION = "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM";
 
 /** The refresh and resource intervals: what a timer can hold, and no less than `MIN_INTERVAL_MS`. */
 const interval = timerDuration(MIN_INTERVAL_MS, "the event stream brings changes at once");
@@ -110,10 +127,13 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     env: "DOCKER_HOST",
     flag: "--docker-host",
-    default: "unix:///var/run/docker.sock",
-    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port",
+    default: "",
+    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port (unset: the first socket that exists of " +
+      `${STANDARD_SOCKETS.join(", ")})`,
     field: "docker",
     parse: (value, source) => {
+      // Unset, parseConfig looks for the engine's socket.
+      if (value.trim() === "") return undefined;
       const endpoint = parseDockerEndpoint(value.trim());
       if (endpoint) return endpoint;
       throw refuse(source, value, "is not a Docker address; use unix:///path/to/docker.sock or tcp://host:port");
@@ -183,10 +203,11 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     env: "EXPORTER_RESOURCE_INTERVAL",
     flag: "--resource-interval",
-    default: "15s",
-    help: "how often to collect resource metrics, in the background (at least 1s)",
+    default: "",
+    help: "how often to collect resource metrics, in the background (at least 1s; unset: 5s from cgroup files, " +
+      "15s from the stats API)",
     field: "resourceIntervalMs",
-    parse: interval,
+    parse: optional(interval),
   },
   {
     env: "EXPORTER_CGROUP_ROOT",
@@ -215,31 +236,50 @@ export const SETTINGS: readonly AnySetting[] = [
 ];
 
 /**
- * `host:port` as URLs and Deno's `--allow-net` write it: an IPv6 address goes in brackets.
- * @example hostPort("::1", 8000) // "[::1]:8000"
- */
-export function hostPort(host: string, port: number): string {
-  return `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
-}
-
-/**
  * Reads the command line and environment into a `Command`.
  * Flags win over environment variables; `--flag value` and `--flag=value` both work. An empty variable is unset.
+ * With `DOCKER_HOST` unset, the engine is the first of `STANDARD_SOCKETS` that `exists` says is there (with
+ * `$XDG_RUNTIME_DIR` read from `env`), else the first of them, for the engine may start after the exporter.
  * @throws ConfigError naming the bad setting and what it accepts.
  */
-export function parseConfig(args: readonly string[], env: (name: string) => string | undefined): Command {
+export function parseConfig(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+  exists: (path: string) => boolean = () => false,
+): Command {
   const line = readArgs(args);
   if (line.kind === "help" || line.kind === "version") return line;
 
   const parsed: Partial<Record<keyof Parsed, unknown>> = {};
   const source = new Map<keyof Parsed, string>();
+  const written = new Map<keyof Config, string>();
   for (const setting of SETTINGS) {
     const flagged = line.flags.get(setting.flag);
     const from = flagged === undefined ? setting.env : setting.flag;
-    parsed[setting.field] = setting.parse(flagged ?? (env(setting.env) || setting.default), from);
+    const value = flagged ?? (env(setting.env) || setting.default);
+    parsed[setting.field] = setting.parse(value, from);
     source.set(setting.field, from);
+    written.set(setting.field, `${from}=${value}`);
   }
   const settings = parsed as Parsed;
+
+  let docker = settings.docker;
+  let discovery: Sources["discovery"];
+  if (docker === undefined) {
+    let xdg: string | undefined;
+    try {
+      xdg = env("XDG_RUNTIME_DIR");
+    } catch (error) {
+      // Not granted (an older command line): the rootless sockets are not looked for, and nothing else changes.
+      if (!(error instanceof ConfigError)) throw error;
+    }
+    const tried = STANDARD_SOCKETS.filter((path) => xdg || !path.includes("$XDG_RUNTIME_DIR"))
+      .map((path) => path.replace("$XDG_RUNTIME_DIR", xdg ?? ""));
+    const found = tried.find((path) => exists(path));
+    discovery = { tried, found };
+    docker = parseDockerEndpoint(`unix://${found ?? tried[0]}`)!;
+    written.set("docker", `DOCKER_HOST unset, so ${docker.url}`);
+  }
 
   const { refreshIntervalMs } = settings;
   // An unset stale period follows a longer refresh interval, so that raising one does not make the other refuse to
@@ -252,7 +292,11 @@ export function parseConfig(args: readonly string[], env: (name: string) => stri
       }=${formatDuration(refreshIntervalMs)}, or every container would be dropped between refreshes`,
     );
   }
-  return { kind: line.kind, config: { ...settings, staleAfterMs } };
+  return {
+    kind: line.kind,
+    config: { ...settings, docker, staleAfterMs },
+    sources: { of: written, ...(discovery ? { discovery } : {}) },
+  };
 }
 
 /** The command line split into what it asks for and the setting values its flags give, by flag. */

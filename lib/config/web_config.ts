@@ -2,7 +2,8 @@
  * The web configuration file Prometheus exporters share (exporter-toolkit's `--web.config.file`):
  * TLS for the listener and bcrypt-hashed basic-auth users. Parsing is pure; loading reads the files.
  */
-import { ConfigError, ENV_PERMISSION } from "./settings.ts";
+import { ENV_PERMISSION, missingOf, PermissionNeeded, type PermissionQuery } from "./permissions.ts";
+import { ConfigError } from "./settings.ts";
 
 /** A validated web configuration. */
 export interface WebConfig {
@@ -160,7 +161,15 @@ function mapping(value: unknown, where: string): Record<string, unknown> {
  * @throws ConfigError for a missing or unreadable file, one that is not a regular file, bad YAML, a bad field, or a
  * certificate and key the TLS server could not use.
  */
-export async function loadWebConfig(path: string): Promise<{ config: WebConfig; cert?: string; key?: string }> {
+export async function loadWebConfig(
+  path: string,
+  options: { setting: string; query: PermissionQuery } = {
+    setting: `--web.config.file ${path}`,
+    query: () => "granted",
+  },
+): Promise<{ config: WebConfig; cert?: string; key?: string }> {
+  const missing = missingOf([{ kind: "read", value: path, setting: options.setting }], options.query);
+  if (missing.length > 0) throw new PermissionNeeded(missing);
   const read = async (file: string, what: string) => {
     try {
       // Opening a FIFO waits for a writer, and a device may never end: only a regular file is read.
@@ -190,6 +199,16 @@ export async function loadWebConfig(path: string): Promise<{ config: WebConfig; 
   }
   const config = parseWebConfig(document, path);
   if (!config.tls) return { config };
+  const inFile = ` in ${path}`;
+  const files = missingOf([
+    {
+      kind: "read",
+      value: config.tls.certFile,
+      setting: `tls_server_config.cert_file ${config.tls.certFile}${inFile}`,
+    },
+    { kind: "read", value: config.tls.keyFile, setting: `tls_server_config.key_file ${config.tls.keyFile}${inFile}` },
+  ], options.query);
+  if (files.length > 0) throw new PermissionNeeded(files);
   const cert = await read(config.tls.certFile, "tls_server_config.cert_file");
   const key = await read(config.tls.keyFile, "tls_server_config.key_file");
   await checkKeyPair(cert, key, config.tls);

@@ -51,8 +51,6 @@ export class ExporterStats {
   readonly httpRefusals = new Map<HttpRefusalReason, number>(HTTP_REFUSAL_REASONS.map((reason) => [reason, 0]));
   /** Failed accepts on the listening socket (out of file descriptors, for one). */
   httpAcceptErrors = 0;
-  /** HTTP connections open now. */
-  httpConnections = 0;
   /** Whether the engine answered the last call made to it. */
   engineUp = false;
   /** Whether a first full sync has succeeded. */

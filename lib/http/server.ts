@@ -236,7 +236,6 @@ class Server implements HttpServer {
     }
     const connection: Connection = { conn, waitingSinceMs: undefined, headBytes: 0, timer: undefined, closed: false };
     this.#open.add(connection);
-    this.#options.stats.httpConnections = this.#open.size;
     void this.#serve(connection);
   }
 
@@ -462,7 +461,6 @@ class Server implements HttpServer {
     if (reason) this.#count(reason);
     closeQuietly(connection.conn);
     this.#open.delete(connection);
-    this.#options.stats.httpConnections = this.#open.size;
     if (this.#open.size === 0) this.#allClosed?.();
   }
 

@@ -125,12 +125,6 @@ export function exporterFamilies(
       one(stats.httpAcceptErrors),
     ),
     family(
-      "docker_exporter_http_connections",
-      "gauge",
-      "HTTP connections open now.",
-      one(stats.httpConnections),
-    ),
-    family(
       "docker_exporter_containers_tracked",
       "gauge",
       "Containers in the exporter's registry.",

@@ -85,7 +85,8 @@ export interface CollectorOptions {
   remoteEngine: boolean;
   /** The containers to read, asked once per collection. */
   targets: () => ResourceTarget[];
-  intervalMs: number;
+  /** How often to collect; unset, `DEFAULT_INTERVAL_MS` of the source in use. */
+  intervalMs?: number;
   logger: Logger;
   now: () => number;
   /** Reads in flight at once; default: the source's own `concurrency`. */
@@ -93,6 +94,13 @@ export interface CollectorOptions {
   /** The first collection waits until this is true (the first sync with the engine), so it is not empty. */
   ready?: () => boolean;
 }
+
+/**
+ * How often to collect by default, by source. Cgroup files cost microseconds a container and nothing of the engine,
+ * so they are read often enough that a scrape sees values at most a few seconds old; each stats call makes the
+ * engine wait for its next one-second sample, so the stats API keeps the scrape interval Prometheus uses by default.
+ */
+export const DEFAULT_INTERVAL_MS = { cgroup: 5_000, api: 15_000 } as const;
 
 /** Collections in a row that found none of the running containers before `auto` gives up on the cgroup files. */
 const EMPTY_CYCLES_BEFORE_FALLBACK = 2;
@@ -132,6 +140,11 @@ export class ResourceCollector {
     return this.#usage;
   }
 
+  /** How often it collects: as set, else by its source (the stats API's until one is chosen). */
+  get intervalMs(): number {
+    return this.#options.intervalMs ?? DEFAULT_INTERVAL_MS[this.#source?.name ?? "api"];
+  }
+
   /** `cgroup` or `api` once a source is chosen. */
   get sourceName(): "cgroup" | "api" | undefined {
     return this.#source?.name;
@@ -147,7 +160,7 @@ export class ResourceCollector {
     while (!signal.aborted) {
       const started = this.#options.now();
       await this.collect(signal);
-      await sleep(Math.max(0, this.#options.intervalMs - (this.#options.now() - started)), signal);
+      await sleep(Math.max(0, this.intervalMs - (this.#options.now() - started)), signal);
     }
   }
 

@@ -1,9 +1,11 @@
 /**
- * The bottom layer: structured logging and its rate-limited line, byte helpers, the release version.
+ * The bottom layer: structured logging and its rate-limited line, byte helpers, network addresses, the release
+ * version.
  *
  * Imports nothing of the exporter.
  * @module
  */
+export { hostPort } from "./address.ts";
 export { concatBytes } from "./bytes.ts";
 export { RateLimitedLog } from "./log_limiter.ts";
 export { createLogger, LOG_LEVELS } from "./logger.ts";

@@ -142,8 +142,8 @@ function bindMounts(service: Yaml): { source: string; target: string; mode?: str
 /** The settings compose files leave out, and why. */
 const SETTINGS_NOT_IN_COMPOSE: Record<string, string> = {
   EXPORTER_WEB_CONFIG_FILE: "needs a mounted file and --allow-read for it in the entrypoint (README)",
-  EXPORTER_CGROUP_ROOT: "needs the host's /sys/fs/cgroup mounted and --allow-read for it; without, auto uses the API",
-  EXPORTER_PROC_ROOT: "needs the host's /proc mounted and --allow-read for it; without, auto uses the API",
+  EXPORTER_CGROUP_ROOT: "the image sets it to where compose.yaml mounts the host's /sys/fs/cgroup",
+  EXPORTER_PROC_ROOT: "the image sets it to where compose.yaml mounts the host's /proc",
 };
 
 const composeIgnored = await toolsMissing("compose files", ["docker-compose", "python3"]);
@@ -161,7 +161,11 @@ Deno.test({
     assert.deepEqual(exporter.cap_drop, ["ALL"]);
     assert.deepEqual(exporter.security_opt, ["no-new-privileges:true"]);
     assert.deepEqual(exporter.group_add, ["4242"]);
-    assert.deepEqual(exporter.volumes, ["/var/run/docker.sock:/var/run/docker.sock:ro"]);
+    assert.deepEqual(exporter.volumes, [
+      "/var/run/docker.sock:/var/run/docker.sock:ro",
+      "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
+      "/proc:/host/proc:ro",
+    ]);
     // No host address: Docker publishes it on every IPv4 and IPv6 address, for a Prometheus on another host.
     assert.deepEqual(exporter.ports, [{ published: 8000, target: 8000 }]);
     // No `test`: the image's own HEALTHCHECK command runs, with the Dockerfile's timings.
@@ -171,6 +175,8 @@ Deno.test({
     const expected = Object.fromEntries(
       SETTINGS.filter((s) => !(s.env in SETTINGS_NOT_IN_COMPOSE)).map((s) => [s.env, s.default]),
     );
+    // The one setting pinned rather than defaulted: the socket is mounted at this path whatever the host's is.
+    expected.DOCKER_HOST = "unix:///var/run/docker.sock";
     assert.deepEqual(exporter.environment, expected, "every setting, with the exporter's own default");
   },
 });
@@ -192,7 +198,7 @@ Deno.test({
     assert.equal(exporter.environment.EXPORTER_CONTAINER_LABELS, "com.example.*");
     assert.deepEqual(exporter.ports, [{ published: 9417, target: 9417 }]);
     assert.deepEqual(exporter.group_add, ["998"]);
-    assert.deepEqual(exporter.volumes, ["/run/user/1000/docker.sock:/var/run/docker.sock:ro"]);
+    assert.deepEqual(exporter.volumes[0], "/run/user/1000/docker.sock:/var/run/docker.sock:ro");
 
     const missing = await run("docker-compose", ["--file", "compose.yaml", "config"]);
     assert.notEqual(missing.code, 0);

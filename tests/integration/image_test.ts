@@ -8,7 +8,8 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { ContainerScope, docker, DOCKER_SOCKET, dockerTestsIgnored, waitFor } from "../support/docker.ts";
-import { findSamples, freePort, parseSamples, REPO_ROOT, startTaskFlags } from "../support/exporter.ts";
+import { findSamples, freePort, parseSamples, REPO_ROOT } from "../support/exporter.ts";
+import { IMAGE_PERMISSIONS, permissionFlags, RUNTIME_FLAGS } from "../../lib/config/permissions.ts";
 import { baseImagesOf, ensureStandIn } from "../support/image_standins.ts";
 
 const ignore = await dockerTestsIgnored("image_test.ts");
@@ -48,7 +49,22 @@ async function buildContext(): Promise<string> {
   return context;
 }
 
-/** The words of the Dockerfile's `ENTRYPOINT`, for comparing with the start task. */
+/** compose.yaml's exporter service as `docker-compose config` resolves it, with this host's socket group. */
+async function composeService(): Promise<Record<string, unknown>> {
+  const gid = (await Deno.stat(DOCKER_SOCKET)).gid!;
+  const output = await new Deno.Command("docker-compose", {
+    args: ["--file", "compose.yaml", "config"],
+    cwd: fileURLToPath(REPO_ROOT),
+    env: { DOCKER_GID: String(gid) },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(`docker-compose config failed: ${decoder.decode(output.stderr)}`);
+  const { parse } = await import("yaml");
+  return parse(decoder.decode(output.stdout)).services["docker-exporter"];
+}
+
+/** The words of the Dockerfile's `ENTRYPOINT`, for comparing with the image's permissions. */
 function runFlags(entrypoint: readonly string[]): string[] {
   assert.deepEqual(entrypoint.slice(0, 4), ["deno", "run", "--cached-only", "--frozen"], entrypoint.join(" "));
   assert.equal(entrypoint.at(-1), "main.ts", entrypoint.join(" "));
@@ -194,14 +210,14 @@ Deno.test({
       );
 
       await t.step(
-        "the image is non-root, stops on SIGTERM, and its healthcheck is shell-free with the start task's flags",
+        "the image is non-root, stops on SIGTERM, and its healthcheck is shell-free with the image's permissions",
         async () => {
           const config: ImageConfig = JSON.parse(await docker("image", "inspect", "--format", "{{json .Config}}", tag));
           assert.equal(config.User, "65532:65532");
           assert.equal(config.StopSignal, "SIGTERM");
           assert.equal(config.WorkingDir, "/app");
           assert.deepEqual(Object.keys(config.ExposedPorts), ["8000/tcp"]);
-          assert.deepEqual(runFlags(config.Entrypoint), await startTaskFlags());
+          assert.deepEqual(runFlags(config.Entrypoint), [...RUNTIME_FLAGS, ...permissionFlags(IMAGE_PERMISSIONS)]);
           assert.equal(config.Cmd ?? null, null, "the base image's CMD must not become arguments of the exporter");
           const { Test: test, ...timing } = config.Healthcheck;
           assert.equal(test[0], "CMD", "exec form: the runtime image has no shell");
@@ -276,6 +292,37 @@ Deno.test({
       });
 
       await t.step(
+        "as compose.yaml runs it, with the host's cgroup tree and /proc mounted, resources come from cgroup files",
+        async () => {
+          // compose.yaml's service, minus its bridge network (none may be created here): host network, 127.0.0.1.
+          const service = await composeService();
+          const port = freePort();
+          const name = scope.nameFor("exporter-compose");
+          const socketGid = (await Deno.stat(DOCKER_SOCKET)).gid!;
+          const environment = Object.entries(service.environment as Record<string, string>)
+            .filter(([key]) => key !== "EXPORTER_HOST" && key !== "EXPORTER_PORT")
+            .flatMap(([key, value]) => ["--env", `${key}=${value}`]);
+          await runImage(name, port, [
+            ...environment,
+            ...(service.volumes as string[]).flatMap((volume) => ["--volume", volume]),
+            "--group-add",
+            String(socketGid),
+          ]);
+          const { id } = await scope.run({ name: "seen-from-cgroup" });
+          const source = await scrapeFor(
+            port,
+            "docker_exporter_resource_source_info",
+            { source: "cgroup" },
+            "the cgroup source in the image",
+          );
+          assert.equal(source.value, 1, await containerLogs(name));
+          await scrapeFor(port, "container_memory_usage_bytes", { id }, "memory read from the container's cgroup");
+          assert.match(await containerLogs(name), /"collecting resource metrics from cgroup files"/);
+          await docker("rm", "--force", name);
+        },
+      );
+
+      await t.step(
         "without the socket's group it keeps serving, is not ready, and logs permission denied",
         async () => {
           const port = freePort();
@@ -335,6 +382,17 @@ Deno.test({
             "/readyz to answer 200 behind the TCP proxy",
           );
           assert.ok(proxy.connections > 0);
+          // Without the host's mounts it asks the engine's stats API, and says so once.
+          const line = "collecting resource metrics from the engine's stats API";
+          const logs = await waitFor(
+            async () => {
+              const text = await containerLogs(name);
+              return text.includes(line) && text;
+            },
+            20_000,
+            "the log line naming the stats API",
+          );
+          assert.equal(logs.split(line).length - 1, 1, logs);
           await docker("rm", "--force", name);
         },
       );

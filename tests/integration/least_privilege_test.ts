@@ -1,10 +1,10 @@
 /**
  * Least privilege. The exporter runs with the narrowest Deno permissions that work, and only reads from Docker:
- * - the `start` and `compile` tasks in deno.json grant net (the Docker socket and the listen hosts), read and
- *   write (the Docker socket: Deno needs both to open a unix socket) and env, nothing else; the Dockerfile
- *   runs the image with the same flags (tests/integration/image_test.ts checks the built image too);
- * - those flags suffice against the real engine, and every one of them is needed: without any single one the
- *   exporter cannot do its job, so a flag the code does not use would fail this test;
+ * - the start task's flags (held against lib/config/permissions.ts by tests/unit/config/permissions_test.ts)
+ *   suffice against the real engine, and every one of them is needed: without any single one the exporter refuses
+ *   to start, with exit status 2, one line naming the setting that needs it and the whole command that grants it;
+ * - that command runs, for a socket and a web config file the start task does not grant;
+ * - the start task, unedited, serves an engine at `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker);
  * - through a logging proxy in front of /var/run/docker.sock (bench/docker_proxy.ts), every request the
  *   exporter sends while containers start, stop, restart, die and are removed is a GET or HEAD of a read-only
  *   endpoint.
@@ -12,7 +12,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { DockerProxy } from "../../bench/docker_proxy.ts";
-import { ENV_PERMISSION, SETTINGS } from "../../lib/config/settings.ts";
+import { FakeEngine } from "../support/fake_engine.ts";
 import {
   ContainerScope,
   docker,
@@ -38,107 +38,15 @@ import {
 const ignore = await dockerTestsIgnored("least_privilege_test.ts");
 const MAIN = fileURLToPath(new URL("main.ts", REPO_ROOT));
 
-/** Permission flags Deno knows; only the first four may appear, and only in the forms checked below. */
-const PERMISSION_FLAG = /^(-A|--allow-[a-z-]+|--unsafely-[a-z-]+|--unstable[a-z-]*)(=.*)?$/;
-const ALLOWED_PERMISSIONS = new Set(["--allow-net", "--allow-read", "--allow-write", "--allow-env"]);
+/** The socket path of the start task's first standard socket. */
+const DEFAULT_SOCKET = "/var/run/docker.sock";
 
-interface Task {
-  /** `run` or `compile`. */
-  verb: string;
-  /** The permission flags, by name, with their comma-separated values ([] for a bare flag). */
-  permissions: Map<string, string[]>;
-  /** Every word between the verb and `main.ts`. */
-  flags: string[];
-}
-
-async function denoJsonTask(name: string): Promise<Task> {
+/** The words of a deno.json task between `deno <verb>` and `main.ts`, `$VAR`s expanded as `deno task` does. */
+async function denoJsonTask(name: string): Promise<{ flags: string[] }> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO_ROOT)));
-  const task: unknown = config.tasks?.[name];
-  assert.equal(typeof task, "string", `deno.json has no ${name} task`);
-  // `NAME=value` words before the command set its environment (the start task's MALLOC_ARENA_MAX).
-  return parseCommand(taskWords(task as string).words);
+  const { words } = taskWords(config.tasks[name]);
+  return { flags: words.slice(2, words.indexOf("main.ts")) };
 }
-
-/** Reads `deno <verb> [flags] main.ts [args]` (args after main.ts are the exporter's, not Deno's). */
-function parseCommand(words: string[]): Task {
-  assert.equal(words[0], "deno", words.join(" "));
-  const main = words.indexOf("main.ts");
-  assert.ok(main > 1, `no main.ts in ${words.join(" ")}`);
-  const flags = words.slice(2, main);
-  const permissions = new Map<string, string[]>();
-  for (const flag of flags) {
-    const match = PERMISSION_FLAG.exec(flag);
-    if (!match) continue;
-    assert.ok(!permissions.has(match[1]), `${match[1]} appears twice`);
-    permissions.set(match[1], match[2] ? match[2].slice(1).split(",") : []);
-  }
-  return { verb: words[1], permissions, flags };
-}
-
-const defaultOf = (env: string) => SETTINGS.find((s) => s.env === env)!.default;
-/** The socket path of the default DOCKER_HOST, `unix:///var/run/docker.sock`. */
-const DEFAULT_SOCKET = defaultOf("DOCKER_HOST").replace(/^unix:\/\//, "");
-
-Deno.test("deno.json's start and compile tasks grant the same permissions", async () => {
-  const start = await denoJsonTask("start");
-  const compile = await denoJsonTask("compile");
-  assert.equal(start.verb, "run");
-  assert.equal(compile.verb, "compile");
-  assert.deepEqual(compile.permissions, start.permissions);
-});
-
-for (const name of ["start", "compile"]) {
-  Deno.test(`deno.json's ${name} task grants only net, read, write and env, and no -A`, async () => {
-    const { permissions, flags } = await denoJsonTask(name);
-    for (const flag of flags) {
-      assert.ok(flag !== "-A" && !flag.startsWith("--allow-all"), `${flag}: all permissions`);
-      assert.ok(!/^-[a-zA-Z]*A/.test(flag), `${flag}: a short flag with -A`);
-    }
-    assert.deepEqual([...permissions.keys()].filter((flag) => !ALLOWED_PERMISSIONS.has(flag)), []);
-    for (const forbidden of ["--allow-run", "--allow-ffi", "--allow-sys", "--allow-import", "--allow-hrtime"]) {
-      assert.ok(!permissions.has(forbidden), `${forbidden} is granted`);
-    }
-  });
-
-  Deno.test(`deno.json's ${name} task limits net to the Docker socket and the listen hosts, read and write to the socket`, async () => {
-    const { permissions } = await denoJsonTask(name);
-    // The default listen address, and 127.0.0.1, which `--healthcheck` probes when listening on 0.0.0.0.
-    assert.deepEqual(
-      new Set(permissions.get("--allow-net")),
-      new Set([`unix:${DEFAULT_SOCKET}`, defaultOf("EXPORTER_HOST"), "127.0.0.1"]),
-    );
-    assert.deepEqual(permissions.get("--allow-read"), [DEFAULT_SOCKET]);
-    assert.deepEqual(permissions.get("--allow-write"), [DEFAULT_SOCKET]);
-    // The settings' variables (a new setting outside these names would be refused at start), and the two debug
-    // switches the yaml package reads on every parse of --web.config.file.
-    assert.deepEqual(permissions.get("--allow-env"), ["DOCKER_HOST", "EXPORTER_*", "LOG_TOKENS", "LOG_STREAM"]);
-    // The flag the exporter names when it may not read a variable is this task's.
-    assert.equal(ENV_PERMISSION, `--allow-env=${permissions.get("--allow-env")!.join(",")}`);
-    for (const { env } of SETTINGS) assert.ok(env === "DOCKER_HOST" || env.startsWith("EXPORTER_"), env);
-  });
-}
-
-Deno.test("the image sets the environment the start task sets (MALLOC_ARENA_MAX)", async () => {
-  const dockerfile = await Deno.readTextFile(new URL("Dockerfile", REPO_ROOT));
-  // The runtime stage: after the last FROM.
-  const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-  const env = [...runtime.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
-  const taskEnv = Object.entries(startTask().env).map(([name, value]) => `${name}=${value}`);
-  assert.deepEqual(taskEnv, ["MALLOC_ARENA_MAX=2"]);
-  for (const word of taskEnv) assert.ok(env.includes(word), `the image's ENV lacks ${word}: ${env.join(" ")}`);
-});
-
-Deno.test("the Dockerfile's ENTRYPOINT and HEALTHCHECK grant exactly the start task's permissions", async () => {
-  // Line continuations joined, so `HEALTHCHECK --interval=... \` and its `CMD [...]` are one line.
-  const dockerfile = (await Deno.readTextFile(new URL("Dockerfile", REPO_ROOT))).replace(/\\\n\s*/g, " ");
-  const start = await denoJsonTask("start");
-  const execForms = [...dockerfile.matchAll(/^(ENTRYPOINT|HEALTHCHECK .*CMD) (\[.*\])$/gm)];
-  assert.deepEqual(execForms.map((m) => m[1].split(" ")[0]), ["HEALTHCHECK", "ENTRYPOINT"]);
-  for (const [, instruction, json] of execForms) {
-    const { permissions } = parseCommand(JSON.parse(json));
-    assert.deepEqual(permissions, start.permissions, instruction);
-  }
-});
 
 /** The start task's flags with one permission changed: `edit` returns the flag's new form, or undefined to drop it. */
 async function flagsWith(edit: (flag: string) => string | undefined): Promise<string[]> {
@@ -146,14 +54,19 @@ async function flagsWith(edit: (flag: string) => string | undefined): Promise<st
 }
 
 /** Runs the exporter with `flags` on 127.0.0.1 (or `host`) and a free port; `Exporter` gives its logs and stop. */
-function spawnExporter(flags: string[], host = "127.0.0.1", port = freePort()): Exporter {
+function spawnExporter(
+  flags: string[],
+  host = "127.0.0.1",
+  port = freePort(),
+  extra: Record<string, string> = {},
+): Exporter {
   const env = Deno.env.toObject();
   for (const name of Object.keys(env)) if (/^(EXPORTER_|DOCKER_)/.test(name)) delete env[name];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, MAIN],
     cwd: fileURLToPath(REPO_ROOT),
     clearEnv: true,
-    env: { ...env, NO_COLOR: "1", EXPORTER_HOST: host, EXPORTER_PORT: String(port) },
+    env: { ...env, NO_COLOR: "1", EXPORTER_HOST: host, EXPORTER_PORT: String(port), ...extra },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -161,98 +74,221 @@ function spawnExporter(flags: string[], host = "127.0.0.1", port = freePort()): 
   return new Exporter(child, port);
 }
 
-/** A variable the exporter may not read: one line naming the flag, as for a bad setting, not Deno's stack trace. */
+/**
+ * What the exporter writes when a permission its configuration needs is missing: one line naming the setting and
+ * the access, then the whole command that grants it.
+ */
+function refusal(setting: string, access: string): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(
+    `^docker-exporter: ${escape(setting)}: Deno has not granted the exporter ${escape(access)}; ` +
+      "run it with the permissions this configuration needs:\n" +
+      "MALLOC_ARENA_MAX=2 deno run --v8-flags=\\S+ --no-code-cache .+ \\S+/main\\.ts\n$",
+  );
+}
+
+/** A variable the exporter may not read: one line naming the flag and a command that grants it, not a stack trace. */
 const ENV_REFUSED =
-  /^docker-exporter: cannot read EXPORTER_\w+ from the environment; grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM\n$/;
+  /^docker-exporter: cannot read EXPORTER_\w+ from the environment; grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR, as in:\nMALLOC_ARENA_MAX=2 deno run .+\n$/;
+
+/** The socket the exporter falls back to, named as the message names it. */
+const UNSET_HOST = `DOCKER_HOST unset, so unix://${DEFAULT_SOCKET}`;
 
 /**
- * Each permission of the start task, dropped alone, and what the exporter then cannot do. None of these needs a
- * Docker engine: Deno refuses before anything is opened.
+ * Each permission of the start task, dropped alone, and how the exporter refuses to start without it. None of these
+ * needs a Docker engine: the exporter asks Deno what it was granted before opening anything.
  */
 const withoutOne: {
   name: string;
   flags: () => Promise<string[]>;
   host?: string;
-  fails: RegExp;
-  exits: boolean;
-  /** The exit code, where it is a documented one. */
-  code?: number;
+  fails: (port: number) => RegExp;
 }[] = [
   {
     name: "--allow-env",
     flags: () => flagsWith((f) => (f.startsWith("--allow-env") ? undefined : f)),
-    fails: ENV_REFUSED,
-    exits: true,
-    code: 2,
+    fails: () => ENV_REFUSED,
   },
   {
     name: "--allow-env of EXPORTER_*",
     flags: () => flagsWith((f) => (f.startsWith("--allow-env") ? "--allow-env=DOCKER_HOST" : f)),
-    fails: ENV_REFUSED,
-    exits: true,
-    code: 2,
+    fails: () => ENV_REFUSED,
   },
   {
     name: "--allow-read of the socket",
     flags: () => flagsWith((f) => (f.startsWith("--allow-read=") ? undefined : f)),
-    fails: /Requires read access to \\"\/var\/run\/docker\.sock\\"/,
-    exits: false,
+    fails: () => refusal(UNSET_HOST, `read access to ${DEFAULT_SOCKET}`),
   },
   {
     name: "--allow-write of the socket",
     flags: () => flagsWith((f) => (f.startsWith("--allow-write=") ? undefined : f)),
-    fails: /Requires write access to \\"\/var\/run\/docker\.sock\\"/,
-    exits: false,
+    fails: () => refusal(UNSET_HOST, `write access to ${DEFAULT_SOCKET}`),
   },
   {
     name: "--allow-net of the socket",
     flags: () => flagsWith((f) => f.replace(`unix:${DEFAULT_SOCKET},`, "")),
-    fails: /Requires net access to \\"unix:\/var\/run\/docker\.sock\\"/,
-    exits: false,
+    fails: () => refusal(UNSET_HOST, `net access to unix:${DEFAULT_SOCKET}`),
   },
   {
     name: "--allow-net of 127.0.0.1",
     flags: () => flagsWith((f) => f.replace(",127.0.0.1", "")),
-    fails: /cannot listen on 127\.0\.0\.1:\d+; grant it with --allow-net=127\.0\.0\.1:\d+/,
-    exits: true,
+    fails: (port) => refusal(`EXPORTER_HOST=127.0.0.1 and EXPORTER_PORT=${port}`, `net access to 127.0.0.1:${port}`),
   },
   {
     name: "--allow-net of 0.0.0.0, the default listen address",
     flags: () => flagsWith((f) => f.replace(",0.0.0.0,", ",")),
-    // Deno refuses before binding, so nothing listens on 0.0.0.0 even for a moment.
+    // Refused before binding, so nothing listens on 0.0.0.0 even for a moment.
     host: "0.0.0.0",
-    fails: /cannot listen on 0\.0\.0\.0:\d+; grant it with --allow-net=0\.0\.0\.0:\d+/,
-    exits: true,
+    fails: (port) => refusal(`EXPORTER_HOST=0.0.0.0 and EXPORTER_PORT=${port}`, `net access to 0.0.0.0:${port}`),
   },
 ];
 
-for (const { name, flags, host, fails, exits, code } of withoutOne) {
-  Deno.test(`without the start task's ${name}, the exporter cannot do its job`, async () => {
+for (const { name, flags, host, fails } of withoutOne) {
+  Deno.test(`without the start task's ${name}, the exporter refuses to start, naming the setting and the command`, async () => {
     const changed = await flags();
     assert.notDeepEqual(changed, await startTaskFlags(), "the permission was not found to drop");
-    await using exporter = spawnExporter(changed, host);
-    if (exits) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const status = await Promise.race([
-        exporter.exited,
-        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 15_000))),
-      ]);
-      clearTimeout(timer);
-      assert.ok(status, `still running without ${name}`);
-      assert.notEqual(status.code, 0);
-      if (code !== undefined) assert.equal(status.code, code);
-      await exporter.kill();
-      assert.match(exporter.stderr, fails);
-      return;
-    }
-    // It serves, but never reaches Docker: /readyz stays 503, docker_up 0, and the log names the permission.
-    await waitFor(() => fails.test(exporter.stderr), 15_000, `a log line matching ${fails}`);
-    const ready = await exporter.get("/readyz");
-    assert.equal(ready.status, 503);
-    assert.equal(sampleValue(parseSamples((await exporter.get("/metrics")).text), "docker_up"), 0);
-    await exporter.stop();
+    const port = freePort();
+    await using exporter = spawnExporter(changed, host, port);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      exporter.exited,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 15_000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(status, `still running without ${name}`);
+    assert.equal(status.code, 2);
+    await exporter.kill();
+    assert.match(exporter.stderr, fails(port));
   });
 }
+
+/** The command on the second line of a refusal, run with `env` as a user would paste it into a shell. */
+function runPrinted(refusal: string, env: Record<string, string>, port: number): Exporter {
+  const command = refusal.split("\n")[1];
+  assert.ok(command?.startsWith("MALLOC_ARENA_MAX=2 deno run "), refusal);
+  const base = Deno.env.toObject();
+  for (const name of Object.keys(base)) if (/^(EXPORTER_|DOCKER_)/.test(name)) delete base[name];
+  // `deno` as the printed command names it: the one running these tests.
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec env ${command.replace(" deno run ", ` ${Deno.execPath()} run `)}`],
+    cwd: fileURLToPath(REPO_ROOT),
+    clearEnv: true,
+    env: { ...base, NO_COLOR: "1", EXPORTER_HOST: "127.0.0.1", EXPORTER_PORT: String(port), ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Exporter(child, port);
+}
+
+/**
+ * Runs the start task's command with `env` (its `$XDG_RUNTIME_DIR` expanded from `env` as `deno task` would);
+ * resolves to what it wrote once it exited, as it must within 15 s.
+ */
+async function refusedWith(env: Record<string, string>, port: number): Promise<string> {
+  const base = Deno.env.toObject();
+  for (const name of Object.keys(base)) if (/^(EXPORTER_|DOCKER_)/.test(name)) delete base[name];
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...startTask((name) => env[name] ?? base[name]).flags, MAIN],
+    cwd: fileURLToPath(REPO_ROOT),
+    clearEnv: true,
+    env: { ...base, NO_COLOR: "1", EXPORTER_HOST: "127.0.0.1", EXPORTER_PORT: String(port), ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(15_000),
+  }).output();
+  assert.equal(output.code, 2);
+  return new TextDecoder().decode(output.stderr);
+}
+
+Deno.test("a socket the start task does not grant: exit 2, the setting named, and the printed command serves it", async () => {
+  const engine = await FakeEngine.start();
+  try {
+    const env = { DOCKER_HOST: engine.url };
+    const port = freePort();
+    const stderr = await refusedWith(env, port);
+    assert.match(
+      stderr,
+      refusal(
+        `DOCKER_HOST=${engine.url}`,
+        `net access to unix:${engine.path}, read access to ${engine.path}, write access to ${engine.path}`,
+      ),
+    );
+    await using exporter = runPrinted(stderr, env, port);
+    await waitFor(
+      async () => (await exporter.get("/readyz").catch(() => ({ status: 0 }))).status === 200,
+      15_000,
+      "ready",
+    );
+    assert.equal(sampleValue(await exporter.samples(), "docker_up"), 1);
+    await exporter.stop();
+  } finally {
+    engine.stop();
+  }
+});
+
+Deno.test("a web config file the start task does not grant: exit 2, the setting named, and the printed command serves", async () => {
+  // The engine where the start task grants it, so that the web config is all that is missing.
+  const runtimeDir = await Deno.makeTempDir({ prefix: "xdg-runtime-" });
+  const engine = await FakeEngine.start(`${runtimeDir}/docker.sock`);
+  const dir = await Deno.makeTempDir({ prefix: "least-privilege-web-" });
+  try {
+    await Deno.writeTextFile(`${dir}/web.yml`, "basic_auth_users:\n");
+    const env = { XDG_RUNTIME_DIR: runtimeDir, DOCKER_HOST: engine.url, EXPORTER_WEB_CONFIG_FILE: `${dir}/web.yml` };
+    const port = freePort();
+    const stderr = await refusedWith(env, port);
+    assert.match(stderr, refusal(`EXPORTER_WEB_CONFIG_FILE=${dir}/web.yml`, `read access to ${dir}/web.yml`));
+    await using exporter = runPrinted(stderr, env, port);
+    await waitFor(
+      async () => (await exporter.get("/readyz").catch(() => ({ status: 0 }))).status === 200,
+      15_000,
+      "ready",
+    );
+    await exporter.stop();
+  } finally {
+    engine.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(runtimeDir, { recursive: true });
+  }
+});
+
+Deno.test("`deno task start`, unedited, serves an engine at $XDG_RUNTIME_DIR/docker.sock, as rootless Docker has it", async () => {
+  const runtimeDir = await Deno.makeTempDir({ prefix: "xdg-runtime-" });
+  const engine = await FakeEngine.start(`${runtimeDir}/docker.sock`);
+  try {
+    const base = Deno.env.toObject();
+    for (const name of Object.keys(base)) if (/^(EXPORTER_|DOCKER_)/.test(name)) delete base[name];
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "start"],
+      cwd: fileURLToPath(REPO_ROOT),
+      clearEnv: true,
+      env: {
+        ...base,
+        NO_COLOR: "1",
+        XDG_RUNTIME_DIR: runtimeDir,
+        DOCKER_HOST: `unix://${runtimeDir}/docker.sock`,
+        EXPORTER_HOST: "127.0.0.1",
+        EXPORTER_PORT: String(port),
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await using exporter = new Exporter(child, port);
+    await waitFor(
+      async () => (await exporter.get("/readyz").catch(() => ({ status: 0 }))).status === 200,
+      20_000,
+      "ready",
+    );
+    assert.equal(sampleValue(await exporter.samples(), "docker_up"), 1);
+    await exporter.stop();
+  } finally {
+    engine.stop();
+    await Deno.remove(runtimeDir, { recursive: true });
+  }
+});
 
 /** Whether this machine can listen on ::1 at all. */
 function hasIpv6Loopback(): boolean {
@@ -265,30 +301,32 @@ function hasIpv6Loopback(): boolean {
 }
 
 Deno.test({
-  name: "an IPv6 listen address the start task does not allow: the flag the exporter names is one Deno accepts",
+  name: "an IPv6 listen address the start task does not allow: exit 2, and the printed command listens on it",
   ignore: !hasIpv6Loopback(),
   fn: async () => {
-    const port = freePort();
-    const refused = spawnExporter(await startTaskFlags(), "::1", port);
-    const status = await refused.exited;
-    assert.notEqual(status.code, 0);
-    const named = /cannot listen on \[::1\]:(\d+); grant it with (--allow-net=\S+?)"/.exec(refused.stderr);
-    assert.ok(named, refused.stderr);
-    assert.equal(Number(named[1]), port);
-    // Added to the task's list, as the README says to write your own command line.
-    const granted = `,${named[2].slice("--allow-net=".length)}`;
-    await using exporter = spawnExporter(
-      await flagsWith((f) => (f.startsWith("--allow-net=") ? f + granted : f)),
-      "::1",
-      port,
-    );
-    await waitFor(
-      () => fetch(`http://[::1]:${port}/healthz`).then((r) => r.text().then(() => r.ok), () => false),
-      15_000,
-      "/healthz on [::1]",
-    );
-    await waitFor(() => exporter.stderr.includes(`http://[::1]:${port}/metrics`), 5_000, "the address logged as a URL");
-    await exporter.stop();
+    const runtimeDir = await Deno.makeTempDir({ prefix: "xdg-runtime-" });
+    const engine = await FakeEngine.start(`${runtimeDir}/docker.sock`);
+    try {
+      const port = freePort();
+      const env = { XDG_RUNTIME_DIR: runtimeDir, DOCKER_HOST: engine.url, EXPORTER_HOST: "::1" };
+      const stderr = await refusedWith(env, port);
+      assert.match(stderr, refusal(`EXPORTER_HOST=::1 and EXPORTER_PORT=${port}`, `net access to [::1]:${port}`));
+      await using exporter = runPrinted(stderr, env, port);
+      await waitFor(
+        () => fetch(`http://[::1]:${port}/healthz`).then((r) => r.text().then(() => r.ok), () => false),
+        15_000,
+        "/healthz on [::1]",
+      );
+      await waitFor(
+        () => exporter.stderr.includes(`http://[::1]:${port}/metrics`),
+        5_000,
+        "the address logged as a URL",
+      );
+      await exporter.stop();
+    } finally {
+      engine.stop();
+      await Deno.remove(runtimeDir, { recursive: true });
+    }
   },
 });
 

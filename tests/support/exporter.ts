@@ -16,9 +16,17 @@ const decoder = new TextDecoder();
 /** A `NAME=value` word before the command, which `deno task` sets in the command's environment. */
 const ENV_WORD = /^([A-Z_][A-Z0-9_]*)=(\S*)$/;
 
-/** A deno.json task's words: the environment its leading `NAME=value` words set, and the command's words. */
-export function taskWords(task: string): { env: Record<string, string>; words: string[] } {
-  const words = task.trim().split(/\s+/);
+/**
+ * A deno.json task's words: the environment its leading `NAME=value` words set, and the command's words, with
+ * `$NAME` expanded from `vars` as `deno task` expands it (an unset variable is empty).
+ */
+export function taskWords(
+  task: string,
+  vars: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): { env: Record<string, string>; words: string[] } {
+  const words = task.trim().split(/\s+/).map((word) =>
+    word.replace(/\$([A-Z_][A-Z0-9_]*)/g, (_, name) => vars(name) ?? "")
+  );
   const env: Record<string, string> = {};
   let match;
   while ((match = ENV_WORD.exec(words[0] ?? ""))) {
@@ -32,11 +40,13 @@ export function taskWords(task: string): { env: Record<string, string>; words: s
  * The `start` task (`[NAME=value...] deno run <flags> main.ts`): the environment it sets and its Deno flags, in order.
  * @throws Error when the task no longer has that shape, so tests cannot silently run with other flags.
  */
-export function startTask(): { env: Record<string, string>; flags: string[] } {
+export function startTask(
+  vars?: (name: string) => string | undefined,
+): { env: Record<string, string>; flags: string[] } {
   const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", REPO_ROOT)));
   const task: unknown = config.tasks?.start;
   if (typeof task !== "string") throw new Error("deno.json has no `start` task");
-  const { env, words } = taskWords(task);
+  const { env, words } = taskWords(task, vars);
   const flags = words.slice(2, -1);
   if (
     words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts" ||

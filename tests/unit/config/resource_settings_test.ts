@@ -62,7 +62,7 @@ Deno.test("helpText() lists the resource settings with their defaults", () => {
   for (
     const [flag, env, fallback] of [
       ["--resource-metrics", "EXPORTER_RESOURCE_METRICS", '"auto"'],
-      ["--resource-interval", "EXPORTER_RESOURCE_INTERVAL", '"15s"'],
+      ["--resource-interval", "EXPORTER_RESOURCE_INTERVAL", '""'],
       ["--cgroup-root", "EXPORTER_CGROUP_ROOT", '"/sys/fs/cgroup"'],
       ["--proc-root", "EXPORTER_PROC_ROOT", '"/proc"'],
     ]

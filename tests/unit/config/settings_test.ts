@@ -4,11 +4,11 @@ import {
   type Config,
   ConfigError,
   helpText,
-  hostPort,
   parseConfig,
   SETTINGS,
 } from "../../../lib/config/settings.ts";
 import { formatDuration, parseDuration } from "../../../lib/config/parsers.ts";
+import { hostPort } from "../../../lib/shared/address.ts";
 import { parseDockerEndpoint } from "../../../lib/docker/endpoint.ts";
 
 /** An environment lookup over a fixed table, so no test reads the real process environment. */
@@ -53,7 +53,7 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     containerLabels: [],
     webConfigFile: "",
     resourceMetrics: "auto",
-    resourceIntervalMs: 15_000,
+    resourceIntervalMs: undefined,
     cgroupRoot: "/sys/fs/cgroup",
     procRoot: "/proc",
     maxConnections: 128,
@@ -283,6 +283,44 @@ Deno.test("parseConfig() --healthcheck carries the validated config, so it probe
   assertRejected(["--healthcheck", "--port=0"], {}, "--port", "use a number from 1 to 65535");
 });
 
+/** `parseConfig` with an environment and the paths where a socket "exists". */
+function discovered(vars: Record<string, string>, sockets: string[]): Extract<Command, { kind: "run" }> {
+  const command = parseConfig([], (name) => vars[name], (path) => sockets.includes(path));
+  assert.equal(command.kind, "run");
+  return command as Extract<Command, { kind: "run" }>;
+}
+
+Deno.test("with DOCKER_HOST unset, the engine is the first standard socket that exists, in the documented order", () => {
+  const xdg = { XDG_RUNTIME_DIR: "/run/user/1000" };
+  const all = [
+    "/var/run/docker.sock",
+    "/run/user/1000/docker.sock",
+    "/run/podman/podman.sock",
+    "/run/user/1000/podman/podman.sock",
+  ];
+  for (let first = 0; first < all.length; first++) {
+    const { config, sources } = discovered(xdg, all.slice(first));
+    assert.deepEqual(config.docker, { kind: "unix", path: all[first], url: `unix://${all[first]}` });
+    assert.deepEqual(sources.discovery, { tried: all, found: all[first] });
+    assert.equal(sources.of.get("docker"), `DOCKER_HOST unset, so unix://${all[first]}`);
+  }
+});
+
+Deno.test("with DOCKER_HOST unset and no socket there yet, the engine is the first standard one, waited for", () => {
+  const { config, sources } = discovered({}, []);
+  assert.equal(config.docker.url, "unix:///var/run/docker.sock");
+  // Without XDG_RUNTIME_DIR there are no rootless sockets to look for.
+  assert.deepEqual(sources.discovery, { tried: ["/var/run/docker.sock", "/run/podman/podman.sock"], found: undefined });
+});
+
+Deno.test("a DOCKER_HOST that is set is taken as it is, and nothing is looked for", () => {
+  const { config, sources } = discovered({ DOCKER_HOST: "unix:///srv/docker.sock" }, ["/var/run/docker.sock"]);
+  assert.equal(config.docker.url, "unix:///srv/docker.sock");
+  assert.equal(sources.discovery, undefined);
+  assert.equal(sources.of.get("docker"), "DOCKER_HOST=unix:///srv/docker.sock");
+  assert.equal(sources.of.get("port"), "EXPORTER_PORT=8000");
+});
+
 Deno.test("helpText() lists every flag with its variable and default", () => {
   const text = helpText("9.9.9");
   assert.ok(text.startsWith("docker-exporter 9.9.9: "));
@@ -290,7 +328,7 @@ Deno.test("helpText() lists every flag with its variable and default", () => {
     const [flag, env, fallback] of [
       ["--port", "EXPORTER_PORT", '"8000"'],
       ["--host", "EXPORTER_HOST", '"0.0.0.0"'],
-      ["--docker-host", "DOCKER_HOST", '"unix:///var/run/docker.sock"'],
+      ["--docker-host", "DOCKER_HOST", '""'],
       ["--refresh-interval", "EXPORTER_REFRESH_INTERVAL", '"15s"'],
       ["--stale-after", "EXPORTER_STALE_AFTER", '""'],
       ["--log-level", "EXPORTER_LOG_LEVEL", '"info"'],

@@ -412,7 +412,7 @@ Deno.test("loadWebConfig() without env access for the YAML parser names the perm
     }).output();
     const message = new TextDecoder().decode(stdout).trim();
     assert.match(message, new RegExp(`^cannot parse --web.config.file ${dir}/web.yml: Requires env access to "LOG_`));
-    assert.match(message, /grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM\)$/);
+    assert.match(message, /grant --allow-env=DOCKER_HOST,EXPORTER_\*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR\)$/);
     assert.doesNotMatch(message, /not valid YAML/);
   } finally {
     await remove();

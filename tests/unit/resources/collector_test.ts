@@ -485,3 +485,17 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
   assert.deepEqual(await source.read({ id: "odd", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
   assert.deepEqual(asked, ["a", "gone", "stopped", "odd"]);
 });
+
+Deno.test("unset, the interval follows the source: 5 s on cgroup files, 15 s on the stats API; set, it is kept", async () => {
+  const cgroup = new ScriptedSource("cgroup", () => Promise.resolve(usage(1)));
+  const api = new ScriptedSource("api", () => Promise.resolve(usage(1)));
+  const onFiles = collector({ source: cgroup, intervalMs: undefined });
+  await onFiles.collect();
+  assert.equal(onFiles.intervalMs, 5_000);
+  const onApi = collector({ source: api, mode: "api", intervalMs: undefined });
+  await onApi.collect();
+  assert.equal(onApi.intervalMs, 15_000);
+  const set = collector({ source: cgroup, intervalMs: 30_000 });
+  await set.collect();
+  assert.equal(set.intervalMs, 30_000);
+});
