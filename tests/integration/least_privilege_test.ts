@@ -275,7 +275,7 @@ Deno.test({
     const named = /cannot listen on \[::1\]:(\d+); grant it with (--allow-net=\S+?)"/.exec(refused.stderr);
     assert.ok(named, refused.stderr);
     assert.equal(Number(named[1]), port);
-    // Added to the task's list, as the README says to write your own command line.
+    // Added to the task's list, as docs/permissions.md says to write your own command line.
     const granted = `,${named[2].slice("--allow-net=".length)}`;
     await using exporter = spawnExporter(
       await flagsWith((f) => (f.startsWith("--allow-net=") ? f + granted : f)),
@@ -312,7 +312,7 @@ Deno.test({
   },
 });
 
-/** The endpoints the exporter may ask for, as the README lists them for a socket proxy; `{id}` is 64 hex digits. */
+/** The endpoints the exporter may ask for, as docs/running.md lists them for a socket proxy; `{id}` is 64 hex. */
 const READ_ONLY = [
   /^\/version$/,
   /^\/info$/,
