@@ -35,7 +35,7 @@ RUN ["deno", "install", "--frozen", "--entrypoint", "main.ts"]
 RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts", "--version"]
 
 FROM ${RUNTIME_IMAGE}
-# MALLOC_ARENA_MAX as in the start task: at most two glibc malloc arenas keep about 1 MiB less memory (README).
+# MALLOC_ARENA_MAX as in the start task: at most two glibc malloc arenas keep about 1 MiB less (docs/permissions.md).
 ENV DENO_DIR=/deno-dir/ DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 MALLOC_ARENA_MAX=2
 # Resource metrics from the host's cgroup files where they are mounted read-only at these paths (compose.yaml and
 # docs/running.md show the mounts); without them the exporter asks the engine's stats API and says so once.

@@ -1,6 +1,6 @@
 /**
  * The deployment files. Every compose file passes `docker-compose config` (and the Swarm one `docker stack config`)
- * and says what the README promises; the Prometheus configs pass `promtool check config`; the alert rules pass
+ * and says what docs/running.md promises; the Prometheus configs pass `promtool check config`; the alert rules pass
  * their unit tests, which cover every alert; the dashboard is well-formed and provisioned where compose mounts it.
  *
  * End to end: a real Prometheus with the shipped rules scrapes real exporters while real containers restart, fail
@@ -141,7 +141,7 @@ function bindMounts(service: Yaml): { source: string; target: string; mode?: str
 
 /** The settings compose files leave out, and why. */
 const SETTINGS_NOT_IN_COMPOSE: Record<string, string> = {
-  EXPORTER_WEB_CONFIG_FILE: "needs a mounted file and --allow-read for it in the entrypoint (README)",
+  EXPORTER_WEB_CONFIG_FILE: "needs a mounted file and --allow-read for it in the entrypoint (docs/running.md)",
   EXPORTER_CGROUP_ROOT: "the image sets it to where compose.yaml mounts the host's /sys/fs/cgroup",
   EXPORTER_PROC_ROOT: "the image sets it to where compose.yaml mounts the host's /proc",
 };

@@ -32,7 +32,7 @@ async function checkoutFiles(): Promise<string[]> {
 
 /**
  * A copy of the checkout in a temporary folder, with the host's CA bundle added as deploy/build-ca/proxy-ca.pem,
- * as the README tells users behind a proxy to do. The repository itself is not touched.
+ * as deploy/build-ca/README.md tells users behind a proxy to do. The repository itself is not touched.
  */
 async function buildContext(): Promise<string> {
   const context = await Deno.makeTempDir({ prefix: "docker-exporter-context-" });

@@ -350,7 +350,7 @@ Deno.test({
   },
 });
 
-/** The endpoints the exporter may ask for, as the README lists them for a socket proxy; `{id}` is 64 hex digits. */
+/** The endpoints the exporter may ask for, as docs/running.md lists them for a socket proxy; `{id}` is 64 hex. */
 const READ_ONLY = [
   /^\/version$/,
   /^\/info$/,

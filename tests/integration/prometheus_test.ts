@@ -25,10 +25,10 @@ function scrapeConfig(target: string): string {
   ].join("\n");
 }
 
-/** The queries of the README's `promql` block: lines that go on with an indent belong to the query above. */
-function readmeQueries(): string[] {
-  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
-  const block = /```promql\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+/** The queries of the `promql` block of docs/metrics.md: lines that go on with an indent belong to the query above. */
+function documentedQueries(): string[] {
+  const page = Deno.readTextFileSync(new URL("../../docs/metrics.md", import.meta.url));
+  const block = /```promql\n([\s\S]*?)```/.exec(page)?.[1] ?? "";
   const queries: string[] = [];
   for (const line of block.split("\n")) {
     if (line.trim() === "" || line.startsWith("#")) continue;
@@ -78,13 +78,13 @@ for (const { engine, ignore } of await testEngines("prometheus_test.ts")) {
         state: "running",
       }]);
 
-      // The README's example queries: each is valid PromQL, and the ones about every container find this one.
-      const examples = readmeQueries();
+      // The example queries of docs/metrics.md: each is valid PromQL, and the ones about every container find this one.
+      const examples = documentedQueries();
       assert.equal(examples.length, 4, examples.join("\n"));
       for (const query of examples) {
         const result = await prometheus.query(query);
         if (!query.includes("unhealthy") && !query.includes("exit_code")) {
-          assert.ok(result.length > 0, `the README's ${JSON.stringify(query)} found nothing`);
+          assert.ok(result.length > 0, `docs/metrics.md's ${JSON.stringify(query)} found nothing`);
         }
       }
 
