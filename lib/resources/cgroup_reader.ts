@@ -250,7 +250,7 @@ export function openCgroupReader(options: CgroupReaderOptions): CgroupReader {
   } catch (error) {
     const hint = error instanceof Deno.errors.NotCapable
       ? " (Deno lets a program read /sys and /proc only with --allow-all; mount them elsewhere and grant " +
-        "--allow-read for that path, see the README)"
+        "--allow-read for that path, see docs/permissions.md#reading-proc-and-sys)"
       : "";
     throw new Error(`Cannot read the cgroup root ${options.cgroupRoot}: ${(error as Error).message}${hint}`, {
       cause: error,

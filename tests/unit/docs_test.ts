@@ -1,10 +1,27 @@
 /**
  * The docs, held against the code and against themselves: the README stays a front door (small, short lines), the
  * settings table of docs/configuration.md is the `SETTINGS` table, docs/metrics.md names every family of the golden
- * scrapes, and every relative link reaches its file and heading.
+ * scrapes, every relative link reaches its file and heading, and every command line the docs give spells out the
+ * permission sets of lib/config/permissions.ts.
  */
 import assert from "node:assert/strict";
 import { SETTINGS } from "../../lib/config/settings.ts";
+import { parseDockerEndpoint } from "../../lib/docker/endpoint.ts";
+import {
+  commandFor,
+  describeNeeds,
+  IMAGE_MOUNTS,
+  IMAGE_PERMISSIONS,
+  needsOf,
+  permissionFlags,
+  permissionsOf,
+  RUNTIME_ENV,
+  RUNTIME_FLAGS,
+  STANDARD_SOCKETS,
+  START_PERMISSIONS,
+  unionOf,
+  withRuntimeDir,
+} from "../../lib/config/permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -153,3 +170,124 @@ function tryRead(url: URL): string | undefined {
     throw error;
   }
 }
+
+/**
+ * The part of a page under `heading` (e.g. `## Settings`), up to the next heading of the same or a higher level; a
+ * `#` line inside a code block is not a heading.
+ */
+function section(markdown: string, heading: string): string {
+  const lines = markdown.split("\n");
+  const start = lines.indexOf(heading);
+  assert.ok(start >= 0, `no "${heading}" section`);
+  const level = heading.indexOf(" ");
+  let fenced = false;
+  let end = start + 1;
+  for (; end < lines.length; end++) {
+    if (/^(```|~~~)/.test(lines[end])) fenced = !fenced;
+    else if (!fenced && new RegExp(`^#{1,${level}} `).test(lines[end])) break;
+  }
+  return lines.slice(start + 1, end).join("\n");
+}
+
+/** The fenced code blocks of some markdown, each with the lines a trailing backslash continues joined into one. */
+function codeBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/^```[^\n]*\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => m[1].replace(/\\\n\s*/g, " "));
+}
+
+/** The words of a command line as a POSIX shell splits them, for the simple quoting the docs use: `'...'` words. */
+function words(line: string): string[] {
+  return line.trim().split(/\s+/).map((word) => word.replace(/^'(.*)'$/, "$1"));
+}
+
+const START_FLAGS = permissionFlags(START_PERMISSIONS);
+const IMAGE_FLAGS = permissionFlags(IMAGE_PERMISSIONS);
+
+Deno.test("docs/permissions.md gives every flag of the start task and of the image verbatim", () => {
+  const page = read("docs/permissions.md");
+  const missing = [...RUNTIME_FLAGS, ...START_FLAGS, ...IMAGE_FLAGS].filter((flag) => !page.includes(`\`${flag}\``));
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("docs/permissions.md's example refusal is what the exporter prints for a socket the start task does not grant", () => {
+  // As main.ts builds it for `deno task start` with DOCKER_HOST=unix:///srv/docker.sock, XDG_RUNTIME_DIR unset and
+  // the checkout in /opt/docker-exporter.
+  const dockerSetting = "DOCKER_HOST=unix:///srv/docker.sock";
+  const needs = needsOf({
+    docker: parseDockerEndpoint("unix:///srv/docker.sock")!,
+    dockerSetting,
+    host: "0.0.0.0",
+    port: 8000,
+    listenSetting: "EXPORTER_HOST=0.0.0.0 and EXPORTER_PORT=8000",
+    resourceMetrics: "auto",
+    cgroupRoot: "/sys/fs/cgroup",
+    procRoot: "/proc",
+    files: [],
+  });
+  const missing = needs.filter((need) => need.setting === dockerSetting);
+  const command = commandFor(withRuntimeDir(unionOf(START_PERMISSIONS, permissionsOf(needs)), undefined), {
+    main: "/opt/docker-exporter/main.ts",
+    args: [],
+    standalone: false,
+  });
+  const expected = `docker-exporter: ${dockerSetting}: ${describeNeeds(missing)}; ` +
+    `run it with the permissions this configuration needs:\n${command}\n`;
+  const blocks = codeBlocks(section(read("docs/permissions.md"), "## When a permission is missing"));
+  assert.equal(blocks[0], expected);
+});
+
+Deno.test("docs/running.md gives the image's command as the Dockerfile's: the runtime flags and the image permissions", () => {
+  const [command] = codeBlocks(section(read("docs/running.md"), "### The image's command"));
+  assert.deepEqual(words(command), [
+    "deno",
+    "run",
+    "--cached-only",
+    "--frozen",
+    ...RUNTIME_FLAGS,
+    ...IMAGE_FLAGS,
+    "main.ts",
+  ]);
+});
+
+Deno.test("the systemd unit of docs/running.md runs exactly the start task's flags and environment, $XDG_RUNTIME_DIR as %t", () => {
+  const unit = section(read("docs/running.md"), "## As a systemd service");
+  const lines = codeBlocks(unit).flatMap((block) => block.split("\n"));
+  const execStarts = lines.filter((line) => line.startsWith("ExecStart="));
+  assert.equal(execStarts.length, 1, "one ExecStart");
+  const [deno, run, ...rest] = words(execStarts[0].slice("ExecStart=".length));
+  assert.ok(deno.endsWith("/deno") && run === "run", execStarts[0]);
+  assert.ok(rest.at(-1)!.endsWith("/main.ts"), execStarts[0]);
+  // systemd's %t is the runtime directory: $XDG_RUNTIME_DIR in a user unit, /run in a system one. The page says so.
+  assert.deepEqual(rest.slice(0, -1), [...RUNTIME_FLAGS, ...permissionFlags(withRuntimeDir(START_PERMISSIONS, "%t"))]);
+  assert.match(unit, /`\$XDG_RUNTIME_DIR` is written `%t`/);
+  const environment = lines.filter((line) => line.startsWith("Environment=")).flatMap((line) =>
+    words(line.slice("Environment=".length))
+  );
+  for (const [name, value] of Object.entries(RUNTIME_ENV)) assert.ok(environment.includes(`${name}=${value}`), name);
+});
+
+Deno.test("docs/running.md's deno compile command for another platform has the compile task's flags", () => {
+  const commands = codeBlocks(section(read("docs/running.md"), "## The compiled binary"))
+    .flatMap((block) => block.split("\n")).filter((line) => line.startsWith("deno compile "));
+  assert.equal(commands.length, 1);
+  const [, , ...rest] = words(commands[0]);
+  assert.deepEqual(rest.slice(0, rest.indexOf("--target")), [...RUNTIME_FLAGS, ...START_FLAGS]);
+});
+
+Deno.test("every docker run line of README.md and docs/running.md mounts the host's cgroup tree and /proc where the image reads them", () => {
+  const mounts = [`/sys/fs/cgroup:${IMAGE_MOUNTS.cgroupRoot}:ro`, `/proc:${IMAGE_MOUNTS.procRoot}:ro`];
+  for (const page of ["README.md", "docs/running.md"]) {
+    const runs = codeBlocks(read(page)).flatMap((block) => block.split("\n"))
+      .filter((line) => line.startsWith("docker run "));
+    assert.ok(runs.length > 0, `${page} has no docker run line`);
+    for (const run of runs) {
+      const volumes = words(run).filter((_, i, all) => all[i - 1] === "-v");
+      for (const mount of mounts) assert.ok(volumes.includes(mount), `${page}: ${run}`);
+    }
+  }
+});
+
+Deno.test("docs/configuration.md lists the standard sockets in the order the exporter looks for them", () => {
+  const listed = [...section(read("docs/configuration.md"), "## The engine").matchAll(/^\d+\. `([^`]+)`$/gm)]
+    .map((m) => m[1]);
+  assert.deepEqual(listed, STANDARD_SOCKETS);
+});
