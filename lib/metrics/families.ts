@@ -33,6 +33,19 @@ function checkLabelNames(name: string, samples: readonly Sample[], checked: Set<
   }
 }
 
+/**
+ * A family as a row of a table (cAdvisor's `containerMetric`): name, help, type, the names of the labels its samples
+ * carry after those the whole table shares, in order, and how an item's samples come from `Args`. `value` is for a
+ * family with at most one sample an item (undefined: none), labelled with the shared labels alone; `samples` is for
+ * any other, and labels each sample itself.
+ */
+export type FamilyRow<Args extends unknown[]> =
+  & { name: string; help: string; type: MetricFamily["type"]; labels?: readonly string[] }
+  & (
+    | { value: (...args: Args) => number | undefined; samples?: never }
+    | { samples: (...args: Args) => Sample[]; value?: never }
+  );
+
 /** Sorts items by their `id` as the lines of a family whose first label is `id` sort (see `labelSortKey`). */
 export function sortById<T extends { readonly id: string }>(items: readonly T[]): T[] {
   const keyed = items.map((item) => ({ key: labelSortKey(item.id), item }));
