@@ -10,19 +10,17 @@ import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts
 /**
  * Each container's sample lines in each container family, kept for as long as its record lives. The registry
  * replaces a record rather than change it, so a record's lines stay right: after an event only the changed
- * container's lines are formatted, and a family is the kept lines joined. (At 200 containers, formatting the
- * container families made up 7-9 of the 16 ms from `docker run` returning to the series on /metrics, and
- * 13-18 of 24 with gzip, deflating included.) They take as much memory as the families' text, 2-3 KiB a
- * container, so they are kept only up to `maxContainers` (at 10,000 containers, RSS after the gzip scrapes went
- * from 82 to 158 MiB).
+ * container's lines are formatted, and a family is the kept lines joined: formatting every container's lines
+ * again would be most of the time from `docker run` returning to the new series on /metrics. The lines take as
+ * much memory as the families' text, so they are kept only up to `maxContainers` (see bench/RESULTS.md).
  */
 export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
   #labelMatches: ((key: string) => boolean) | undefined;
 
   /**
-   * `maxContainers`: the most containers whose lines are kept (default 2,000: some 6 MiB, more for a while when
-   * records are replaced, until the records they replaced are collected).
+   * `maxContainers`: the most containers whose lines are kept (default 2,000). Their memory grows with it, and for a
+   * while when records are replaced, until the records they replaced are collected.
    */
   constructor(readonly maxContainers = 2_000) {}
 

@@ -54,12 +54,13 @@ export function sortById<T extends { readonly id: string }>(items: readonly T[])
 }
 
 /**
- * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): at 10,000
- * containers all families' samples held at once take tens of MB. `sorted` must be in `sortById` order and every
- * sample must start with its item's `id` label. `samples` makes them all, for callers that want them at once.
- * `inputs` (see `MetricFamily.inputs`) must hold everything `samplesOf` reads besides what stays fixed for the
- * life of the process. With `keep`, the family is formatted from each item's lines as `keep` gives them
- * (`MetricFamily.blocks`), and `keep` calls the function it is given for the lines it does not have.
+ * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): all
+ * families' samples of thousands of containers, held at once, would take much memory (see bench/RESULTS.md).
+ * `sorted` must be in `sortById` order and every sample must start with its item's `id` label. `samples` makes
+ * them all, for callers that want them at once. `inputs` (see `MetricFamily.inputs`) must hold everything
+ * `samplesOf` reads besides what stays fixed for the life of the process. With `keep`, the family is formatted
+ * from each item's lines as `keep` gives them (`MetricFamily.blocks`), and `keep` calls the function it is given
+ * for the lines it does not have.
  */
 export function groupedFamily<T extends { readonly id: string }>(
   name: string,
