@@ -43,7 +43,7 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
 }
 
 function readInspect(name: string): ContainerInspect {
-  return JSON.parse(Deno.readTextFileSync(new URL(`../testdata/${name}`, import.meta.url)));
+  return JSON.parse(Deno.readTextFileSync(new URL(`../../testdata/${name}`, import.meta.url)));
 }
 
 /** Unix seconds of a UTC wall time plus a fraction, computed without parsing any string. */
