@@ -62,7 +62,10 @@ const idName = (c: ContainerRecord): Label[] => [["id", c.id], ["name", c.name]]
  */
 export type ContainerMetric = FamilyRow<[c: ContainerRecord, labelMatches: (key: string) => boolean]>;
 
-/** The rows of a family with one sample per value of enum label `label`: 1 for the container's, 0 for the others. */
+/**
+ * The labels and samples of a row for a family with one sample per value of enum label `label`: 1 for the
+ * container's `current` value, 0 for the others.
+ */
 function oneOf(label: string, values: readonly string[], current: (c: ContainerRecord) => string) {
   // The label pairs are shared by every container's samples.
   const pairs = values.map((value) => [label, value] as const);

@@ -53,8 +53,8 @@ export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, q
 const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
 
 /**
- * The rows of a counter with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`; an
- * item whose `value` is undefined (not known to the source) has none.
+ * The type, labels and samples of a row for a counter with one sample per item of `itemsOf`, labelled with `label`
+ * set to the item's `key`; an item whose `value` is undefined (not known to the source) has none.
  */
 function perItem<T>(
   label: string,
