@@ -83,9 +83,9 @@ function asHealth(status: string | undefined): HealthState {
 
 /**
  * Shares equal strings between records, so that an image name, image id or label value that thousands of
- * containers repeat is held once rather than once per container (about 350 of some 840 bytes a record at
- * 10,000 Compose containers). Bounded: once it holds `capacity` strings it starts afresh, so that values of
- * removed containers do not pile up; a string longer than `maxLength` is never pooled.
+ * containers repeat is held once rather than once per container: such strings are a large part of a record (see
+ * bench/RESULTS.md). Bounded: once it holds `capacity` strings it starts afresh, so that values of removed
+ * containers do not pile up; a string longer than `maxLength` is never pooled.
  */
 export class StringPool {
   #strings = new Map<string, string>();

@@ -4,25 +4,23 @@
  */
 import { CONTAINER_STATES, type ContainerRecord, HEALTH_STATES } from "../engine/mod.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { groupedFamily, sortById } from "./families.ts";
+import { type FamilyRow, groupedFamily, sortById } from "./families.ts";
 import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts";
 
 /**
  * Each container's sample lines in each container family, kept for as long as its record lives. The registry
  * replaces a record rather than change it, so a record's lines stay right: after an event only the changed
- * container's lines are formatted, and a family is the kept lines joined. (At 200 containers, formatting the
- * container families made up 7-9 of the 16 ms from `docker run` returning to the series on /metrics, and
- * 13-18 of 24 with gzip, deflating included.) They take as much memory as the families' text, 2-3 KiB a
- * container, so they are kept only up to `maxContainers` (at 10,000 containers, RSS after the gzip scrapes went
- * from 82 to 158 MiB).
+ * container's lines are formatted, and a family is the kept lines joined: formatting every container's lines
+ * again would be most of the time from `docker run` returning to the new series on /metrics. The lines take as
+ * much memory as the families' text, so they are kept only up to `maxContainers` (see bench/RESULTS.md).
  */
 export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
   #labelMatches: ((key: string) => boolean) | undefined;
 
   /**
-   * `maxContainers`: the most containers whose lines are kept (default 2,000: some 6 MiB, more for a while when
-   * records are replaced, until the records they replaced are collected).
+   * `maxContainers`: the most containers whose lines are kept (default 2,000). Their memory grows with it, and for a
+   * while when records are replaced, until the records they replaced are collected.
    */
   constructor(readonly maxContainers = 2_000) {}
 
@@ -39,7 +37,7 @@ export class ContainerLines {
     return keeps;
   }
 
-  /** The lines of the family at `index` in `containerFamilies` for `record`, from `format` when not kept. */
+  /** The lines of the family of row `index` of `CONTAINER_METRICS` for `record`, from `format` when not kept. */
   get(record: ContainerRecord, index: number, format: () => string): string {
     let kept = this.#byRecord.get(record);
     if (!kept) this.#byRecord.set(record, kept = []);
@@ -49,9 +47,6 @@ export class ContainerLines {
 
 /** The compatibility series' compose labels: the key read and the label name written. */
 const COMPAT_LABELS = COMPOSE_LABEL_KEYS.map((key) => [key, sanitizeLabelName(`container_label_${key}`)] as const);
-/** The label pair of each state and health series, shared by every container's samples. */
-const STATE_LABELS = CONTAINER_STATES.map((s) => ["state", s] as const);
-const HEALTH_LABELS = HEALTH_STATES.map((h) => ["status", h] as const);
 
 /** Containers `docker ps` lists (without `-a`): the ones the compatibility series covers. */
 function listedByDockerPs(record: ContainerRecord): boolean {
@@ -60,17 +55,130 @@ function listedByDockerPs(record: ContainerRecord): boolean {
 
 type Label = readonly [string, string];
 const idName = (c: ContainerRecord): Label[] => [["id", c.id], ["name", c.name]];
-/** One sample labelled with the container's id and name, or none when `value` is undefined. */
-const one = (c: ContainerRecord, value: number | undefined): Sample[] =>
-  value === undefined ? [] : [{ labels: idName(c), value }];
-/** One sample per possible value of an enum label: 1 for `current`, 0 for the others. */
-const oneOf = (c: ContainerRecord, pairs: readonly Label[], current: string): Sample[] =>
-  pairs.map((pair) => ({ labels: [...idName(c), pair], value: current === pair[1] ? 1 : 0 }));
 
 /**
- * The per-container families, made a container at a time as they are formatted (see `groupedFamily`), from the
- * lines `lines` keeps when it is given and keeps lines for as many containers (and into it).
- * `labelMatches` picks which container labels go on `docker_container_info`.
+ * A per-container family: a row of `CONTAINER_METRICS`. Each sample is labelled `id` and `name`, then `labels`.
+ * `samples` is told which container labels were selected for `docker_container_info`.
+ */
+export type ContainerMetric = FamilyRow<[c: ContainerRecord, labelMatches: (key: string) => boolean]>;
+
+/**
+ * The labels and samples of a row for a family with one sample per value of enum label `label`: 1 for the
+ * container's `current` value, 0 for the others.
+ */
+function oneOf(label: string, values: readonly string[], current: (c: ContainerRecord) => string) {
+  // The label pairs are shared by every container's samples.
+  const pairs = values.map((value) => [label, value] as const);
+  return {
+    labels: [label],
+    samples: (c: ContainerRecord): Sample[] => {
+      const value = current(c);
+      return pairs.map((pair) => ({ labels: [...idName(c), pair], value: value === pair[1] ? 1 : 0 }));
+    },
+  };
+}
+
+/** The per-container families, in the order `ContainerLines` indexes them. */
+export const CONTAINER_METRICS: readonly ContainerMetric[] = [
+  {
+    name: "start_time_seconds_container",
+    type: "gauge",
+    help: "Start time of a running, paused or restarting container in Unix seconds (compatible with decustom_go).",
+    labels: ["image", ...COMPAT_LABELS.map(([, label]) => label)],
+    samples: (c) => {
+      if (!listedByDockerPs(c) || c.startedSeconds === undefined) return [];
+      const labels: Label[] = [...idName(c), ["image", c.image]];
+      for (const [key, label] of COMPAT_LABELS) labels.push([label, composeLabel(c.labels, key)]);
+      return [{ labels, value: c.startedSeconds }];
+    },
+  },
+  {
+    name: "docker_container_info",
+    type: "gauge",
+    help: "Always 1; labels describe the container (image, compose project and service, selected container labels).",
+    // Then `container_label_<key>` for each container label `labelMatches` selects.
+    labels: ["image", "image_id", "compose_project", "compose_service"],
+    samples: (c, labelMatches) => {
+      const extra = new Map<string, string>();
+      // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label.
+      for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
+        const label = sanitizeLabelName(`container_label_${key}`);
+        if (!extra.has(label)) extra.set(label, c.labels[key]);
+      }
+      return [{
+        labels: [
+          ...idName(c),
+          ["image", c.image],
+          ["image_id", c.imageId],
+          ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
+          ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
+          ...extra,
+        ],
+        value: 1,
+      }];
+    },
+  },
+  {
+    name: "docker_container_state",
+    type: "gauge",
+    help: "1 for the container's current state, 0 for the others.",
+    ...oneOf("state", CONTAINER_STATES, (c) => c.state),
+  },
+  {
+    name: "docker_container_start_time_seconds",
+    type: "gauge",
+    help: "When the container last started, in Unix seconds.",
+    value: (c) => c.startedSeconds,
+  },
+  {
+    name: "docker_container_finished_time_seconds",
+    type: "gauge",
+    help: "When the container last stopped, in Unix seconds.",
+    value: (c) => c.finishedSeconds,
+  },
+  {
+    name: "docker_container_created_seconds",
+    type: "gauge",
+    help: "When the container was created, in Unix seconds.",
+    value: (c) => c.createdSeconds,
+  },
+  {
+    name: "docker_container_restarts_total",
+    type: "counter",
+    help: "Times the engine restarted the container under its restart policy (RestartCount).",
+    value: (c) => c.restartCount,
+  },
+  {
+    name: "docker_container_exit_code",
+    type: "gauge",
+    help: "Exit code of the container's last run; 0 while it runs and if it never exited.",
+    value: (c) => c.exitCode,
+  },
+  {
+    name: "docker_container_oom_killed",
+    type: "gauge",
+    help: "1 if the container's last run was killed for lack of memory.",
+    value: (c) => c.oomKilled ? 1 : 0,
+  },
+  {
+    name: "docker_container_health_status",
+    type: "gauge",
+    help: "1 for the container's current health (none: no HEALTHCHECK), 0 for the others.",
+    ...oneOf("status", HEALTH_STATES, (c) => c.health),
+  },
+  {
+    name: "docker_container_health_failing_streak",
+    type: "gauge",
+    help:
+      "Consecutive failed health checks, as of the last health status change (the engine sends no event per check).",
+    value: (c) => c.health === "none" ? undefined : c.failingStreak,
+  },
+];
+
+/**
+ * The per-container families, one for each row of `CONTAINER_METRICS`, made a container at a time as they are
+ * formatted (see `groupedFamily`), from the lines `lines` keeps when it is given and keeps lines for as many
+ * containers (and into it). `labelMatches` picks which container labels go on `docker_container_info`.
  * When two selected keys sanitize to the same label name, the alphabetically first key wins.
  */
 export function containerFamilies(
@@ -83,107 +191,14 @@ export function containerFamilies(
   // an input too: it decides docker_container_info's labels (and is the same function for a process's life).
   const inputs = [labelMatches, ...sorted];
   const kept = lines?.keepsFor(sorted.length, labelMatches) ? lines : undefined;
-  let index = 0;
-  const perContainer = (
-    name: string,
-    type: MetricFamily["type"],
-    help: string,
-    samplesOf: (c: ContainerRecord) => Sample[],
-  ) => {
-    const at = index++;
-    const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(c, at, format));
+  return CONTAINER_METRICS.map(({ name, type, help, value, samples }, index) => {
+    const samplesOf = value
+      ? (c: ContainerRecord): Sample[] => {
+        const v = value(c, labelMatches);
+        return v === undefined ? [] : [{ labels: idName(c), value: v }];
+      }
+      : (c: ContainerRecord) => samples(c, labelMatches);
+    const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(c, index, format));
     return groupedFamily(name, type, help, sorted, samplesOf, inputs, keep);
-  };
-
-  return [
-    perContainer(
-      "start_time_seconds_container",
-      "gauge",
-      "Start time of a running, paused or restarting container in Unix seconds (compatible with decustom_go).",
-      (c) => {
-        if (!listedByDockerPs(c) || c.startedSeconds === undefined) return [];
-        const labels: Label[] = [...idName(c), ["image", c.image]];
-        for (const [key, label] of COMPAT_LABELS) labels.push([label, composeLabel(c.labels, key)]);
-        return [{ labels, value: c.startedSeconds }];
-      },
-    ),
-    perContainer(
-      "docker_container_info",
-      "gauge",
-      "Always 1; labels describe the container (image, compose project and service, selected container labels).",
-      (c) => {
-        const extra = new Map<string, string>();
-        // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label.
-        for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
-          const label = sanitizeLabelName(`container_label_${key}`);
-          if (!extra.has(label)) extra.set(label, c.labels[key]);
-        }
-        return [{
-          labels: [
-            ...idName(c),
-            ["image", c.image],
-            ["image_id", c.imageId],
-            ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
-            ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
-            ...extra,
-          ],
-          value: 1,
-        }];
-      },
-    ),
-    perContainer(
-      "docker_container_state",
-      "gauge",
-      "1 for the container's current state, 0 for the others.",
-      (c) => oneOf(c, STATE_LABELS, c.state),
-    ),
-    perContainer(
-      "docker_container_start_time_seconds",
-      "gauge",
-      "When the container last started, in Unix seconds.",
-      (c) => one(c, c.startedSeconds),
-    ),
-    perContainer(
-      "docker_container_finished_time_seconds",
-      "gauge",
-      "When the container last stopped, in Unix seconds.",
-      (c) => one(c, c.finishedSeconds),
-    ),
-    perContainer(
-      "docker_container_created_seconds",
-      "gauge",
-      "When the container was created, in Unix seconds.",
-      (c) => one(c, c.createdSeconds),
-    ),
-    perContainer(
-      "docker_container_restarts_total",
-      "counter",
-      "Times the engine restarted the container under its restart policy (RestartCount).",
-      (c) => one(c, c.restartCount),
-    ),
-    perContainer(
-      "docker_container_exit_code",
-      "gauge",
-      "Exit code of the container's last run; 0 while it runs and if it never exited.",
-      (c) => one(c, c.exitCode),
-    ),
-    perContainer(
-      "docker_container_oom_killed",
-      "gauge",
-      "1 if the container's last run was killed for lack of memory.",
-      (c) => one(c, c.oomKilled ? 1 : 0),
-    ),
-    perContainer(
-      "docker_container_health_status",
-      "gauge",
-      "1 for the container's current health (none: no HEALTHCHECK), 0 for the others.",
-      (c) => oneOf(c, HEALTH_LABELS, c.health),
-    ),
-    perContainer(
-      "docker_container_health_failing_streak",
-      "gauge",
-      "Consecutive failed health checks, as of the last health status change (the engine sends no event per check).",
-      (c) => one(c, c.health === "none" ? undefined : c.failingStreak),
-    ),
-  ];
+  });
 }

@@ -51,7 +51,7 @@ const LABEL_VALUE_SPECIAL = /[\\"\n]/;
 
 /** Escapes a label value (and an OpenMetrics HELP text): backslash, double quote and newline. */
 export function escapeLabelValue(value: string): string {
-  // Nearly every value needs nothing; testing first is over three times faster than an empty replace.
+  // Nearly every value needs nothing, and testing for that is cheaper than a replace that finds nothing.
   if (!LABEL_VALUE_SPECIAL.test(value)) return value;
   return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
 }

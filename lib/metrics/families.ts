@@ -33,6 +33,19 @@ function checkLabelNames(name: string, samples: readonly Sample[], checked: Set<
   }
 }
 
+/**
+ * A family as a row of a table (cAdvisor's `containerMetric`): name, help, type, the names of the labels its samples
+ * carry after those the whole table shares, in order, and how an item's samples come from `Args`. `value` is for a
+ * family with at most one sample an item (undefined: none), labelled with the shared labels alone; `samples` is for
+ * any other, and labels each sample itself.
+ */
+export type FamilyRow<Args extends unknown[]> =
+  & { name: string; help: string; type: MetricFamily["type"]; labels?: readonly string[] }
+  & (
+    | { value: (...args: Args) => number | undefined; samples?: never }
+    | { samples: (...args: Args) => Sample[]; value?: never }
+  );
+
 /** Sorts items by their `id` as the lines of a family whose first label is `id` sort (see `labelSortKey`). */
 export function sortById<T extends { readonly id: string }>(items: readonly T[]): T[] {
   const keyed = items.map((item) => ({ key: labelSortKey(item.id), item }));
@@ -41,12 +54,13 @@ export function sortById<T extends { readonly id: string }>(items: readonly T[])
 }
 
 /**
- * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): at 10,000
- * containers all families' samples held at once take tens of MB. `sorted` must be in `sortById` order and every
- * sample must start with its item's `id` label. `samples` makes them all, for callers that want them at once.
- * `inputs` (see `MetricFamily.inputs`) must hold everything `samplesOf` reads besides what stays fixed for the
- * life of the process. With `keep`, the family is formatted from each item's lines as `keep` gives them
- * (`MetricFamily.blocks`), and `keep` calls the function it is given for the lines it does not have.
+ * A family with a group of samples per item, made only while it is formatted (`MetricFamily.groups`): all
+ * families' samples of thousands of containers, held at once, would take much memory (see bench/RESULTS.md).
+ * `sorted` must be in `sortById` order and every sample must start with its item's `id` label. `samples` makes
+ * them all, for callers that want them at once. `inputs` (see `MetricFamily.inputs`) must hold everything
+ * `samplesOf` reads besides what stays fixed for the life of the process. With `keep`, the family is formatted
+ * from each item's lines as `keep` gives them (`MetricFamily.blocks`), and `keep` calls the function it is given
+ * for the lines it does not have.
  */
 export function groupedFamily<T extends { readonly id: string }>(
   name: string,

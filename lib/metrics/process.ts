@@ -11,8 +11,8 @@ export interface ProcessSample {
 }
 
 /**
- * How long a reading is reused. Reading costs some 60 µs (Deno's memory and CPU calls), as much as the rest of a
- * scrape; scrapes that come together (several Prometheus servers, or a burst) share one reading instead.
+ * How long a reading is reused. Reading (Deno's memory and CPU calls) costs about as much as the rest of a scrape
+ * (see bench/RESULTS.md); scrapes that come together (several Prometheus servers, or a burst) share one reading.
  */
 const PROCESS_SAMPLE_MAX_AGE_MS = 100;
 

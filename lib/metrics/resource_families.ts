@@ -4,7 +4,7 @@
  */
 import type { ContainerRecord } from "../engine/mod.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { family, groupedFamily, sortById } from "./families.ts";
+import { family, type FamilyRow, groupedFamily, sortById } from "./families.ts";
 import type { BlockIoUsage, ContainerUsage, NetworkUsage } from "../resources/mod.ts";
 
 type Labels = ReadonlyArray<readonly [string, string]>;
@@ -43,6 +43,162 @@ const BLOCK_IO_COUNTERS: ReadonlyArray<readonly [keyof Omit<BlockIoUsage, "devic
   ["writes", "container_fs_writes_total", "Cumulative count of writes completed."],
 ];
 
+/**
+ * A per-container resource family: a row of `RESOURCE_METRICS`. Each sample is labelled `id`, `name` and `image`,
+ * then `labels`. `quota` is the container's CPU quota, 0 for none.
+ */
+export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, quota: number]>;
+
+/** The labels every resource series starts with. */
+const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
+
+/**
+ * The type, labels and samples of a row for a counter with one sample per item of `itemsOf`, labelled with `label`
+ * set to the item's `key`; an item whose `value` is undefined (not known to the source) has none.
+ */
+function perItem<T>(
+  label: string,
+  itemsOf: (c: ContainerRecord, u: ContainerUsage) => readonly T[],
+  key: (item: T) => string,
+  value: (item: T) => number | undefined,
+) {
+  return {
+    type: "counter" as const,
+    labels: [label],
+    samples: (c: ContainerRecord, u: ContainerUsage): Sample[] => {
+      const samples: Sample[] = [];
+      for (const item of itemsOf(c, u)) {
+        const v = value(item);
+        if (v !== undefined) samples.push({ labels: [...labelsOf(c), [label, key(item)]], value: v });
+      }
+      return samples;
+    },
+  };
+}
+
+/** A container in another's network namespace would repeat that one's counters, so it has none, as in cAdvisor. */
+const networkOf = (c: ContainerRecord, u: ContainerUsage) => c.sharesNetwork ? [] : u.network;
+/** CFS periods are read only where a quota is set, as in cAdvisor. */
+const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
+
+/** The resource families, as cAdvisor names, types and labels them. */
+export const RESOURCE_METRICS: readonly ResourceMetric[] = [
+  {
+    name: "container_cpu_usage_seconds_total",
+    type: "counter",
+    help: "Cumulative cpu time consumed in seconds.",
+    labels: ["cpu"],
+    samples: (c, u) => u.cpu ? [{ labels: [...labelsOf(c), ["cpu", "total"]], value: u.cpu.totalSeconds }] : [],
+  },
+  {
+    name: "container_cpu_user_seconds_total",
+    type: "counter",
+    help: "Cumulative user cpu time consumed in seconds.",
+    value: (_, u) => u.cpu?.userSeconds,
+  },
+  {
+    name: "container_cpu_system_seconds_total",
+    type: "counter",
+    help: "Cumulative system cpu time consumed in seconds.",
+    value: (_, u) => u.cpu?.systemSeconds,
+  },
+  {
+    name: "container_cpu_cfs_periods_total",
+    type: "counter",
+    help: "Number of elapsed enforcement period intervals.",
+    value: (_, u, quota) => cfs(u, quota)?.periods,
+  },
+  {
+    name: "container_cpu_cfs_throttled_periods_total",
+    type: "counter",
+    help: "Number of throttled period intervals.",
+    value: (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledPeriods ?? 0),
+  },
+  {
+    name: "container_cpu_cfs_throttled_seconds_total",
+    type: "counter",
+    help: "Total time duration the container has been throttled.",
+    value: (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledSeconds ?? 0),
+  },
+  {
+    name: "container_spec_cpu_quota",
+    type: "gauge",
+    help: "CPU quota of the container, in microseconds per period.",
+    value: (_, __, quota) => quota > 0 ? quota : undefined,
+  },
+  {
+    name: "container_spec_cpu_period",
+    type: "gauge",
+    help: "CPU period of the container, in microseconds.",
+    value: (c, _, quota) => quota > 0 ? c.cpuPeriodMicros ?? 0 : undefined,
+  },
+  {
+    name: "container_memory_usage_bytes",
+    type: "gauge",
+    help: "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+    value: (_, u) => u.memory?.usageBytes,
+  },
+  {
+    name: "container_memory_working_set_bytes",
+    type: "gauge",
+    help: "Current working set in bytes (usage minus inactive page cache).",
+    value: (_, u) => u.memory?.workingSetBytes,
+  },
+  {
+    name: "container_memory_rss",
+    type: "gauge",
+    help: "Size of RSS (anonymous memory) in bytes.",
+    value: (_, u) => u.memory?.rssBytes,
+  },
+  {
+    name: "container_memory_cache",
+    type: "gauge",
+    help: "Number of bytes of page cache memory.",
+    value: (_, u) => u.memory?.cacheBytes,
+  },
+  {
+    name: "container_memory_failcnt",
+    // A counter in cAdvisor; a gauge here because a counter's name must end in _total.
+    type: "gauge",
+    help: "Number of times memory usage hit the limit.",
+    value: (_, u) => u.memory?.failcnt,
+  },
+  {
+    name: "container_spec_memory_limit_bytes",
+    type: "gauge",
+    help: "Memory limit for the container in bytes (0: unlimited).",
+    value: (c) => c.memoryLimitBytes,
+  },
+  {
+    name: "container_oom_events_total",
+    type: "counter",
+    help: "Count of out of memory kills observed for the container.",
+    value: (_, u) => u.memory?.oomKills,
+  },
+  ...NETWORK_COUNTERS.map(([field, name, help]) => ({
+    name,
+    help,
+    ...perItem("interface", networkOf, (net) => net.interface, (net) => net[field]),
+  })),
+  ...BLOCK_IO_COUNTERS.map(([field, name, help]) => ({
+    name,
+    help,
+    ...perItem("device", (_, u) => u.blockIo, (io) => io.device, (io) => io[field]),
+  })),
+  {
+    name: "container_threads",
+    type: "gauge",
+    help: "Number of threads (tasks) running inside the container.",
+    value: (_, u) => u.tasks,
+  },
+  {
+    name: "container_threads_max",
+    type: "gauge",
+    help: "Maximum number of threads allowed inside the container (0: unlimited).",
+    value: (_, u) => u.tasksLimit,
+  },
+];
+
 /** A container the resource families cover, with its reading. */
 interface Covered {
   id: string;
@@ -51,9 +207,9 @@ interface Covered {
 }
 
 /**
- * The resource families for the containers in `containers` that are running or paused and have a reading
- * in `usage` (a container that stopped since the last collection leaves at once). Every series carries
- * `id` (the full container id), `name` and `image` (`Config.Image`). The CFS series and
+ * The resource families, one for each row of `RESOURCE_METRICS`, for the containers in `containers` that are
+ * running or paused and have a reading in `usage` (a container that stopped since the last collection leaves at
+ * once). Every series carries `id` (the full container id), `name` and `image` (`Config.Image`). The CFS series and
  * `container_spec_cpu_quota`/`_period` are there only for containers with a CPU quota, as in cAdvisor.
  * Each family is made a container at a time as it is formatted (see `groupedFamily`).
  */
@@ -71,156 +227,15 @@ export function resourceFamilies(
   // Records and readings are replaced, never changed in place: the same ones in the same order give the same lines,
   // so a scrape cache keeps these families while only containers' other series change.
   const inputs = sorted.flatMap(({ c, u }) => [c, u]);
-  const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
-  /** A family with at most one sample per container: `valueOf` gives its value, or undefined for none. */
-  const perContainer = (
-    name: string,
-    type: MetricFamily["type"],
-    help: string,
-    valueOf: (c: ContainerRecord, u: ContainerUsage, quota: number) => number | undefined,
-  ) =>
-    groupedFamily(name, type, help, sorted, ({ c, u }): Sample[] => {
-      const value = valueOf(c, u, c.cpuQuotaMicros ?? 0);
-      return value === undefined ? [] : [{ labels: labelsOf(c), value }];
-    }, inputs);
-  /**
-   * A family with one sample per item of `itemsOf`, labelled with `label` set to the item's `key`; an item whose
-   * `value` is undefined (not known to the source) has none.
-   */
-  const perItem = <T>(
-    name: string,
-    help: string,
-    itemsOf: (c: ContainerRecord, u: ContainerUsage) => readonly T[],
-    label: string,
-    key: (item: T) => string,
-    value: (item: T) => number | undefined,
-  ) =>
-    groupedFamily(name, "counter", help, sorted, ({ c, u }): Sample[] => {
-      const samples: Sample[] = [];
-      for (const item of itemsOf(c, u)) {
-        const v = value(item);
-        if (v !== undefined) samples.push({ labels: [...labelsOf(c), [label, key(item)]], value: v });
+  return RESOURCE_METRICS.map(({ name, type, help, value, samples }) => {
+    const samplesOf = value
+      ? ({ c, u }: Covered): Sample[] => {
+        const v = value(c, u, c.cpuQuotaMicros ?? 0);
+        return v === undefined ? [] : [{ labels: labelsOf(c), value: v }];
       }
-      return samples;
-    }, inputs);
-  /** A container in another's network namespace would repeat that one's counters, so it has none, as in cAdvisor. */
-  const networkOf = (c: ContainerRecord, u: ContainerUsage) => c.sharesNetwork ? [] : u.network;
-  /** CFS periods are read only where a quota is set, as in cAdvisor. */
-  const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
-
-  return [
-    groupedFamily(
-      "container_cpu_usage_seconds_total",
-      "counter",
-      "Cumulative cpu time consumed in seconds.",
-      sorted,
-      ({ c, u }): Sample[] => u.cpu ? [{ labels: [...labelsOf(c), ["cpu", "total"]], value: u.cpu.totalSeconds }] : [],
-      inputs,
-    ),
-    perContainer(
-      "container_cpu_user_seconds_total",
-      "counter",
-      "Cumulative user cpu time consumed in seconds.",
-      (_, u) => u.cpu?.userSeconds,
-    ),
-    perContainer(
-      "container_cpu_system_seconds_total",
-      "counter",
-      "Cumulative system cpu time consumed in seconds.",
-      (_, u) => u.cpu?.systemSeconds,
-    ),
-    perContainer(
-      "container_cpu_cfs_periods_total",
-      "counter",
-      "Number of elapsed enforcement period intervals.",
-      (_, u, quota) => cfs(u, quota)?.periods,
-    ),
-    perContainer(
-      "container_cpu_cfs_throttled_periods_total",
-      "counter",
-      "Number of throttled period intervals.",
-      (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledPeriods ?? 0),
-    ),
-    perContainer(
-      "container_cpu_cfs_throttled_seconds_total",
-      "counter",
-      "Total time duration the container has been throttled.",
-      (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledSeconds ?? 0),
-    ),
-    perContainer(
-      "container_spec_cpu_quota",
-      "gauge",
-      "CPU quota of the container, in microseconds per period.",
-      (_, __, quota) => quota > 0 ? quota : undefined,
-    ),
-    perContainer(
-      "container_spec_cpu_period",
-      "gauge",
-      "CPU period of the container, in microseconds.",
-      (c, _, quota) => quota > 0 ? c.cpuPeriodMicros ?? 0 : undefined,
-    ),
-    perContainer(
-      "container_memory_usage_bytes",
-      "gauge",
-      "Current memory usage in bytes, including all memory regardless of when it was accessed.",
-      (_, u) => u.memory?.usageBytes,
-    ),
-    perContainer(
-      "container_memory_working_set_bytes",
-      "gauge",
-      "Current working set in bytes (usage minus inactive page cache).",
-      (_, u) => u.memory?.workingSetBytes,
-    ),
-    perContainer(
-      "container_memory_rss",
-      "gauge",
-      "Size of RSS (anonymous memory) in bytes.",
-      (_, u) => u.memory?.rssBytes,
-    ),
-    perContainer(
-      "container_memory_cache",
-      "gauge",
-      "Number of bytes of page cache memory.",
-      (_, u) => u.memory?.cacheBytes,
-    ),
-    // A counter in cAdvisor; a gauge here because a counter's name must end in _total.
-    perContainer(
-      "container_memory_failcnt",
-      "gauge",
-      "Number of times memory usage hit the limit.",
-      (_, u) => u.memory?.failcnt,
-    ),
-    perContainer(
-      "container_spec_memory_limit_bytes",
-      "gauge",
-      "Memory limit for the container in bytes (0: unlimited).",
-      (c) => c.memoryLimitBytes,
-    ),
-    perContainer(
-      "container_oom_events_total",
-      "counter",
-      "Count of out of memory kills observed for the container.",
-      (_, u) => u.memory?.oomKills,
-    ),
-    ...NETWORK_COUNTERS.map(([field, name, help]) =>
-      perItem(name, help, networkOf, "interface", (net) => net.interface, (net) => net[field])
-    ),
-    ...BLOCK_IO_COUNTERS.map(([field, name, help]) =>
-      perItem(name, help, (_, u) => u.blockIo, "device", (io) => io.device, (io) => io[field])
-    ),
-    perContainer(
-      "container_threads",
-      "gauge",
-      "Number of threads (tasks) running inside the container.",
-      (_, u) => u.tasks,
-    ),
-    perContainer(
-      "container_threads_max",
-      "gauge",
-      "Maximum number of threads allowed inside the container (0: unlimited).",
-      (_, u) => u.tasksLimit,
-    ),
-  ];
+      : ({ c, u }: Covered) => samples(c, u, c.cpuQuotaMicros ?? 0);
+    return groupedFamily(name, type, help, sorted, samplesOf, inputs);
+  });
 }
 
 /** What the collector reports about itself. */

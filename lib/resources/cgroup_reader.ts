@@ -5,8 +5,8 @@
  *
  * The parsers are pure and take file text. `CgroupReader` reads through an injected synchronous
  * `FileSystem` rooted where the host's `/sys/fs/cgroup` and `/proc` are mounted, so tests point it at
- * fixture trees. Synchronous reads, because these files live in memory: a read costs a few microseconds,
- * where an async one costs several times that in promise and thread-pool overhead.
+ * fixture trees. Synchronous reads, because these files live in memory: an async read would cost more in promise
+ * and thread-pool overhead than the read itself (see bench/RESULTS.md).
  */
 import {
   type BlockIoUsage,

@@ -9,7 +9,7 @@ import {
   labelKeyMatcher,
   sanitizeLabelName,
 } from "../../../lib/metrics/labels.ts";
-import { containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
+import { CONTAINER_METRICS, containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../../../lib/metrics/exporter_families.ts";
 import type { ProcessSample } from "../../../lib/metrics/process.ts";
 import { containerRecord } from "../../support/records.ts";
@@ -324,6 +324,23 @@ Deno.test("containerFamilies() writes one state series per state and one health 
   }]);
   const noHealth = containerFamilies([record("x", {})], () => false);
   assert.deepEqual(familyNamed(noHealth, "docker_container_health_failing_streak").samples, []);
+});
+
+Deno.test("containerFamilies() labels every sample id, name, then the labels its CONTAINER_METRICS row names", () => {
+  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"]));
+  assert.deepEqual(families.map((f) => f.name), CONTAINER_METRICS.map((metric) => metric.name));
+  for (const [i, metric] of CONTAINER_METRICS.entries()) {
+    const declared = ["id", "name", ...(metric.labels ?? [])];
+    assert.ok(families[i].samples.length > 0, `${metric.name}: no sample to check`);
+    for (const sample of families[i].samples) {
+      const names = sample.labels.map(([name]) => name);
+      assert.deepEqual(names.slice(0, declared.length), declared, metric.name);
+      // Only docker_container_info carries more: the selected container labels.
+      const more = metric.name === "docker_container_info" ? names.slice(declared.length) : [];
+      assert.deepEqual(names, [...declared, ...more], metric.name);
+      assert.ok(more.every((name) => name.startsWith("container_label_")), metric.name);
+    }
+  }
 });
 
 Deno.test("engineFamilies() is empty until the engine was reached", () => {

@@ -5,7 +5,11 @@
 import assert from "node:assert/strict";
 import type { ContainerRecord } from "../../../lib/engine/registry.ts";
 import { formatText } from "../../../lib/metrics/exposition.ts";
-import { resourceCollectorFamilies, resourceFamilies } from "../../../lib/metrics/resource_families.ts";
+import {
+  RESOURCE_METRICS,
+  resourceCollectorFamilies,
+  resourceFamilies,
+} from "../../../lib/metrics/resource_families.ts";
 import { type ContainerUsage, usageFromStats } from "../../../lib/resources/usage.ts";
 import { containerRecord } from "../../support/records.ts";
 import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../../support/golden.ts";
@@ -177,6 +181,17 @@ Deno.test("resourceFamilies() declares cAdvisor's families, empty when nothing w
       ["docker_exporter_resource_read_errors_total", 1],
     ],
   );
+});
+
+Deno.test("resourceFamilies() labels every sample id, name, image, then the labels its RESOURCE_METRICS row names", () => {
+  const families = resourceFamilies(RECORDS, USAGE);
+  assert.deepEqual(families.map((f) => f.name), RESOURCE_METRICS.map((metric) => metric.name));
+  for (const [i, metric] of RESOURCE_METRICS.entries()) {
+    assert.ok(families[i].samples.length > 0, `${metric.name}: no sample to check`);
+    for (const sample of families[i].samples) {
+      assert.deepEqual(sample.labels.map(([name]) => name), ["id", "name", "image", ...(metric.labels ?? [])]);
+    }
+  }
 });
 
 Deno.test("resourceFamilies() gives inputs that change with a reading or a record, and only then", () => {
