@@ -220,8 +220,16 @@ function permissionInputs(config: Config, sources: Sources) {
     resourceMetrics: config.resourceMetrics,
     cgroupRoot: config.cgroupRoot,
     procRoot: config.procRoot,
-    files: [],
+    // Granted as its directory: the certificate and key it names are usually beside it, and not known before it is read.
+    files: config.webConfigFile
+      ? [{ path: config.webConfigFile, setting: of("webConfigFile"), grant: directoryOf(config.webConfigFile) }]
+      : [],
   };
+}
+
+/** The directory a file path names its file in: `/srv/web.yml` → `/srv`, `web.yml` → `.`. */
+function directoryOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
 }
 
 /** The command that runs this exporter as it was asked to run, with the start task's grants and `missing` added. */

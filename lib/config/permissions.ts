@@ -126,6 +126,8 @@ export interface Need {
   value: string;
   /** The setting as the user wrote it, e.g. `DOCKER_HOST=unix:///run/user/1000/docker.sock`. */
   setting: string;
+  /** What a command should grant, when more than `value` (a file's directory, for files it names beside it). */
+  grant?: string;
 }
 
 /** The parts of a configuration that need permissions, with the text of the setting each came from. */
@@ -138,8 +140,8 @@ export interface PermissionInputs {
   resourceMetrics: ResourceMode;
   cgroupRoot: string;
   procRoot: string;
-  /** The web config file and the files it names, each with its setting; empty without a web config. */
-  files: readonly { path: string; setting: string }[];
+  /** The web config file and the files it names, each with its setting (and what to grant); empty without one. */
+  files: readonly { path: string; setting: string; grant?: string }[];
 }
 
 /**
@@ -157,7 +159,9 @@ export function needsOf(inputs: PermissionInputs): Need[] {
     needs.push({ kind: "net", value: hostPort(docker.hostname, docker.port), setting: inputs.dockerSetting });
   }
   needs.push({ kind: "net", value: hostPort(inputs.host, inputs.port), setting: inputs.listenSetting });
-  for (const file of inputs.files) needs.push({ kind: "read", value: file.path, setting: file.setting });
+  for (const file of inputs.files) {
+    needs.push({ kind: "read", value: file.path, setting: file.setting, ...(file.grant ? { grant: file.grant } : {}) });
+  }
   if (inputs.resourceMetrics === "cgroup") {
     needs.push({ kind: "read", value: inputs.cgroupRoot, setting: `EXPORTER_CGROUP_ROOT=${inputs.cgroupRoot}` });
     needs.push({ kind: "read", value: inputs.procRoot, setting: `EXPORTER_PROC_ROOT=${inputs.procRoot}` });
@@ -175,7 +179,8 @@ export function missingOf(needs: readonly Need[], query: PermissionQuery): Need[
 
 /** `needs` as a set of grants, with the environment every launch reads. */
 export function permissionsOf(needs: readonly Need[]): Permissions {
-  const pick = (kind: Need["kind"]) => needs.filter((need) => need.kind === kind).map((need) => need.value);
+  const pick = (kind: Need["kind"]) =>
+    needs.filter((need) => need.kind === kind).map((need) => need.grant ?? need.value);
   return { net: pick("net"), read: pick("read"), write: pick("write"), env: ENV_NAMES };
 }
 
@@ -215,5 +220,11 @@ export class PermissionNeeded extends Error {
 /** What is missing, in words: `Deno has not granted read access to /x, net access to unix:/y`. */
 export function describeNeeds(needs: readonly Need[]): string {
   const access = needs.map((need) => `${need.kind} access to ${need.value}`);
-  return `Deno has not granted the exporter ${[...new Set(access)].join(", ")}`;
+  const text = `Deno has not granted the exporter ${[...new Set(access)].join(", ")}`;
+  // No --allow-read grants these: say what works instead of printing a command that cannot.
+  const underProcOrSys = needs.some((need) => need.kind === "read" && /^\/(proc|sys)(\/|$)/.test(need.value));
+  return underProcOrSys
+    ? `${text} (Deno reads /proc and /sys only with --allow-all: mount them elsewhere and point EXPORTER_CGROUP_ROOT ` +
+      "and EXPORTER_PROC_ROOT there, see docs/permissions.md#reading-proc-and-sys)"
+    : text;
 }

@@ -228,22 +228,29 @@ Deno.test("a socket the start task does not grant: exit 2, the setting named, an
   }
 });
 
-Deno.test("a web config file the start task does not grant: exit 2, the setting named, and the printed command serves", async () => {
+Deno.test("a TLS web config the start task does not grant: exit 2, the setting named, and the printed command serves", async () => {
   // The engine where the start task grants it, so that the web config is all that is missing.
   const runtimeDir = await Deno.makeTempDir({ prefix: "xdg-runtime-" });
   const engine = await FakeEngine.start(`${runtimeDir}/docker.sock`);
   const dir = await Deno.makeTempDir({ prefix: "least-privilege-web-" });
   try {
-    await Deno.writeTextFile(`${dir}/web.yml`, "basic_auth_users:\n");
+    for (const name of ["server.pem", "server.key"]) {
+      await Deno.copyFile(new URL(`../testdata/tls/${name}`, import.meta.url), `${dir}/${name}`);
+    }
+    // The certificate and key beside the file, named relative to it: one command grants all three.
+    await Deno.writeTextFile(
+      `${dir}/web.yml`,
+      "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n",
+    );
     const env = { XDG_RUNTIME_DIR: runtimeDir, DOCKER_HOST: engine.url, EXPORTER_WEB_CONFIG_FILE: `${dir}/web.yml` };
     const port = freePort();
     const stderr = await refusedWith(env, port);
     assert.match(stderr, refusal(`EXPORTER_WEB_CONFIG_FILE=${dir}/web.yml`, `read access to ${dir}/web.yml`));
     await using exporter = runPrinted(stderr, env, port);
     await waitFor(
-      async () => (await exporter.get("/readyz").catch(() => ({ status: 0 }))).status === 200,
+      () => exporter.stderr.includes(`"address":"https://127.0.0.1:${port}/metrics"`),
       15_000,
-      "ready",
+      "the exporter serving over TLS",
     );
     await exporter.stop();
   } finally {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import {
   commandFor,
+  describeNeeds,
   ENV_NAMES,
   ENV_PERMISSION,
   IMAGE_MOUNTS,
@@ -197,4 +198,13 @@ Deno.test("commandFor() writes a command a shell reads back word for word, and t
     compile,
     /^deno compile --v8-flags=\S+ --no-code-cache --allow-net=\S+ .* --output docker-exporter main\.ts$/,
   );
+});
+
+Deno.test("describeNeeds() says that /proc and /sys need --allow-all, where no --allow-read would do", () => {
+  const needs = needsOf({ ...INPUTS, resourceMetrics: "cgroup" }).filter((need) => need.value.startsWith("/sys"));
+  assert.match(
+    describeNeeds(needs),
+    /read access to \/sys\/fs\/cgroup \(Deno reads \/proc and \/sys only with --allow-all/,
+  );
+  assert.doesNotMatch(describeNeeds(needsOf(INPUTS)), /allow-all/);
 });
