@@ -18,6 +18,7 @@ import {
   type PermissionQuery,
   type Permissions,
   permissionsOf,
+  socketCandidates,
   type Sources,
   START_PERMISSIONS,
   unionOf,
@@ -40,7 +41,8 @@ export async function main(args: string[]): Promise<number> {
 
   let command;
   try {
-    command = parseConfig(args, readEnv, isSocket);
+    const openable = await openableSockets(args);
+    command = parseConfig(args, readEnv, (path) => openable.has(path));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderr(`docker-exporter: ${error.message}`);
@@ -85,10 +87,17 @@ export async function main(args: string[]): Promise<number> {
   const shutdown = new AbortController();
   if (sources.discovery) {
     const { found, tried } = sources.discovery;
-    if (found) logger.info("DOCKER_HOST is unset; using the engine socket found", { socket: found, looked_for: tried });
-    else {logger.warn("DOCKER_HOST is unset and no engine socket exists yet; waiting for the first", {
+    if (found) {
+      logger.info("DOCKER_HOST is unset; using the first engine socket that opens", {
+        socket: found,
         looked_for: tried,
-      });}
+      });
+    } else {
+      logger.warn(
+        "DOCKER_HOST is unset and no engine socket opens yet; waiting for the first (set DOCKER_HOST to choose another)",
+        { looked_for: tried },
+      );
+    }
   }
 
   const exporter = buildExporter(config, {
@@ -198,13 +207,35 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
 const queryPermission: PermissionQuery = ({ kind, value }) =>
   Deno.permissions.querySync(kind === "net" ? { name: "net", host: value } : { name: kind, path: value }).state;
 
-/** Whether a socket is at `path`, for finding the engine; a path the exporter may not read counts as none. */
-function isSocket(path: string): boolean {
-  if (queryPermission({ kind: "read", value: path }) !== "granted") return false;
+/**
+ * The standard engine sockets this process can open, for finding the engine when `DOCKER_HOST` is unset: one that
+ * exists but refuses this user (the system engine's, for a rootless user outside its group) is passed over, as is one
+ * Deno was not granted. Nothing is tried when an engine is named.
+ */
+async function openableSockets(args: readonly string[]): Promise<Set<string>> {
+  const openable = new Set<string>();
+  const named = args.some((arg) => arg === "--docker-host" || arg.startsWith("--docker-host="));
+  if (named || lenientEnv("DOCKER_HOST")) return openable;
+  for (const path of socketCandidates(lenientEnv("XDG_RUNTIME_DIR"))) {
+    const granted = (["read", "write"] as const).every((kind) =>
+      queryPermission({ kind, value: path }) === "granted"
+    ) &&
+      queryPermission({ kind: "net", value: `unix:${path}` }) === "granted";
+    if (!granted) continue;
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+      openable.add(path);
+    } catch { /* absent, refused or not ours: the next one */ }
+  }
+  return openable;
+}
+
+/** A variable's value, or `undefined` when it is unset or Deno may not read it (parseConfig then says so). */
+function lenientEnv(name: string): string | undefined {
   try {
-    return Deno.statSync(path).isSocket === true;
+    return Deno.env.get(name) || undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -240,11 +271,8 @@ function grantingCommand(config: Config, sources: Sources, missing: readonly Nee
 
 /** The whole command that runs this exporter with `permissions` and the same arguments. */
 function commandWith(permissions: Permissions, args: readonly string[]): string {
-  let runtimeDir: string | undefined;
-  try {
-    runtimeDir = Deno.env.get("XDG_RUNTIME_DIR");
-  } catch { /* not granted: the command leaves the rootless sockets out */ }
-  return commandFor(withRuntimeDir(permissions, runtimeDir), {
+  // Not granted, the command leaves the rootless sockets out.
+  return commandFor(withRuntimeDir(permissions, lenientEnv("XDG_RUNTIME_DIR")), {
     main: new URL(import.meta.url).pathname,
     args,
     standalone: Deno.build.standalone,

@@ -18,7 +18,7 @@ export {
   withRuntimeDir,
 } from "./permissions.ts";
 export type { Need, PermissionQuery, Permissions } from "./permissions.ts";
-export { ConfigError, helpText, parseConfig } from "./settings.ts";
+export { ConfigError, helpText, parseConfig, socketCandidates } from "./settings.ts";
 export type { Sources } from "./settings.ts";
 export type { Config } from "./settings.ts";
 export { bcryptCost, loadWebConfig } from "./web_config.ts";

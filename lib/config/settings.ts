@@ -128,7 +128,7 @@ export const SETTINGS: readonly AnySetting[] = [
     env: "DOCKER_HOST",
     flag: "--docker-host",
     default: "",
-    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port (unset: the first socket that exists of " +
+    help: "Docker Engine API: unix:///path/to/socket or tcp://host:port (unset: the first socket that opens of " +
       `${STANDARD_SOCKETS.join(", ")})`,
     field: "docker",
     parse: (value, source) => {
@@ -238,14 +238,14 @@ export const SETTINGS: readonly AnySetting[] = [
 /**
  * Reads the command line and environment into a `Command`.
  * Flags win over environment variables; `--flag value` and `--flag=value` both work. An empty variable is unset.
- * With `DOCKER_HOST` unset, the engine is the first of `STANDARD_SOCKETS` that `exists` says is there (with
+ * With `DOCKER_HOST` unset, the engine is the first of `socketCandidates` that `usable` says can be used (with
  * `$XDG_RUNTIME_DIR` read from `env`), else the first of them, for the engine may start after the exporter.
  * @throws ConfigError naming the bad setting and what it accepts.
  */
 export function parseConfig(
   args: readonly string[],
   env: (name: string) => string | undefined,
-  exists: (path: string) => boolean = () => false,
+  usable: (path: string) => boolean = () => false,
 ): Command {
   const line = readArgs(args);
   if (line.kind === "help" || line.kind === "version") return line;
@@ -273,9 +273,8 @@ export function parseConfig(
       // Not granted (an older command line): the rootless sockets are not looked for, and nothing else changes.
       if (!(error instanceof ConfigError)) throw error;
     }
-    const tried = STANDARD_SOCKETS.filter((path) => xdg || !path.includes("$XDG_RUNTIME_DIR"))
-      .map((path) => path.replace("$XDG_RUNTIME_DIR", xdg ?? ""));
-    const found = tried.find((path) => exists(path));
+    const tried = socketCandidates(xdg);
+    const found = tried.find((path) => usable(path));
     discovery = { tried, found };
     docker = parseDockerEndpoint(`unix://${found ?? tried[0]}`)!;
     written.set("docker", `DOCKER_HOST unset, so ${docker.url}`);
@@ -297,6 +296,15 @@ export function parseConfig(
     config: { ...settings, docker, staleAfterMs },
     sources: { of: written, ...(discovery ? { discovery } : {}) },
   };
+}
+
+/**
+ * The engine sockets looked for when `DOCKER_HOST` is unset, in order, with `$XDG_RUNTIME_DIR` replaced by `runtimeDir`
+ * (and its sockets left out when it is unset).
+ */
+export function socketCandidates(runtimeDir: string | undefined): string[] {
+  return STANDARD_SOCKETS.filter((path) => runtimeDir || !path.includes("$XDG_RUNTIME_DIR"))
+    .map((path) => path.replace("$XDG_RUNTIME_DIR", runtimeDir ?? ""));
 }
 
 /** The command line split into what it asks for and the setting values its flags give, by flag. */

@@ -178,6 +178,14 @@ export async function loadWebConfig(
       return await Deno.readTextFile(file);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
+      if (error instanceof Deno.errors.PermissionDenied) {
+        // The file system's permission, not Deno's: say whose it is, as the image runs as another user than whoever
+        // made the file.
+        throw new ConfigError(
+          `cannot read ${what} ${file}: the file is not readable by the user the exporter runs as (in the image, ` +
+            "uid 65532: chown or chmod it)",
+        );
+      }
       const hint = error instanceof Deno.errors.NotCapable ? ` (grant it with --allow-read=${file})` : "";
       throw new ConfigError(`cannot read ${what} ${file}: ${(error as Error).message}${hint}`);
     }

@@ -248,13 +248,16 @@ export function openCgroupReader(options: CgroupReaderOptions): CgroupReader {
   try {
     entries = options.fs.readDir(options.cgroupRoot);
   } catch (error) {
-    const hint = error instanceof Deno.errors.NotCapable
-      ? " (Deno lets a program read /sys and /proc only with --allow-all; mount them elsewhere and grant " +
-        "--allow-read for that path, see docs/permissions.md#reading-proc-and-sys)"
-      : "";
-    throw new Error(`Cannot read the cgroup root ${options.cgroupRoot}: ${(error as Error).message}${hint}`, {
-      cause: error,
-    });
+    // Deno's own advice ("run again with the --allow-read flag") does not help under /sys and /proc: say what does.
+    const why = error instanceof Deno.errors.NotCapable
+      ? `not granted to read it${
+        /^\/(sys|proc)(\/|$)/.test(options.cgroupRoot)
+          ? ", and Deno lets a program read /sys and /proc only with --allow-all"
+          : ` (grant --allow-read=${options.cgroupRoot})`
+      }; mount the host's /sys/fs/cgroup and /proc elsewhere, point EXPORTER_CGROUP_ROOT and EXPORTER_PROC_ROOT ` +
+        "there and grant reading them, as the image does (docs/permissions.md#reading-proc-and-sys)"
+      : (error as Error).message;
+    throw new Error(`Cannot read the cgroup root ${options.cgroupRoot}: ${why}`, { cause: error });
   }
   const layout = layoutFromRootEntries(entries);
   if (!layout) {
