@@ -24,6 +24,7 @@ import {
   unionOf,
   withRuntimeDir,
 } from "./lib/config/mod.ts";
+import { fileURLToPath } from "node:url";
 import { createLogger, hostPort, VERSION } from "./lib/shared/mod.ts";
 import { createProcessReader } from "./lib/metrics/mod.ts";
 import { buildExporter } from "./lib/exporter.ts";
@@ -41,7 +42,9 @@ export async function main(args: string[]): Promise<number> {
 
   let command;
   try {
-    const openable = await openableSockets(args);
+    const openable = args.some((arg) => /^(--help|-h|--version|--healthcheck)$/.test(arg))
+      ? new Set<string>()
+      : await openableSockets(args);
     command = parseConfig(args, readEnv, (path) => openable.has(path));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -65,6 +68,7 @@ export async function main(args: string[]): Promise<number> {
     if (command.kind === "run") {
       const missing = missingOf(needsOf(permissionInputs(config, sources)), queryPermission);
       if (missing.length > 0) throw new PermissionNeeded(missing);
+      if (config.resourceMetrics === "cgroup") assertReadable(config, sources);
     }
     if (config.webConfigFile) {
       web = await loadWebConfig(config.webConfigFile, {
@@ -113,7 +117,13 @@ export async function main(args: string[]): Promise<number> {
   if (users && users.size > 0) {
     const bcrypt = startBcryptWorker();
     // Unknown users are checked against a hash of the same cost, so a refusal takes as long either way.
-    const decoyHash = await bcrypt.hash(crypto.randomUUID(), bcryptCost(users.values().next().value!));
+    let decoyHash: string;
+    try {
+      decoyHash = await bcrypt.hash(crypto.randomUUID(), bcryptCost(users.values().next().value!));
+    } catch (error) {
+      logger.error("cannot check passwords: the bcrypt worker did not start", { error });
+      return 1;
+    }
     handler = withBasicAuth(handler, {
       users,
       check: bcrypt.compare,
@@ -233,6 +243,7 @@ async function openableSockets(args: readonly string[]): Promise<Set<string>> {
 /** A variable's value, or `undefined` when it is unset or Deno may not read it (parseConfig then says so). */
 function lenientEnv(name: string): string | undefined {
   try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
     return Deno.env.get(name) || undefined;
   } catch {
     return undefined;
@@ -258,9 +269,30 @@ function permissionInputs(config: Config, sources: Sources) {
   };
 }
 
-/** The directory a file path names its file in: `/srv/web.yml` → `/srv`, `web.yml` → `.`. */
+/**
+ * What to grant for a web config file: its directory (`/srv/web.yml` → `/srv`, `web.yml` → `.`), where the certificate
+ * and key it names usually are, unless that directory is one a network-facing process should not read whole.
+ */
 function directoryOf(path: string): string {
-  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const directory = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  return /^\/(tmp|root|home(\/[^/]+)?)?$/.test(directory) ? path : directory;
+}
+
+/**
+ * With resource metrics only from cgroup files, their roots must be readable now: a grant Deno refuses anyway (under
+ * /proc and /sys, without --allow-all) would otherwise leave a collector failing every interval.
+ * @throws PermissionNeeded naming the root Deno refuses.
+ */
+function assertReadable(config: Config, sources: Sources): void {
+  for (const [root, field] of [[config.cgroupRoot, "cgroupRoot"], [config.procRoot, "procRoot"]] as const) {
+    try {
+      Deno.readDirSync(root);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) {
+        throw new PermissionNeeded([{ kind: "read", value: root, setting: sources.of.get(field)! }]);
+      }
+    }
+  }
 }
 
 /** The command that runs this exporter as it was asked to run, with the start task's grants and `missing` added. */
@@ -273,7 +305,8 @@ function grantingCommand(config: Config, sources: Sources, missing: readonly Nee
 function commandWith(permissions: Permissions, args: readonly string[]): string {
   // Not granted, the command leaves the rootless sockets out.
   return commandFor(withRuntimeDir(permissions, lenientEnv("XDG_RUNTIME_DIR")), {
-    main: new URL(import.meta.url).pathname,
+    // A binary is built from the checkout's main.ts; `import.meta.url` would be the binary's own virtual path.
+    main: Deno.build.standalone ? "main.ts" : fileURLToPath(import.meta.url),
     args,
     standalone: Deno.build.standalone,
   });
@@ -289,6 +322,10 @@ class EnvNotGranted extends ConfigError {
  * stack trace.
  */
 function readEnv(name: string): string | undefined {
+  // Asked first: on a terminal, Deno would otherwise prompt for each variable instead of this message.
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    throw new EnvNotGranted(`cannot read ${name} from the environment; grant ${ENV_PERMISSION}, as in:`);
+  }
   try {
     return Deno.env.get(name);
   } catch (error) {

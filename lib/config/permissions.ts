@@ -81,7 +81,8 @@ export const IMAGE_PERMISSIONS: Permissions = {
 export function permissionFlags(permissions: Permissions): string[] {
   const flags: string[] = [];
   for (const kind of ["net", "read", "write", "env"] as const) {
-    const values = [...new Set(permissions[kind])];
+    // Deno splits a list at commas and reads two together as one comma in a name.
+    const values = [...new Set(permissions[kind])].map((value) => value.replaceAll(",", ",,"));
     if (values.length > 0) flags.push(`--allow-${kind}=${values.join(",")}`);
   }
   return flags;

@@ -33,22 +33,67 @@ self.onmessage = ({ data: { id, call } }) => {
 };
 `;
 
+/** How soon after a worker failed another may be started: a worker that fails at once must not be restarted in a loop. */
+const RESTART_AFTER_MS = 1_000;
+
 /**
  * Starts the worker thread. It inherits the process's permissions and needs none of them.
- * A call rejects with an Error when bcryptjs throws (a malformed hash) or when the thread fails or is closed.
+ * A call rejects with an Error when bcryptjs throws (a malformed hash) or when the thread fails or is closed. A thread
+ * that failed is replaced by a new one on a later call (at most one a second), so a fault of one comparison does not
+ * refuse every credential for the rest of the process's life.
  */
-export function startBcryptWorker(): BcryptWorker {
+export function startBcryptWorker(now: () => number = Date.now): BcryptWorker {
+  let thread = startThread();
+  let failedAtMs: number | undefined;
+  let closed = false;
+  const run = (call: Call): Promise<boolean | string> => {
+    if (closed) return Promise.reject(new Error("the bcrypt worker was closed"));
+    if (thread.failure) {
+      failedAtMs ??= now();
+      if (now() - failedAtMs < RESTART_AFTER_MS) return Promise.reject(thread.failure);
+      thread.terminate();
+      thread = startThread();
+      failedAtMs = undefined;
+    }
+    return thread.run(call);
+  };
+  return {
+    compare: async (password, hash) => (await run({ op: "compare", password, hash })) as boolean,
+    hash: async (password, cost) => (await run({ op: "hash", password, cost })) as string,
+    close: () => {
+      closed = true;
+      thread.terminate();
+      thread.failAll(new Error("the bcrypt worker was closed"));
+    },
+  };
+}
+
+/** One worker thread and the calls waiting for it; `failure` is set once it failed. */
+function startThread() {
   const worker = new Worker(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`, {
     type: "module",
     name: "bcrypt",
   });
   const waiting = new Map<number, { resolve: (result: boolean | string) => void; reject: (error: Error) => void }>();
   let nextId = 0;
-  let failure: Error | undefined;
-  const failAll = (error: Error) => {
-    failure ??= error;
-    for (const { reject } of waiting.values()) reject(failure);
-    waiting.clear();
+  const thread = {
+    failure: undefined as Error | undefined,
+    failAll(error: Error) {
+      thread.failure ??= error;
+      for (const { reject } of waiting.values()) reject(thread.failure);
+      waiting.clear();
+    },
+    run(call: Call) {
+      return new Promise<boolean | string>((resolve, reject) => {
+        if (thread.failure) return reject(thread.failure);
+        const id = nextId++;
+        waiting.set(id, { resolve, reject });
+        worker.postMessage({ id, call });
+      });
+    },
+    terminate() {
+      worker.terminate();
+    },
   };
   worker.onmessage = ({ data }: MessageEvent<Answer>) => {
     const call = waiting.get(data.id);
@@ -60,21 +105,13 @@ export function startBcryptWorker(): BcryptWorker {
   worker.onerror = (event) => {
     // Handled here: unhandled, a worker's error ends the whole process.
     event.preventDefault();
-    failAll(new Error(`the bcrypt worker failed: ${event.message}`));
+    thread.failAll(new Error(`the bcrypt worker failed: ${event.message}`));
   };
-  const run = (call: Call) =>
-    new Promise<boolean | string>((resolve, reject) => {
-      if (failure) return reject(failure);
-      const id = nextId++;
-      waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, call });
-    });
-  return {
-    compare: async (password, hash) => (await run({ op: "compare", password, hash })) as boolean,
-    hash: async (password, cost) => (await run({ op: "hash", password, cost })) as string,
-    close: () => {
-      worker.terminate();
-      failAll(new Error("the bcrypt worker was closed"));
-    },
-  };
+  return thread;
 }
+
+/**
+ * Never called: names bcryptjs to the module graph, which `deno compile` embeds, since the worker's own import of it
+ * is inside a `data:` URL that no graph sees.
+ */
+export const bcryptjsForTheModuleGraph = () => import("bcryptjs");

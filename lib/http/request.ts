@@ -88,6 +88,78 @@ function findHeadEnd(bytes: Uint8Array, from: number, limit: number): number {
   return -1;
 }
 
+/**
+ * A connection's incoming bytes, read into request heads as they arrive. Each byte is scanned for the end of the head
+ * once, whatever sizes the pieces come in; a bare LF, too many lines or too many bytes are refused as soon as they are
+ * seen, not once the head ends. Bytes after a head (a pipelined request) stay for the next one.
+ */
+export class HeadReader {
+  #buffer = new Uint8Array(0);
+  #length = 0;
+  /** Where the scan for the head's end goes on from. */
+  #scanned = 0;
+  /** Where the current line starts, and how many lines the head has so far (request line included). */
+  #lineStart = 0;
+  #lines = 0;
+
+  constructor(private readonly limits: HeadLimits = DEFAULT_HEAD_LIMITS) {}
+
+  /** Bytes held: a head's start, or a pipelined request. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Adds the next bytes read. */
+  push(bytes: Uint8Array): void {
+    if (this.#length + bytes.length > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(this.#length + bytes.length, this.#buffer.length * 2, 1024));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /**
+   * The next whole head, read and taken from what is held, or `undefined` while it is still arriving. Empty lines
+   * before a request line are dropped (RFC 9112 §2.2).
+   * @throws BadRequestError for a head that is malformed or over the limits.
+   */
+  take(): RequestHead | undefined {
+    // Empty lines before a request line (one after a request, say) are dropped, so that they hold nothing.
+    while (this.#lines === 0 && this.#length >= 2 && this.#buffer[0] === 13 && this.#buffer[1] === 10) this.#drop(2);
+    const bytes = this.#buffer.subarray(0, this.#length);
+    for (let i = bytes.indexOf(10, this.#scanned); i >= 0; i = bytes.indexOf(10, i + 1)) {
+      if (i === 0 || bytes[i - 1] !== 13) throw new BadRequestError("a bare LF in the head");
+      if (i + 1 > this.limits.maxBytes) break;
+      if (i - 1 === this.#lineStart) {
+        // The empty line that ends the head.
+        const head = parseRequestHead(bytes.subarray(0, i + 1), this.limits)!;
+        this.#drop(i + 1);
+        return head;
+      }
+      if (++this.#lines > this.limits.maxHeaders + 1) {
+        throw new BadRequestError(`more than ${this.limits.maxHeaders} header lines`);
+      }
+      this.#lineStart = i + 1;
+    }
+    this.#scanned = this.#length;
+    if (this.#length >= this.limits.maxBytes) {
+      throw new BadRequestError(`request head larger than ${this.limits.maxBytes} bytes`);
+    }
+    return undefined;
+  }
+
+  /** Forgets the first `count` bytes, keeping what follows for the next head. */
+  #drop(count: number): void {
+    this.#buffer.copyWithin(0, count, this.#length);
+    this.#length -= count;
+    this.#scanned = 0;
+    this.#lineStart = 0;
+    this.#lines = 0;
+  }
+}
+
 function latin1(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i += 8192) {

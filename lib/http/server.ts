@@ -8,9 +8,11 @@
  *   is being answered, the new one is refused at once (a 503 over plain HTTP);
  * - a request head must arrive whole within `headerTimeoutMs` (of the connection opening, or of its first byte), and
  *   within `maxHeadBytes`; a kept-alive connection may wait `idleTimeoutMs` for its next request;
- * - a client that stops reading its answer for `writeTimeoutMs` is cut off;
+ * - a client that stops reading its answer for `writeTimeoutMs`, or takes longer than `responseTimeoutMs` for all of
+ *   it, is cut off;
  * - a failed accept (out of file descriptors) is counted, logged at a bounded rate and survived: the connection that
- *   has waited longest is closed to free a descriptor, and the cap is lowered below where the process ran out;
+ *   has waited longest is closed to free a descriptor, and the cap is lowered below where the process ran out, until
+ *   accepts have gone well for a while;
  * - request bodies are not read: GET and HEAD with a body get 400, other methods their answer and a closed connection.
  * Everything turned away is counted in `stats.httpRefusals` by reason.
  */
@@ -21,8 +23,8 @@ import {
   bodyFraming,
   DEFAULT_HEAD_LIMITS,
   encodeResponseHead,
+  HeadReader,
   httpDate,
-  parseRequestHead,
   type RequestHead,
 } from "./request.ts";
 
@@ -54,6 +56,8 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** How long a client may leave its answer unread before it is cut off. */
   writeTimeoutMs: number;
+  /** How long a client may take to read a whole answer, however steadily it reads. */
+  responseTimeoutMs: number;
   maxHeadBytes: number;
   maxHeaders: number;
 }
@@ -66,12 +70,18 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   headerTimeoutMs: 5_000,
   idleTimeoutMs: 20_000,
   writeTimeoutMs: 20_000,
+  // 30 MB, a plain scrape of 10,000 containers, at 0.5 MB/s.
+  responseTimeoutMs: 60_000,
   maxHeadBytes: DEFAULT_HEAD_LIMITS.maxBytes,
   maxHeaders: DEFAULT_HEAD_LIMITS.maxHeaders,
 };
 
 /** Descriptors left for everything else (the engine's connections, files) when the cap is lowered after EMFILE. */
 const DESCRIPTOR_RESERVE = 16;
+/** How long accepts must go well after running out of descriptors before the cap is raised back. */
+const CAP_RECOVERY_MS = 30_000;
+/** Accept errors that mean the process is out of a resource: a connection is closed to free one, and accepting pauses. */
+const RESOURCE_ERRORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 /** The cap is never lowered below this. */
 const MIN_CONNECTIONS = 4;
 /** How long accepting pauses after a failed accept, at first and at most (it doubles while accepts keep failing). */
@@ -141,6 +151,10 @@ interface Connection {
   /** Bytes of a head received while waiting (a kept-alive connection with none is idle). */
   headBytes: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the answer being written must be written by, however steadily the client reads. */
+  deadlineMs: number;
+  /** Set when a timer has given up on it, though a read or write of it may still be under way. */
+  closing: boolean;
   closed: boolean;
 }
 
@@ -152,6 +166,8 @@ class Server implements HttpServer {
   readonly #open = new Set<Connection>();
   readonly #acceptErrors: RateLimitedLog;
   #maxConnections: number;
+  /** When an accept last failed for want of a resource; the cap stays lowered until long enough after. */
+  #lastResourceErrorMs = -Infinity;
   #allClosed: (() => void) | undefined;
   readonly finished: Promise<void>;
 
@@ -169,7 +185,11 @@ class Server implements HttpServer {
     );
     const onAbort = () => this.#stop();
     options.signal.addEventListener("abort", onAbort, { once: true });
-    this.finished = this.#acceptLoop().finally(() => options.signal.removeEventListener("abort", onAbort));
+    if (options.signal.aborted) this.#stop();
+    this.finished = this.#acceptLoop()
+      // Nothing escapes the loop but a failing logger; the server stops either way.
+      .catch(() => {})
+      .finally(() => options.signal.removeEventListener("abort", onAbort));
   }
 
   get address(): { hostname: string; port: number } {
@@ -195,9 +215,10 @@ class Server implements HttpServer {
         pauseMs = 0;
       } catch (error) {
         if (this.#options.signal.aborted || error instanceof Deno.errors.BadResource) break;
-        pauseMs = Math.min(ACCEPT_PAUSE_MS.max, Math.max(ACCEPT_PAUSE_MS.first, pauseMs * 2));
-        this.#acceptFailed(error);
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        if (this.#acceptFailed(error)) {
+          pauseMs = Math.min(ACCEPT_PAUSE_MS.max, Math.max(ACCEPT_PAUSE_MS.first, pauseMs * 2));
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        }
         continue;
       }
       this.#admit(conn);
@@ -205,26 +226,34 @@ class Server implements HttpServer {
     if (this.#open.size > 0) await new Promise<void>((resolve) => (this.#allClosed = resolve));
   }
 
-  /** Out of descriptors (or any other failure to accept): free one, lower the cap below where it happened. */
-  #acceptFailed(error: unknown): void {
-    const { stats } = this.#options;
-    stats.httpAcceptErrors++;
-    const code = (error as { code?: string }).code;
-    if (code === "EMFILE" || code === "ENFILE") {
-      const lowered = Math.max(MIN_CONNECTIONS, this.#open.size - DESCRIPTOR_RESERVE);
-      if (lowered < this.#maxConnections) {
-        this.#maxConnections = lowered;
-        this.#options.logger.warn("out of file descriptors: lowering the connection limit", {
-          max_connections: lowered,
-        });
-      }
-    }
+  /**
+   * Counts and logs a failed accept. Out of a resource (descriptors, buffers): frees one by closing the connection
+   * that has waited longest, lowers the cap below where it happened, and returns true so that accepting pauses. Any
+   * other failure (a connection reset before it was taken) concerns that connection alone.
+   */
+  #acceptFailed(error: unknown): boolean {
+    this.#options.stats.httpAcceptErrors++;
     this.#acceptErrors.report({ error, connections: this.#open.size });
+    if (!RESOURCE_ERRORS.has((error as { code?: string }).code ?? "")) return false;
+    this.#lastResourceErrorMs = this.#now();
+    const lowered = Math.max(MIN_CONNECTIONS, this.#open.size - DESCRIPTOR_RESERVE);
+    if (lowered < this.#maxConnections) {
+      this.#maxConnections = lowered;
+      this.#options.logger.warn("out of file descriptors: lowering the connection limit", { max_connections: lowered });
+    }
     const victim = this.#longestWaiting();
     if (victim) this.#close(victim, "evicted");
+    return true;
   }
 
   #admit(conn: Deno.Conn): void {
+    const configured = this.#options.maxConnections;
+    if (this.#maxConnections < configured && this.#now() - this.#lastResourceErrorMs >= CAP_RECOVERY_MS) {
+      this.#maxConnections = configured;
+      this.#options.logger.info("accepting connections again up to the connection limit", {
+        max_connections: configured,
+      });
+    }
     while (this.#open.size >= this.#maxConnections) {
       const victim = this.#longestWaiting();
       if (!victim) {
@@ -234,9 +263,18 @@ class Server implements HttpServer {
       }
       this.#close(victim, "evicted");
     }
-    const connection: Connection = { conn, waitingSinceMs: undefined, headBytes: 0, timer: undefined, closed: false };
+    const connection: Connection = {
+      conn,
+      waitingSinceMs: undefined,
+      headBytes: 0,
+      timer: undefined,
+      deadlineMs: Infinity,
+      closing: false,
+      closed: false,
+    };
     this.#open.add(connection);
-    void this.#serve(connection);
+    // #serve catches everything but a failing logger; the connection is closed either way.
+    void this.#serve(connection).catch(() => this.#close(connection));
   }
 
   /** The open connection that has waited longest for a request, if any waits. */
@@ -262,29 +300,30 @@ class Server implements HttpServer {
   async #serve(connection: Connection): Promise<void> {
     const { conn } = connection;
     const buffer = new Uint8Array(READ_BYTES);
-    let pending: Uint8Array = new Uint8Array(0);
+    const reader = new HeadReader({ maxBytes: this.#limits.maxHeadBytes, maxHeaders: this.#limits.maxHeaders });
     let first = true;
     try {
       while (!connection.closed && !this.#options.signal.aborted) {
-        // The first head must arrive whole within the header timeout of the connection opening. A kept-alive
-        // connection may wait the idle timeout for the first byte of its next head, then the header timeout for it.
-        const idle = !first && pending.length === 0;
-        this.#startWaiting(connection, idle, pending.length);
-        let head: RequestHead | undefined;
-        while (!(head = this.#parse(pending))) {
+        // A pipelined request may be whole already. Otherwise the first head must arrive whole within the header
+        // timeout of the connection opening; a kept-alive connection may wait the idle timeout for the first byte of
+        // its next head, then the header timeout for the rest.
+        let head = reader.take();
+        const idle = !first && head === undefined && reader.length === 0;
+        this.#startWaiting(connection, idle, reader.length);
+        while (head === undefined) {
           let n: number | null;
           try {
             n = await conn.read(buffer);
           } catch {
             n = null; // Reset by the client, a failed TLS handshake, or closed by a timer of ours.
           }
-          if (n === null || connection.closed) return;
+          if (n === null || connection.closing || connection.closed) return;
           if (idle && connection.headBytes === 0) this.#arm(connection, this.#limits.headerTimeoutMs, "header_timeout");
-          pending = pending.length === 0 ? buffer.slice(0, n) : concatBytes([pending, buffer.subarray(0, n)]);
-          connection.headBytes = pending.length;
+          reader.push(buffer.subarray(0, n));
+          connection.headBytes = reader.length;
+          head = reader.take();
         }
         first = false;
-        pending = pending.subarray(head.length);
         this.#busy(connection);
         if (!(await this.#answer(connection, head))) break;
       }
@@ -300,12 +339,6 @@ class Server implements HttpServer {
     }
   }
 
-  /** The head at the start of `pending`, or `undefined` for more bytes. @throws BadRequestError */
-  #parse(pending: Uint8Array): RequestHead | undefined {
-    if (pending.length === 0) return undefined;
-    return parseRequestHead(pending, { maxBytes: this.#limits.maxHeadBytes, maxHeaders: this.#limits.maxHeaders });
-  }
-
   /**
    * Answers one request; returns whether the connection may carry another.
    * @throws BadRequestError for body framing that cannot be served.
@@ -316,6 +349,9 @@ class Server implements HttpServer {
       .flatMap(([, value]) => value.toLowerCase().split(",").map((token) => token.trim()));
     const getOrHead = head.method === "GET" || head.method === "HEAD";
     if (getOrHead && framing.kind !== "none") throw new BadRequestError("a GET or HEAD request with a body");
+    // HTTP/1.1 requires exactly one Host (RFC 9112 §3.2); a proxy in front may read a second one otherwise.
+    const hosts = head.headers.filter(([name]) => name === "host").length;
+    if (head.version === "1.1" ? hosts !== 1 : hosts > 1) throw new BadRequestError("not exactly one Host header");
     // A body is never read, so the connection ends after a request that has one; HTTP/1.0 asks for it by default.
     const keepOpen = framing.kind === "none" && head.version === "1.1" && !connectionTokens.includes("close") &&
       !this.#options.signal.aborted;
@@ -334,11 +370,17 @@ class Server implements HttpServer {
     return await this.#write(connection, response, head.method === "HEAD", keepOpen) && keepOpen;
   }
 
-  /** The `Request` for a head; `undefined` for a method a `Request` cannot carry (CONNECT, TRACE, TRACK). */
+  /**
+   * The `Request` for a head; `undefined` for a method it cannot carry as sent: CONNECT, TRACE and TRACK, and a method
+   * in lower case, which HTTP keeps apart (`get` is not GET) while a `Request` would make it GET.
+   */
   #request(head: RequestHead): Request | undefined {
+    if (head.method !== head.method.toUpperCase()) return undefined;
     let url: URL;
     try {
-      url = head.target.startsWith("/") ? new URL(head.target, "http://localhost") : new URL(head.target);
+      // A path is appended to the origin, not resolved against it: `//host/x` and `/\\host/x` stay paths.
+      url = head.target.startsWith("/") ? new URL(`http://localhost${head.target}`) : new URL(head.target);
+      if (head.target.startsWith("/") && url.host !== "localhost") throw new Error("not a path");
     } catch {
       throw new BadRequestError("a request target that is not a path or an http URL");
     }
@@ -362,10 +404,13 @@ class Server implements HttpServer {
     const headers = new Map<string, string>();
     for (const [name, value] of response.headers) headers.set(name, value);
     headers.set("date", httpDate(this.#now()));
-    if (!keepOpen) headers.set("connection", "close");
+    // The server may have begun to stop while the handler answered.
+    const closing = !keepOpen || this.#options.signal.aborted;
+    if (closing) headers.set("connection", "close");
+    connection.deadlineMs = this.#now() + this.#limits.responseTimeoutMs;
     let body: Uint8Array | undefined;
     if (headOnly) await response.body?.cancel();
-    else if (!headers.has("content-length")) {
+    else if (!/^\d{1,15}$/.test(headers.get("content-length") ?? "")) {
       body = response.body ? await readWhole(response.body) : new Uint8Array(0);
       headers.set("content-length", String(body.length));
     }
@@ -382,22 +427,29 @@ class Server implements HttpServer {
     const reader = response.body?.getReader();
     try {
       for (let next; reader && !(next = await reader.read()).done;) {
-        sent += next.value.length;
-        if (!(await this.#send(connection, next.value))) return false;
+        // Never more than the Content-Length: the rest would be read as the next answer.
+        const piece = next.value.subarray(0, declared - sent);
+        sent += piece.length;
+        if (!(await this.#send(connection, piece))) return false;
+        if (piece.length < next.value.length) return false;
       }
     } finally {
       reader?.releaseLock();
       await response.body?.cancel().catch(() => {});
     }
-    // A body that did not match its Content-Length leaves the client unable to find the next answer.
-    return sent === declared;
+    // A body shorter than its Content-Length leaves the client waiting for the rest: the connection must end.
+    return sent === declared && !closing;
   }
 
-  /** Writes all of `bytes`; a client that takes none of them for `writeTimeoutMs` is cut off. Returns false if cut. */
+  /**
+   * Writes all of `bytes`; a client that takes none of them for `writeTimeoutMs`, or has not taken the whole answer by
+   * its deadline, is cut off. Returns false if cut.
+   */
   async #send(connection: Connection, bytes: Uint8Array): Promise<boolean> {
     for (let offset = 0; offset < bytes.length;) {
       if (connection.closed) return false;
-      this.#arm(connection, this.#limits.writeTimeoutMs, "write_timeout");
+      const left = connection.deadlineMs - this.#now();
+      this.#arm(connection, Math.max(0, Math.min(this.#limits.writeTimeoutMs, left)), "write_timeout");
       try {
         offset += await connection.conn.write(bytes.subarray(offset));
       } catch {
@@ -438,10 +490,12 @@ class Server implements HttpServer {
     connection.timer = setTimeout(() => {
       connection.timer = undefined;
       if (reason === "header_timeout" && connection.headBytes > 0) {
-        // Half a head: say why before hanging up, for whoever debugs the client.
+        // Half a head: say why before hanging up, for whoever debugs the client. Whatever else arrives meanwhile is
+        // not read as a request.
         this.#count(reason);
         void this.#writeQuietly(connection, plainResponse(408, "Request head not received in time.\n"))
           .finally(() => this.#close(connection));
+        connection.closing = true;
         return;
       }
       this.#close(connection, reason);

@@ -214,7 +214,7 @@ Deno.test("another method gets the handler's answer and a closed connection, its
     Promise.resolve(new Response(`${request.method}\n`, { status: request.method === "GET" ? 200 : 405 }))
   );
   const conn = await connect(harness);
-  await conn.write(encoder.encode("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"));
+  await conn.write(encoder.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
   const answer = await readToEnd(conn);
   assert.match(answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
   assert.match(answer, /\r\nconnection: close\r\n/);
@@ -252,4 +252,76 @@ Deno.test("stopping closes waiting connections at once and lets an answer under 
   assert.equal(harness.server.connections, 0);
   waiting.close();
   answering.close();
+});
+
+/** Sends `request` (Latin-1) on a fresh connection and reads until the server closes it. */
+async function exchangeRaw(harness: Harness, request: string, timeoutMs = 3000): Promise<string> {
+  const conn = await connect(harness);
+  await conn.write(Uint8Array.from(request, (c) => c.charCodeAt(0)));
+  return await readToEnd(conn, timeoutMs);
+}
+
+Deno.test("a method in lower case is not the method in upper case: 405, framed as a whole answer", async () => {
+  await using harness = start((request) => Promise.resolve(new Response(`${request.method}\n`)));
+  for (const method of ["get", "head", "Get"]) {
+    const answer = await exchangeRaw(harness, `${method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, method);
+    const length = Number(/content-length: (\d+)/.exec(answer)?.[1]);
+    assert.equal(answer.length - answer.indexOf("\r\n\r\n") - 4, length, method);
+  }
+});
+
+Deno.test("a handler's body longer than its Content-Length is cut there, and the connection closed", async () => {
+  await using harness = start(() =>
+    Promise.resolve(new Response("hello HTTP/1.1 200 OK\r\n\r\nsmuggled", { headers: { "Content-Length": "5" } }))
+  );
+  const answer = await exchangeRaw(harness, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.ok(answer.endsWith("\r\n\r\nhello"), JSON.stringify(answer));
+  assert.equal(answer.split("HTTP/1.1 200").length - 1, 1, "a second answer on the same connection");
+});
+
+Deno.test("a target that starts with two slashes or a backslash is a path, never a host", async () => {
+  await using harness = start((request) => Promise.resolve(new Response(`${new URL(request.url).pathname}\n`)));
+  for (const target of ["//evil/metrics", "/\\evil/metrics"]) {
+    const answer = await exchangeRaw(harness, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.doesNotMatch(answer, /\r\n\r\n\/metrics\n$/, target);
+  }
+});
+
+Deno.test("an HTTP/1.1 request without a Host, or with two, gets 400", async () => {
+  await using harness = start(ok);
+  for (const hosts of ["", "Host: a\r\nHost: b\r\n"]) {
+    const answer = await exchangeRaw(harness, `GET / HTTP/1.1\r\n${hosts}\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(hosts));
+  }
+  assert.match(await exchangeRaw(harness, "GET / HTTP/1.0\r\n\r\n"), /^HTTP\/1\.1 200 OK\r\n/);
+});
+
+Deno.test("an empty line after a request leaves the connection idle, not half a head to time out", async () => {
+  await using harness = start(ok, { limits: { headerTimeoutMs: 200, idleTimeoutMs: 10_000 } });
+  const conn = await connect(harness);
+  await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n"));
+  const buffer = new Uint8Array(4096);
+  await conn.read(buffer);
+  // Past the header timeout the connection is still open, and serves the next request.
+  await sleep(500);
+  assert.equal(await get(conn), "HTTP/1.1 200 OK");
+  conn.close();
+  assert.equal(harness.stats.httpRefusals.get("header_timeout"), 0);
+});
+
+Deno.test("a server started with an aborted signal does not listen on", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  const server = serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: ok,
+    signal: controller.signal,
+    logger: silentLogger,
+    stats: new ExporterStats(),
+    maxConnections: 8,
+  });
+  await server.finished;
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.address.port }));
 });

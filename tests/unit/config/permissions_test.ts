@@ -208,3 +208,8 @@ Deno.test("describeNeeds() says that /proc and /sys need --allow-all, where no -
   );
   assert.doesNotMatch(describeNeeds(needsOf(INPUTS)), /allow-all/);
 });
+
+Deno.test("permissionFlags() doubles a comma inside a path, as Deno reads it, so the list splits only between paths", () => {
+  const flags = permissionFlags({ net: [], read: ["/srv/a,b/web.yml", "/etc/docker-exporter"], write: [], env: [] });
+  assert.deepEqual(flags, ["--allow-read=/srv/a,,b/web.yml,/etc/docker-exporter"]);
+});

@@ -3,6 +3,7 @@ import {
   BadRequestError,
   bodyFraming,
   encodeResponseHead,
+  HeadReader,
   parseRequestHead,
   type RequestHead,
 } from "../../../lib/http/request.ts";
@@ -130,4 +131,40 @@ Deno.test("encodeResponseHead() writes the status line with its reason phrase, t
     "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
   );
   assert.equal(encodeResponseHead(299, []), "HTTP/1.1 299 \r\n\r\n");
+});
+
+Deno.test("HeadReader gives each pipelined head in turn, however the bytes are split, and keeps what follows", () => {
+  const twice = latin1(PROMETHEUS + "\r\n" + PROMETHEUS + "GET /next");
+  for (const size of [1, 7, 64, twice.length]) {
+    const reader = new HeadReader();
+    const heads: RequestHead[] = [];
+    for (let i = 0; i < twice.length; i += size) {
+      reader.push(twice.subarray(i, i + size));
+      for (let head; (head = reader.take());) heads.push(head);
+    }
+    assert.deepEqual(heads.map((head) => head.target), ["/metrics", "/metrics"], `pieces of ${size}`);
+    assert.equal(reader.length, "GET /next".length, `pieces of ${size}`);
+  }
+});
+
+Deno.test("HeadReader drops empty lines between requests, so that they hold nothing", () => {
+  const reader = new HeadReader();
+  reader.push(latin1("GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n"));
+  assert.equal(reader.take()?.target, "/");
+  assert.equal(reader.take(), undefined);
+  assert.equal(reader.length, 0);
+});
+
+Deno.test("HeadReader refuses a bare LF, or one line too many, as soon as it arrives, before the head ends", () => {
+  const bare = new HeadReader();
+  bare.push(latin1("GET / HTTP/1.1\nHost: x"));
+  assert.throws(() => bare.take(), /a bare LF/);
+  const many = new HeadReader({ maxBytes: 1 << 20, maxHeaders: 3 });
+  many.push(latin1("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n"));
+  assert.equal(many.take(), undefined);
+  many.push(latin1("D: 4\r\n"));
+  assert.throws(() => many.take(), /more than 3 header lines/);
+  const large = new HeadReader({ maxBytes: 64, maxHeaders: 100 });
+  large.push(latin1(`GET / HTTP/1.1\r\nX: ${"a".repeat(80)}`));
+  assert.throws(() => large.take(), /larger than 64 bytes/);
 });
