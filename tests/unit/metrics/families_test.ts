@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import type { ContainerRecord } from "../../../lib/engine/registry.ts";
 import { formatText, type MetricFamily, type Sample } from "../../../lib/metrics/exposition.ts";
 import { ExporterStats } from "../../../lib/engine/stats.ts";
-import {
-  composeLabel,
-  exportedLabel,
-  globMatches,
-  labelKeyMatcher,
-  sanitizeLabelName,
-} from "../../../lib/metrics/labels.ts";
+import { composeLabel, exportedLabel, labelKeyMatcher, sanitizeLabelName } from "../../../lib/metrics/labels.ts";
 import { CONTAINER_METRICS, containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../../../lib/metrics/exporter_families.ts";
 import type { ProcessSample } from "../../../lib/metrics/process.ts";
@@ -385,41 +379,6 @@ Deno.test("labelKeyMatcher() reads * and ? as globs and everything else literall
   ];
   for (const [key, expected] of table) assert.equal(matches(key), expected, key);
   assert.equal(labelKeyMatcher([])("anything"), false);
-});
-
-Deno.test("globMatches() reads * as any run and ? as any one character, as a regular expression would", () => {
-  const table: Array<[string, string, boolean]> = [
-    ["", "", true],
-    ["", "a", false],
-    ["*", "", true],
-    ["**", "abc", true],
-    ["?", "", false],
-    ["?*", "a", true],
-    ["a*", "a", true],
-    ["*a", "ba", true],
-    ["*a", "ab", false],
-    ["a*b*c", "aXbYc", true],
-    ["a*b*c", "aXbYcZ", false],
-    ["a*bc", "abcbc", true],
-    ["a?c", "abc", true],
-    ["a?c", "ac", false],
-    ["*.*.*", "com.example.team", true],
-    ["*x*", "com.example.team", true],
-    ["*q*", "com.example.team", false],
-  ];
-  for (const [glob, text, expected] of table) assert.equal(globMatches(glob, text), expected, `${glob} ${text}`);
-  // And against a regular expression on every glob of up to 4 characters over {a, *, ?} and texts over {a, b}.
-  const globs = [""];
-  for (let length = 1; length <= 4; length++) {
-    for (const prefix of globs.filter((g) => g.length === length - 1)) {
-      globs.push(...["a", "*", "?"].map((c) => prefix + c));
-    }
-  }
-  const texts = ["", "a", "b", "ab", "ba", "aab", "abab", "bbbb", "aaaaa"];
-  for (const glob of globs) {
-    const regex = new RegExp(`^${glob.replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
-    for (const text of texts) assert.equal(globMatches(glob, text), regex.test(text), `${glob} ${text}`);
-  }
 });
 
 Deno.test("labelKeyMatcher() answers a glob of many * on a long key at once, where a backtracking regex hangs", async () => {
