@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts"
 import { CoalescingQueue } from "./coalescing_queue.ts";
 import { type ContainerRegistry, parseDockerTime, recordFromInspect, StringPool, summaryDiffers } from "./registry.ts";
 import {
+  type ContainerEvent,
   type DockerApi,
   DockerApiError,
   type EventStream,
@@ -14,6 +15,7 @@ import {
   FOLLOWED_ACTIONS,
   negotiateApiVersion,
 } from "../docker/mod.ts";
+import { countEvent } from "./event_counts.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./stats.ts";
 import { type Logger, RateLimitedLog } from "../shared/mod.ts";
@@ -39,6 +41,12 @@ const COUNTED_ACTIONS: ReadonlySet<string> = new Set(FOLLOWED_ACTIONS);
  * counted in `eventDecodeErrors` all the same.
  */
 const GARBAGE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * How far back, from the last event read, a reopened stream replays: it asks for events `since` a whole second at
+ * least a second before that event (`#sinceSeconds`), so up to two seconds before it.
+ */
+const REPLAY_MS = 3000;
 
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
@@ -84,6 +92,11 @@ export class ContainerTracker {
    * dropped: the inspect the event queued behind it has the last word.
    */
   readonly #patchedMeanwhile = new Set<string>();
+  /**
+   * The events counted in the last `REPLAY_MS` by the engine's clock, oldest first, by their `timeNano`, id, action
+   * and detail: a reopened stream replays them, and each must count once.
+   */
+  readonly #counted = new Map<string, number>();
   #apiVersion: string | undefined;
   /** The engine's clock when the current event stream was opened; `since` for the next one if no event came. */
   #streamOpenedMs: number | undefined;
@@ -279,6 +292,7 @@ export class ContainerTracker {
     const nowMs = now();
     const effect = eventEffect(event, registry.has(event.id));
     logger.debug("event", { action: event.action, detail: event.detail, id: event.id });
+    if (!effect.remove) this.#countEvent(event, nowMs);
     if (effect.remove) {
       registry.remove(event.id, nowMs);
       this.#queue.cancel(event.id);
@@ -292,6 +306,21 @@ export class ContainerTracker {
     const inspecting = effect.patch !== undefined && this.#queue.isRunning(event.id);
     if (inspecting) this.#patchedMeanwhile.add(event.id);
     if (effect.inspect || inspecting) void this.#queue.schedule(event.id);
+  }
+
+  /** Counts `event` for its container, unless it was counted before: replayed by a stream reopened with `since`. */
+  #countEvent(event: ContainerEvent, nowMs: number): void {
+    // Without the engine's nanoseconds, two events of a crash loop within a millisecond could look alike: each counts.
+    if (event.timeNano !== undefined) {
+      const key = `${event.timeNano}/${event.id}/${event.action}/${event.detail}`;
+      if (this.#counted.has(key)) return;
+      this.#counted.set(key, event.timeMs);
+      for (const [old, timeMs] of this.#counted) {
+        if (timeMs >= event.timeMs - REPLAY_MS) break;
+        this.#counted.delete(old);
+      }
+    }
+    this.#options.registry.count(event.id, (counts, health) => countEvent(counts, event, health), nowMs);
   }
 
   #count(error: unknown): void {

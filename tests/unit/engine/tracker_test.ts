@@ -395,6 +395,35 @@ Deno.test("actions the exporter does not follow are counted as other, not as a s
   }
 });
 
+Deno.test("events of a container that came before its inspect answered are counted on its record", async () => {
+  const t = setup();
+  const stop = await t.start();
+  try {
+    // docker run --restart on-failure:1 of a command that fails at once, and an inspect that takes its time.
+    t.holdInspects();
+    t.containers.set(A, fakeContainer(A, "crash", { Status: "exited", ExitCode: 1 }));
+    for (const action of ["create", "start", "die", "start", "die"]) t.send(A, action, { exitCode: "1" });
+    await t.settle();
+    assert.equal(t.registry.has(A), false, "no record yet");
+    t.releaseInspects();
+    await t.settle();
+    const events = t.registry.get(A)?.events;
+    assert.equal(events?.starts, 2);
+    assert.deepEqual(events?.exits, { completed: 0, error: 2, oom: 0, stopped: 0 });
+
+    t.send(A, "kill", { signal: "9" });
+    t.send(A, "destroy");
+    await t.settle();
+    assert.equal(t.registry.has(A), false);
+    // Created again with the same id (as a test engine can): nothing of the removed one is left.
+    t.send(A, "start");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.events.starts ?? 0, 0, "a removed container counts nothing");
+  } finally {
+    await stop();
+  }
+});
+
 /**
  * An engine whose event streams replay its log from `since` (events at or after it, as dockerd does), each stream
  * closed by the test or at once, and whose lists can be made to fail. Its clock runs `behindMs` behind ours.
@@ -450,8 +479,9 @@ function replayingEngine(behindMs = 0, systemTime?: unknown) {
     openEvents,
     now: () => clock,
     advance: (ms: number) => (clock += ms),
-    emit: (id: string, action: string) => {
-      const event = { action, detail: "", id, attributes: {}, timeMs: clock - behindMs };
+    emit: (id: string, action: string, attributes: Record<string, string> = {}) => {
+      const timeMs = clock - behindMs;
+      const event = { action, detail: "", id, attributes, timeMs, timeNano: timeMs * 1e6 };
       log.push(event);
       for (const stream of streams) stream.push({ kind: "event", event });
     },
@@ -632,5 +662,35 @@ Deno.test("an /info SystemTime that is not a time is ignored, not a reason never
     } finally {
       await stop();
     }
+  }
+});
+
+Deno.test("the events a reopened stream replays are counted once, and those it missed are counted", async () => {
+  const e = replayingEngine();
+  e.containers.set(A, fakeContainer(A, "web"));
+  const { registry, stop } = await follow(e);
+  try {
+    for (let i = 0; i < 3; i++) {
+      e.advance(100);
+      e.emit(A, "start");
+      e.advance(100);
+      e.emit(A, "die", { exitCode: "1" });
+    }
+    while (registry.get(A)?.events.exits.error !== 3) await tick();
+    // The stream breaks; the engine restarts A once more before the exporter reconnects with since=, which replays
+    // the last seconds: the six events already counted, and the two it missed.
+    e.endStream();
+    e.advance(100);
+    e.emit(A, "start");
+    e.advance(100);
+    e.emit(A, "die", { exitCode: "0" });
+    while (e.sinces.length < 2) await tick();
+    while (registry.get(A)?.events.exits.completed !== 1) await tick();
+    await tick();
+    const events = registry.get(A)!.events;
+    assert.equal(events.starts, 4);
+    assert.deepEqual(events.exits, { completed: 1, error: 3, oom: 0, stopped: 0 });
+  } finally {
+    await stop();
   }
 });
