@@ -302,6 +302,14 @@ export class ContainerRegistry {
   /** Forgets a container for good (destroyed or vanished), with its counts. Returns whether it was known. */
   remove(id: string, nowMs: number): boolean {
     this.#tombstones.set(id, nowMs);
+    return this.forget(id);
+  }
+
+  /**
+   * Forgets a container and its counts, but not for good: a record for it may come again (one the container filters
+   * leave out now may be taken in after a rename). Returns whether it was known.
+   */
+  forget(id: string): boolean {
     this.#unclaimed.delete(id);
     const had = this.#entries.delete(id);
     if (had) this.#version++;

@@ -18,7 +18,7 @@ import {
 import { countEvent } from "./event_counts.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./stats.ts";
-import { type Logger, RateLimitedLog } from "../shared/mod.ts";
+import { type ContainerFilter, type Logger, RateLimitedLog } from "../shared/mod.ts";
 
 /** How long a stream must have been followed before its opening counts as read: the engine replays at once. */
 const REPLAY_GRACE_MS = 1000;
@@ -67,6 +67,11 @@ export interface TrackerOptions {
    * record is held for as long as its container lives, and a label can be megabytes.
    */
   keepLabel?: (key: string) => boolean;
+  /**
+   * Which containers to follow (default: all). A container it leaves out is decided on from its list entry and its
+   * events, before any inspect, and has no record.
+   */
+  filter?: Pick<ContainerFilter, "follows">;
   /** Inspects in flight at once, toward the engine. */
   inspectConcurrency?: number;
   backoff?: BackoffPolicy;
@@ -240,6 +245,12 @@ export class ContainerTracker {
       const changed: Promise<void>[] = [];
       const seenMs = now();
       for (const summary of list) {
+        const name = summary.Names?.[0];
+        // Without a name to decide on, the inspect decides.
+        if (name !== undefined && !this.#follows(name, summary.Labels ?? {})) {
+          this.#leaveOut(summary.Id);
+          continue;
+        }
         listed.add(summary.Id);
         registry.markSeen(summary.Id, seenMs);
         const record = registry.get(summary.Id);
@@ -270,6 +281,8 @@ export class ContainerTracker {
       if (this.#patchedMeanwhile.has(id)) return;
       this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
+      // Only when neither the list nor an event had the name to decide on: those leave a container out before this.
+      else if (!this.#follows(inspect.Name ?? "", inspect.Config?.Labels ?? {})) registry.forget(id);
       else registry.upsert(recordFromInspect(inspect, this.#strings, this.#options.keepLabel), now());
     } catch (error) {
       // Not fatal: the next refresh inspects it again.
@@ -290,6 +303,13 @@ export class ContainerTracker {
     ExporterStats.increment(stats.eventsByAction, COUNTED_ACTIONS.has(event.action) ? event.action : "other");
     stats.lastEventMs = Math.max(stats.lastEventMs ?? 0, event.timeMs || now());
     const nowMs = now();
+    // Docker and Podman put the container's name and labels in every event's attributes.
+    const name = event.attributes.name;
+    if (name !== undefined && !this.#follows(name, event.attributes)) {
+      // Left out from the start, or renamed out of the filters: no record, no counts, no inspect.
+      this.#leaveOut(event.id);
+      return;
+    }
     const effect = eventEffect(event, registry.has(event.id));
     logger.debug("event", { action: event.action, detail: event.detail, id: event.id });
     if (!effect.remove) this.#countEvent(event, nowMs);
@@ -306,6 +326,18 @@ export class ContainerTracker {
     const inspecting = effect.patch !== undefined && this.#queue.isRunning(event.id);
     if (inspecting) this.#patchedMeanwhile.add(event.id);
     if (effect.inspect || inspecting) void this.#queue.schedule(event.id);
+  }
+
+  #follows(name: string, labels: Readonly<Record<string, string>>): boolean {
+    return this.#options.filter?.follows(name, labels) ?? true;
+  }
+
+  /** Forgets a container the filters leave out, and any inspect of it: none is asked, and none answered is kept. */
+  #leaveOut(id: string): void {
+    if (this.#options.registry.forget(id)) this.#options.logger.debug("left out by the container filters", { id });
+    this.#queue.cancel(id);
+    if (this.#queue.isRunning(id)) this.#patchedMeanwhile.add(id);
+    this.#unconfirmed.delete(id);
   }
 
   /** Counts `event` for its container, unless it was counted before: replayed by a stream reopened with `since`. */
