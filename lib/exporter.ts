@@ -14,7 +14,7 @@ import {
 import type { Config } from "./config/mod.ts";
 import { ContainerRegistry, ContainerTracker, ExporterStats } from "./engine/mod.ts";
 import { createDockerApi, type DockerodeConstructor, openEventStream } from "./docker/mod.ts";
-import { type Logger, VERSION } from "./shared/mod.ts";
+import { ContainerFilter, type Logger, VERSION } from "./shared/mod.ts";
 import {
   containerFamilies,
   ContainerLines,
@@ -64,7 +64,14 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const stats = new ExporterStats();
   // Tombstones live as long as the stale period: a late answer about a removed container is older than that.
   const registry = new ContainerRegistry(config.staleAfterMs);
-  const api = createDockerApi(config.docker, { Docker: deps.Docker, timeoutMs, signal: deps.signal });
+  const filter = new ContainerFilter(config.includeContainers, config.excludeContainers);
+  const api = createDockerApi(config.docker, {
+    Docker: deps.Docker,
+    timeoutMs,
+    signal: deps.signal,
+    // The filters decide from the list entry: it keeps the labels they read.
+    listLabelKeys: filter.labelKeys,
+  });
   const labelMatches = labelKeyMatcher(config.containerLabels);
   const tracker = new ContainerTracker({
     api,
@@ -77,6 +84,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     staleAfterMs: config.staleAfterMs,
     // Records keep only the labels the families export.
     keepLabel: exportedLabel(labelMatches),
+    filter,
   });
   // Collected in the background on its own interval; a scrape only renders the last collection.
   const resources = config.resourceMetrics === "off" ? undefined : new ResourceCollector({

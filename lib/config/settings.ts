@@ -4,7 +4,7 @@
  * Pure: `parseConfig(args, env)` never reads the process environment itself.
  */
 import { type DockerEndpoint, parseDockerEndpoint } from "../docker/mod.ts";
-import { LOG_LEVELS, type LogLevel } from "../shared/mod.ts";
+import { type ContainerPattern, LOG_LEVELS, type LogLevel, parseContainerPatterns } from "../shared/mod.ts";
 import { RESOURCE_MODES, type ResourceMode } from "../resources/mod.ts";
 import {
   absoluteDirectory,
@@ -33,6 +33,10 @@ export interface Config {
   logLevel: LogLevel;
   /** Container label keys (globs allowed) copied onto `docker_container_info`. */
   containerLabels: string[];
+  /** The containers to follow: those matching one of these (all when there are none)... */
+  includeContainers: ContainerPattern[];
+  /** ...and none of these. */
+  excludeContainers: ContainerPattern[];
   /** Path of the TLS/basic-auth web configuration file, or "" for plain HTTP. */
   webConfigFile: string;
   /** Where resource metrics come from: cgroup files, the engine's stats API, either (`auto`), or nowhere. */
@@ -102,6 +106,13 @@ export const DEFAULT_STALE_AFTER_MS = 30_000;
 
 /** The refresh and resource intervals: what a timer can hold, and no less than `MIN_INTERVAL_MS`. */
 const interval = timerDuration(MIN_INTERVAL_MS, "the event stream brings changes at once");
+
+/** Container name globs and `label:KEY=VALUE_GLOB` patterns, comma-separated (see `parseContainerPatterns`). */
+const containerPatterns: Parser<ContainerPattern[]> = (value, source) => {
+  const parsed = parseContainerPatterns(value);
+  if ("patterns" in parsed) return parsed.patterns;
+  throw new ConfigError(`${source} has ${JSON.stringify(parsed.bad)}, which ${parsed.why}`);
+};
 
 /** Every setting, in the order `--help` lists them and `parseConfig` reads them. */
 export const SETTINGS: readonly AnySetting[] = [
@@ -181,6 +192,24 @@ export const SETTINGS: readonly AnySetting[] = [
         }, which is not a label key; use comma-separated keys of letters, digits, . _ - / with * and ? as globs`,
       );
     },
+  },
+  {
+    env: "EXPORTER_INCLUDE_CONTAINERS",
+    flag: "--include-containers",
+    default: "",
+    help: "comma-separated container name globs (web-*) or label:KEY=VALUE_GLOB patterns; only the containers " +
+      "matching one are followed (unset: all)",
+    field: "includeContainers",
+    parse: containerPatterns,
+  },
+  {
+    env: "EXPORTER_EXCLUDE_CONTAINERS",
+    flag: "--exclude-containers",
+    default: "",
+    help: "comma-separated container name globs or label:KEY=VALUE_GLOB patterns; the containers matching one are " +
+      "left out, as is any labelled docker-exporter.ignore=true",
+    field: "excludeContainers",
+    parse: containerPatterns,
   },
   {
     env: "EXPORTER_WEB_CONFIG_FILE",

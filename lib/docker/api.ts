@@ -32,6 +32,8 @@ export interface ContainerSummary {
   Names?: string[];
   State?: string;
   Status?: string;
+  /** Only the labels whose keys the API was asked to keep (`listLabelKeys`): the container filters read them. */
+  Labels?: Record<string, string>;
 }
 
 /** `GET /containers/{id}/json`, the fields the exporter uses. */
@@ -148,13 +150,21 @@ export function negotiateApiVersion(engine: Pick<EngineVersion, "ApiVersion">): 
 /**
  * Builds the `DockerApi` on dockerode (`Docker` is the class `loadDockerode()` returns), with the exporter's own socket
  * reader as its modem. Every call is aborted after `timeoutMs`, or when `signal` aborts. Failures become
- * `DockerApiError`s naming the operation, with the HTTP status when there was one.
+ * `DockerApiError`s naming the operation, with the HTTP status when there was one. A list entry keeps the labels whose
+ * keys are in `listLabelKeys` (none by default): a list of 10,000 containers is taken every refresh, and most labels
+ * would be read for nothing.
  */
 export function createDockerApi(
   endpoint: DockerEndpoint,
-  options: { Docker: DockerodeConstructor; timeoutMs: number; signal?: AbortSignal },
+  options: {
+    Docker: DockerodeConstructor;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    listLabelKeys?: ReadonlySet<string>;
+  },
 ): DockerApi {
   const { Docker } = options;
+  const listLabelKeys = options.listLabelKeys ?? new Set<string>();
   // Keep-alive connections, as many as the most calls made at once: the stats collection's 32 (the tracker's
   // inspects are 8), else most of each wave of stats calls would close its connection and the next wave open a new one.
   const pool = new ConnectionPool({ maxIdle: 32 });
@@ -204,7 +214,7 @@ export function createDockerApi(
     },
     info: () =>
       call("info", async (abortSignal) => checkObject<EngineInfo>(await docker.info({ abortSignal }), "info")),
-    listContainers: () => call("list", (abortSignal) => streamList(modem, abortSignal)),
+    listContainers: () => call("list", (abortSignal) => streamList(modem, abortSignal, listLabelKeys)),
     // Inspects and stats go through the modem but not through dockerode: dockerode would put the id into the path
     // as it is, and an id from the event stream is not trusted to be hex, so it is encoded; and a burst of events or
     // a stats collection makes hundreds of calls, each with limits of its own.
@@ -316,7 +326,11 @@ const MAX_LIST_BYTES = 256 * 1024 * 1024;
  * `MAX_LIST_BYTES`, is refused whole, so no container is dropped for it; reading stops at the first fault, so a huge
  * wrong answer is not read to its end.
  */
-async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise<ContainerSummary[]> {
+async function streamList(
+  modem: SocketModem,
+  abortSignal: AbortSignal,
+  labelKeys: ReadonlySet<string>,
+): Promise<ContainerSummary[]> {
   const response = await modem.request({
     path: "/containers/json?",
     method: "GET",
@@ -335,7 +349,7 @@ async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise
         if (list.length === MAX_LIST_ENTRIES) {
           throw unusableAnswer("list", `more than ${MAX_LIST_ENTRIES} entries`, decoder.sample);
         }
-        list.push(summaryOf(entry));
+        list.push(summaryOf(entry, labelKeys));
       }
     }
     // The body ends with its last chunk, or when the connection does: only the decoder can tell a list cut short.
@@ -348,15 +362,25 @@ async function streamList(modem: SocketModem, abortSignal: AbortSignal): Promise
   }
 }
 
-/** The four fields of a list entry the exporter reads, each only if it has the right type. */
-function summaryOf(entry: Record<string, unknown>): ContainerSummary {
+/**
+ * The fields of a list entry the exporter reads, each only if it has the right type: of its labels, the string values
+ * of `labelKeys` only.
+ */
+function summaryOf(entry: Record<string, unknown>, labelKeys: ReadonlySet<string>): ContainerSummary {
   if (typeof entry.Id !== "string" || entry.Id === "") throw unusableAnswer("list", "an entry without an Id", entry);
-  const { Id, Names, State, Status } = entry;
+  const { Id, Names, State, Status, Labels } = entry;
+  const labels: Record<string, string> = {};
+  if (isObject(Labels)) {
+    for (const key of labelKeys) {
+      if (Object.hasOwn(Labels, key) && typeof Labels[key] === "string") labels[key] = Labels[key] as string;
+    }
+  }
   return {
     Id,
     Names: Array.isArray(Names) && Names.every((name) => typeof name === "string") ? Names : undefined,
     State: typeof State === "string" ? State : undefined,
     Status: typeof Status === "string" ? Status : undefined,
+    Labels: labels,
   };
 }
 

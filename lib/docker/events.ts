@@ -40,6 +40,16 @@ export interface ContainerEvent {
   attributes: Readonly<Record<string, string>>;
   /** When the engine saw it, in milliseconds since the epoch. */
   timeMs: number;
+  /**
+   * The engine's `timeNano`, when it sent one: as exact as a double holds it, which still tells apart any two events
+   * of one container (an event replayed after a reconnect has the same).
+   */
+  timeNano?: number;
+  /**
+   * Podman's `HealthStatus` on a bare `health_status`: the health as the event was sent, which Podman 4.3 sends as a
+   * check starts, before its result is stored (Docker puts the new health in the action's detail instead).
+   */
+  healthStatus?: string;
 }
 
 /**
@@ -74,6 +84,8 @@ export function parseContainerEvent(value: unknown): ContainerEvent | undefined 
     id,
     attributes,
     timeMs,
+    ...(typeof raw.timeNano === "number" ? { timeNano: raw.timeNano } : {}),
+    ...(typeof raw.HealthStatus === "string" && raw.HealthStatus !== "" ? { healthStatus: raw.HealthStatus } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * Pure: time comes in as arguments, and nothing here talks to Docker or HTTP.
  */
 import type { ContainerInspect, ContainerSummary } from "../docker/mod.ts";
+import { type EventCounts, NO_EVENTS } from "./event_counts.ts";
 
 /** Container states as the engine names them; `docker_container_state` has one series for each. */
 export const CONTAINER_STATES = ["created", "running", "paused", "restarting", "removing", "exited", "dead"] as const;
@@ -43,6 +44,11 @@ export interface ContainerRecord {
    * its interfaces and their counters are that container's.
    */
   sharesNetwork?: boolean;
+  /**
+   * What its events counted: starts, exits by reason, health transitions. The registry's own, not the engine's: a
+   * record from an inspect has none, and `upsert` gives it those counted for its container so far.
+   */
+  events: EventCounts;
 }
 
 /** Docker's zero time (`0001-01-01T00:00:00Z`): a time that never was, such as the start of a container never run. */
@@ -155,6 +161,7 @@ export function recordFromInspect(
     cpuQuotaMicros: positive(host.CpuQuota) || Math.round(positive(host.NanoCpus) * DEFAULT_CFS_PERIOD_MICROS / 1e9),
     cpuPeriodMicros: positive(host.CpuPeriod) || DEFAULT_CFS_PERIOD_MICROS,
     sharesNetwork: typeof host.NetworkMode === "string" && host.NetworkMode.startsWith("container:"),
+    events: NO_EVENTS,
   };
 }
 
@@ -205,6 +212,11 @@ interface Entry {
 export class ContainerRegistry {
   #entries = new Map<string, Entry>();
   #tombstones = new Map<string, number>();
+  /**
+   * Event counts of containers without a record yet (created and started before their inspect answered), by id, and
+   * when they were last counted: `upsert` gives them to the record when it comes.
+   */
+  #unclaimed = new Map<string, { counts: EventCounts; countedMs: number }>();
   #version = 0;
 
   constructor(private readonly tombstoneMs: number) {}
@@ -231,10 +243,16 @@ export class ContainerRegistry {
     return this.#entries.has(id);
   }
 
-  /** Stores a fresh record (and marks it seen), unless its container was removed. Returns whether it was stored. */
+  /**
+   * Stores a fresh record (and marks it seen), unless its container was removed. Returns whether it was stored. The
+   * record takes the event counts the registry holds for its container, if any.
+   */
   upsert(record: ContainerRecord, nowMs: number): boolean {
     if (this.#tombstones.has(record.id)) return false;
     const previous = this.#entries.get(record.id);
+    const counts = previous?.record.events ?? this.#unclaimed.get(record.id)?.counts;
+    this.#unclaimed.delete(record.id);
+    if (counts !== undefined && counts !== record.events) record = { ...record, events: counts };
     const same = previous !== undefined && sameRecord(previous.record, record);
     // An unchanged container keeps its record object: the scrape cache compares records by identity.
     this.#entries.set(record.id, { record: same ? previous.record : record, lastSeenMs: nowMs });
@@ -254,15 +272,45 @@ export class ContainerRegistry {
     }
   }
 
+  /**
+   * Counts an event of container `id`: its counts become `next(counts, health)`, given its counts so far and the
+   * health its record shows (`undefined` without a record). A container without a record yet keeps its counts for
+   * the record to come; a removed one counts nothing.
+   */
+  count(id: string, next: (counts: EventCounts, health: HealthState | undefined) => EventCounts, nowMs: number): void {
+    if (this.#tombstones.has(id)) return;
+    const entry = this.#entries.get(id);
+    if (entry) {
+      const events = next(entry.record.events, entry.record.health);
+      if (events === entry.record.events) return;
+      // A new record, never a changed one: the scrape cache keeps each record's lines.
+      entry.record = { ...entry.record, events };
+      this.#version++;
+      return;
+    }
+    const before = this.#unclaimed.get(id)?.counts ?? NO_EVENTS;
+    const counts = next(before, undefined);
+    if (counts !== before) this.#unclaimed.set(id, { counts, countedMs: nowMs });
+  }
+
   /** Notes that the engine still reports this container. */
   markSeen(id: string, nowMs: number): void {
     const entry = this.#entries.get(id);
     if (entry) entry.lastSeenMs = nowMs;
   }
 
-  /** Forgets a container for good (destroyed or vanished). Returns whether it was known. */
+  /** Forgets a container for good (destroyed or vanished), with its counts. Returns whether it was known. */
   remove(id: string, nowMs: number): boolean {
     this.#tombstones.set(id, nowMs);
+    return this.forget(id);
+  }
+
+  /**
+   * Forgets a container and its counts, but not for good: a record for it may come again (one the container filters
+   * leave out now may be taken in after a rename). Returns whether it was known.
+   */
+  forget(id: string): boolean {
+    this.#unclaimed.delete(id);
     const had = this.#entries.delete(id);
     if (had) this.#version++;
     return had;
@@ -283,7 +331,10 @@ export class ContainerRegistry {
     return dropped;
   }
 
-  /** Drops every container not seen within `staleAfterMs`, and expires old tombstones. Returns the dropped ids. */
+  /**
+   * Drops every container not seen within `staleAfterMs`, and the counts of containers without a record not counted
+   * within it, and expires old tombstones. Returns the dropped ids.
+   */
   sweep(nowMs: number, staleAfterMs: number): string[] {
     const dropped: string[] = [];
     for (const [id, entry] of this.#entries) {
@@ -293,6 +344,9 @@ export class ContainerRegistry {
       }
     }
     if (dropped.length > 0) this.#version++;
+    for (const [id, { countedMs }] of this.#unclaimed) {
+      if (nowMs - countedMs > staleAfterMs) this.#unclaimed.delete(id);
+    }
     for (const [id, removedMs] of this.#tombstones) {
       if (nowMs - removedMs > this.tombstoneMs) this.#tombstones.delete(id);
     }

@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts"
 import { CoalescingQueue } from "./coalescing_queue.ts";
 import { type ContainerRegistry, parseDockerTime, recordFromInspect, StringPool, summaryDiffers } from "./registry.ts";
 import {
+  type ContainerEvent,
   type DockerApi,
   DockerApiError,
   type EventStream,
@@ -14,9 +15,10 @@ import {
   FOLLOWED_ACTIONS,
   negotiateApiVersion,
 } from "../docker/mod.ts";
+import { countEvent } from "./event_counts.ts";
 import { eventEffect } from "./event_effects.ts";
 import { ExporterStats } from "./stats.ts";
-import { type Logger, RateLimitedLog } from "../shared/mod.ts";
+import { type ContainerFilter, type Logger, RateLimitedLog } from "../shared/mod.ts";
 
 /** How long a stream must have been followed before its opening counts as read: the engine replays at once. */
 const REPLAY_GRACE_MS = 1000;
@@ -40,6 +42,12 @@ const COUNTED_ACTIONS: ReadonlySet<string> = new Set(FOLLOWED_ACTIONS);
  */
 const GARBAGE_LOG_INTERVAL_MS = 60_000;
 
+/**
+ * How far back, from the last event read, a reopened stream replays: it asks for events `since` a whole second at
+ * least a second before that event (`#sinceSeconds`), so up to two seconds before it.
+ */
+const REPLAY_MS = 3000;
+
 /** Thrown inside `run` for a failure that `refresh` has already counted and logged. */
 const ALREADY_COUNTED = new Error("already counted");
 
@@ -59,6 +67,11 @@ export interface TrackerOptions {
    * record is held for as long as its container lives, and a label can be megabytes.
    */
   keepLabel?: (key: string) => boolean;
+  /**
+   * Which containers to follow (default: all). A container it leaves out is decided on from its list entry and its
+   * events, before any inspect, and has no record.
+   */
+  filter?: Pick<ContainerFilter, "follows">;
   /** Inspects in flight at once, toward the engine. */
   inspectConcurrency?: number;
   backoff?: BackoffPolicy;
@@ -84,6 +97,11 @@ export class ContainerTracker {
    * dropped: the inspect the event queued behind it has the last word.
    */
   readonly #patchedMeanwhile = new Set<string>();
+  /**
+   * The events counted in the last `REPLAY_MS` by the engine's clock, oldest first, by their `timeNano`, id, action
+   * and detail: a reopened stream replays them, and each must count once.
+   */
+  readonly #counted = new Map<string, number>();
   #apiVersion: string | undefined;
   /** The engine's clock when the current event stream was opened; `since` for the next one if no event came. */
   #streamOpenedMs: number | undefined;
@@ -227,6 +245,12 @@ export class ContainerTracker {
       const changed: Promise<void>[] = [];
       const seenMs = now();
       for (const summary of list) {
+        const name = summary.Names?.[0];
+        // Without a name to decide on, the inspect decides.
+        if (name !== undefined && !this.#follows(name, summary.Labels ?? {})) {
+          this.#leaveOut(summary.Id);
+          continue;
+        }
         listed.add(summary.Id);
         registry.markSeen(summary.Id, seenMs);
         const record = registry.get(summary.Id);
@@ -257,6 +281,8 @@ export class ContainerTracker {
       if (this.#patchedMeanwhile.has(id)) return;
       this.#unconfirmed.delete(id);
       if (inspect === undefined) registry.remove(id, now());
+      // Only when neither the list nor an event had the name to decide on: those leave a container out before this.
+      else if (!this.#follows(inspect.Name ?? "", inspect.Config?.Labels ?? {})) registry.forget(id);
       else registry.upsert(recordFromInspect(inspect, this.#strings, this.#options.keepLabel), now());
     } catch (error) {
       // Not fatal: the next refresh inspects it again.
@@ -277,8 +303,16 @@ export class ContainerTracker {
     ExporterStats.increment(stats.eventsByAction, COUNTED_ACTIONS.has(event.action) ? event.action : "other");
     stats.lastEventMs = Math.max(stats.lastEventMs ?? 0, event.timeMs || now());
     const nowMs = now();
+    // Docker and Podman put the container's name and labels in every event's attributes.
+    const name = event.attributes.name;
+    if (name !== undefined && !this.#follows(name, event.attributes)) {
+      // Left out from the start, or renamed out of the filters: no record, no counts, no inspect.
+      this.#leaveOut(event.id);
+      return;
+    }
     const effect = eventEffect(event, registry.has(event.id));
     logger.debug("event", { action: event.action, detail: event.detail, id: event.id });
+    if (!effect.remove) this.#countEvent(event, nowMs);
     if (effect.remove) {
       registry.remove(event.id, nowMs);
       this.#queue.cancel(event.id);
@@ -292,6 +326,33 @@ export class ContainerTracker {
     const inspecting = effect.patch !== undefined && this.#queue.isRunning(event.id);
     if (inspecting) this.#patchedMeanwhile.add(event.id);
     if (effect.inspect || inspecting) void this.#queue.schedule(event.id);
+  }
+
+  #follows(name: string, labels: Readonly<Record<string, string>>): boolean {
+    return this.#options.filter?.follows(name, labels) ?? true;
+  }
+
+  /** Forgets a container the filters leave out, and any inspect of it: none is asked, and none answered is kept. */
+  #leaveOut(id: string): void {
+    if (this.#options.registry.forget(id)) this.#options.logger.debug("left out by the container filters", { id });
+    this.#queue.cancel(id);
+    if (this.#queue.isRunning(id)) this.#patchedMeanwhile.add(id);
+    this.#unconfirmed.delete(id);
+  }
+
+  /** Counts `event` for its container, unless it was counted before: replayed by a stream reopened with `since`. */
+  #countEvent(event: ContainerEvent, nowMs: number): void {
+    // Without the engine's nanoseconds, two events of a crash loop within a millisecond could look alike: each counts.
+    if (event.timeNano !== undefined) {
+      const key = `${event.timeNano}/${event.id}/${event.action}/${event.detail}`;
+      if (this.#counted.has(key)) return;
+      this.#counted.set(key, event.timeMs);
+      for (const [old, timeMs] of this.#counted) {
+        if (timeMs >= event.timeMs - REPLAY_MS) break;
+        this.#counted.delete(old);
+      }
+    }
+    this.#options.registry.count(event.id, (counts, health) => countEvent(counts, event, health), nowMs);
   }
 
   #count(error: unknown): void {

@@ -1,8 +1,15 @@
 /**
- * The per-container families: state, health, times, restarts, exit codes, the info series and the decustom_go
- * compatibility series, each container's lines kept while its record lives. Pure: every input is an argument.
+ * The per-container families: state, health, times, restarts, exit codes, the counts of starts, exits and health
+ * transitions, the info series and the decustom_go compatibility series, each container's lines kept while its record
+ * lives. Pure: every input is an argument.
  */
-import { CONTAINER_STATES, type ContainerRecord, HEALTH_STATES } from "../engine/mod.ts";
+import {
+  CONTAINER_STATES,
+  type ContainerRecord,
+  EXIT_REASONS,
+  HEALTH_STATES,
+  HEALTH_TRANSITIONS,
+} from "../engine/mod.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
 import { type FamilyRow, groupedFamily, sortById } from "./families.ts";
 import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts";
@@ -12,7 +19,8 @@ import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts
  * replaces a record rather than change it, so a record's lines stay right: after an event only the changed
  * container's lines are formatted, and a family is the kept lines joined: formatting every container's lines
  * again would be most of the time from `docker run` returning to the new series on /metrics. The lines take as
- * much memory as the families' text, so they are kept only up to `maxContainers` (see bench/RESULTS.md).
+ * much memory as the families' text, so they are kept only up to `maxContainers` (see bench/RESULTS.md). The counts
+ * of events are fields of the record too, so a counted event replaces the record and its lines are made again.
  */
 export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
@@ -77,6 +85,30 @@ function oneOf(label: string, values: readonly string[], current: (c: ContainerR
     },
   };
 }
+
+/**
+ * The labels and samples of a row for a counter with one sample per value of `label`, counted from 0: `counts` gives
+ * each value's count. A container `has` rejects has none.
+ */
+function countsBy<V extends string>(
+  label: string,
+  values: readonly V[],
+  counts: (c: ContainerRecord) => Readonly<Record<V, number>>,
+  has: (c: ContainerRecord) => boolean = () => true,
+) {
+  const pairs = values.map((value) => [label, value] as const);
+  return {
+    labels: [label],
+    samples: (c: ContainerRecord): Sample[] => {
+      if (!has(c)) return [];
+      const of = counts(c);
+      return pairs.map((pair) => ({ labels: [...idName(c), pair], value: of[pair[1]] }));
+    },
+  };
+}
+
+/** A container with a health check: its record or its events show a health. */
+const hasHealthCheck = (c: ContainerRecord) => c.health !== "none" || c.events.health !== undefined;
 
 /** The per-container families, in the order `ContainerLines` indexes them. */
 export const CONTAINER_METRICS: readonly ContainerMetric[] = [
@@ -147,6 +179,25 @@ export const CONTAINER_METRICS: readonly ContainerMetric[] = [
     type: "counter",
     help: "Times the engine restarted the container under its restart policy (RestartCount).",
     value: (c) => c.restartCount,
+  },
+  {
+    name: "docker_container_starts_total",
+    type: "counter",
+    help: "Times the container started, by hand or by its restart policy, counted from the engine's start events.",
+    value: (c) => c.events.starts,
+  },
+  {
+    name: "docker_container_exits_total",
+    type: "counter",
+    help: "Times the container's main process ended, by reason: completed (code 0), error (another code), " +
+      "oom (after an oom event), stopped (after a stop or kill request).",
+    ...countsBy("reason", EXIT_REASONS, (c) => c.events.exits),
+  },
+  {
+    name: "docker_container_health_transitions_total",
+    type: "counter",
+    help: "Times the health of a container with a health check changed, by the health it changed to.",
+    ...countsBy("to", HEALTH_TRANSITIONS, (c) => c.events.healthTransitions, hasHealthCheck),
   },
   {
     name: "docker_container_exit_code",

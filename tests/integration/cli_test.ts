@@ -22,6 +22,12 @@ const badSettings: { name: string; args?: string[]; env?: Record<string, string>
   },
   { name: "EXPORTER_LOG_LEVEL=loud", env: { EXPORTER_LOG_LEVEL: "loud" }, names: 'EXPORTER_LOG_LEVEL="loud"' },
   { name: "DOCKER_HOST=http://x", env: { DOCKER_HOST: "http://x" }, names: 'DOCKER_HOST="http://x"' },
+  {
+    name: "EXPORTER_EXCLUDE_CONTAINERS=label:team",
+    env: { EXPORTER_EXCLUDE_CONTAINERS: "label:team" },
+    names: 'EXPORTER_EXCLUDE_CONTAINERS has "label:team",',
+  },
+  { name: "--include-containers /db", args: ["--include-containers", "/db"], names: '--include-containers has "/db",' },
 ];
 
 for (const bad of badSettings) {

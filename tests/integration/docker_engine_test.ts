@@ -8,7 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { ContainerScope, waitFor } from "../support/docker.ts";
-import { type PodmanEngine, type TestEngine, testEngines } from "../support/engines.ts";
+import {
+  engineTest as registerForEngines,
+  type PodmanEngine,
+  type TestEngine,
+  testEngines,
+} from "../support/engines.ts";
 import {
   type Exporter,
   type ExporterOptions,
@@ -21,22 +26,8 @@ import {
 
 const ENGINES = await testEngines("docker_engine_test.ts");
 
-/**
- * Registers `fn` once per engine, as `[docker] name` and `[podman] name`; the engine is prepared first (service
- * started, image built) so no test times that.
- */
-function engineTest(name: string, fn: (engine: TestEngine) => Promise<void>): void {
-  for (const { engine, ignore } of ENGINES) {
-    Deno.test({
-      name: `[${engine.name}] ${name}`,
-      ignore,
-      fn: async () => {
-        await engine.prepare();
-        await fn(engine);
-      },
-    });
-  }
-}
+/** Registers `fn` once per engine, as `[docker] name` and `[podman] name`. */
+const engineTest = (name: string, fn: (engine: TestEngine) => Promise<void>) => registerForEngines(ENGINES, name, fn);
 
 /** Registers a case about something only Podman has (pods). */
 function podmanTest(name: string, fn: (engine: PodmanEngine) => Promise<void>): void {

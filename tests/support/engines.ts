@@ -244,3 +244,24 @@ export async function testEngines(file: string): Promise<EngineUnderTest[]> {
     { engine: podman, ignore: missing !== undefined },
   ];
 }
+
+/**
+ * Registers `fn` once per engine of `engines`, as `[docker] name` and `[podman] name`; each engine is prepared first
+ * (service started, image built) so no test times that.
+ */
+export function engineTest(
+  engines: readonly EngineUnderTest[],
+  name: string,
+  fn: (engine: TestEngine) => Promise<void>,
+): void {
+  for (const { engine, ignore } of engines) {
+    Deno.test({
+      name: `[${engine.name}] ${name}`,
+      ignore,
+      fn: async () => {
+        await engine.prepare();
+        await fn(engine);
+      },
+    });
+  }
+}

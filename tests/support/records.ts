@@ -1,5 +1,6 @@
 /** A container record with fixed, plausible defaults, for tests that build families from records. */
 import type { ContainerRecord } from "../../lib/engine/registry.ts";
+import { NO_EVENTS } from "../../lib/engine/event_counts.ts";
 
 /** A running busybox container named after its id; `changes` override any field. */
 export function containerRecord(id: string, changes: Partial<ContainerRecord> = {}): ContainerRecord {
@@ -18,6 +19,7 @@ export function containerRecord(id: string, changes: Partial<ContainerRecord> = 
     oomKilled: false,
     health: "none",
     failingStreak: 0,
+    events: NO_EVENTS,
     ...changes,
   };
 }

@@ -37,7 +37,7 @@ Deno.test("version() asks /version unversioned even after the API version is pin
   }
 });
 
-Deno.test("the list is a streamed GET of every container, reduced to the four fields the exporter reads", async () => {
+Deno.test("the list is a streamed GET of every container, reduced to the fields the exporter reads", async () => {
   const entry = {
     Id: "a".repeat(64),
     Names: ["/web"],
@@ -52,12 +52,39 @@ Deno.test("the list is a streamed GET of every container, reduced to the four fi
     [{ status: 200, chunks: [text.slice(0, 20), text.slice(20, 500), text.slice(500)] }],
     async (api, engine) => {
       assert.deepEqual(await api.listContainers(), [
-        { Id: "a".repeat(64), Names: ["/web"], State: "running", Status: "Up 3 hours (healthy)" },
-        { Id: "b", Names: undefined, State: undefined, Status: undefined },
+        { Id: "a".repeat(64), Names: ["/web"], State: "running", Status: "Up 3 hours (healthy)", Labels: {} },
+        { Id: "b", Names: undefined, State: undefined, Status: undefined, Labels: {} },
       ]);
       assert.deepEqual(engine.requests, [{ method: "GET", path: "/v1.41/containers/json?all=true" }]);
     },
   );
+});
+
+Deno.test("a list entry keeps the string labels of the keys the API was asked to keep, and no other", async () => {
+  const engine = await FakeEngine.start();
+  const entries: unknown[] = [
+    { Id: "a", Names: ["/a"], Labels: { team: "x", "docker-exporter.ignore": "true", big: "y".repeat(1000) } },
+    { Id: "b", Names: ["/b"], Labels: { team: 7, constructor: "z" } },
+    { Id: "c", Names: ["/c"], Labels: null },
+  ];
+  engine.overrides.set("list", [{ status: 200, body: entries }]);
+  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
+    Docker,
+    timeoutMs: 1000,
+    listLabelKeys: new Set(["team", "docker-exporter.ignore", "constructor", "toString"]),
+  });
+  try {
+    api.useApiVersion("1.41");
+    assert.deepEqual((await api.listContainers()).map(({ Id, Labels }) => [Id, Labels]), [
+      ["a", { team: "x", "docker-exporter.ignore": "true" }],
+      ["b", { constructor: "z" }],
+      ["c", {}],
+    ]);
+  } finally {
+    api.close();
+    engine.stop();
+    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
+  }
 });
 
 Deno.test("an error status for the list keeps the status and the engine's own message", async () => {

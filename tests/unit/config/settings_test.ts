@@ -51,6 +51,8 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     staleAfterMs: 30_000,
     logLevel: "info",
     containerLabels: [],
+    includeContainers: [],
+    excludeContainers: [],
     webConfigFile: "",
     resourceMetrics: "auto",
     resourceIntervalMs: undefined,
@@ -69,6 +71,8 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_STALE_AFTER: "1h30m",
     EXPORTER_LOG_LEVEL: "DEBUG",
     EXPORTER_CONTAINER_LABELS: " com.example.* , team ,,",
+    EXPORTER_INCLUDE_CONTAINERS: "shop-*, label:com.docker.compose.project=shop",
+    EXPORTER_EXCLUDE_CONTAINERS: "label:team=*",
     EXPORTER_WEB_CONFIG_FILE: "/etc/exporter/web.yml",
     EXPORTER_RESOURCE_METRICS: "API",
     EXPORTER_RESOURCE_INTERVAL: "30s",
@@ -84,6 +88,11 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     staleAfterMs: 5_400_000,
     logLevel: "debug",
     containerLabels: ["com.example.*", "team"],
+    includeContainers: [
+      { kind: "name", glob: "shop-*" },
+      { kind: "label", key: "com.docker.compose.project", valueGlob: "shop" },
+    ],
+    excludeContainers: [{ kind: "label", key: "team", valueGlob: "*" }],
     webConfigFile: "/etc/exporter/web.yml",
     resourceMetrics: "api",
     resourceIntervalMs: 30_000,
@@ -114,6 +123,9 @@ Deno.test("parseConfig() lets every flag win over its environment variable", () 
     "--log-level",
     "warn",
     "--container-labels=a,b",
+    "--include-containers=web",
+    "--exclude-containers",
+    "label:x=y",
     "--web.config.file=web.yml",
   ], {
     EXPORTER_HOST: "127.0.0.1",
@@ -122,6 +134,8 @@ Deno.test("parseConfig() lets every flag win over its environment variable", () 
     EXPORTER_STALE_AFTER: "2s",
     EXPORTER_LOG_LEVEL: "error",
     EXPORTER_CONTAINER_LABELS: "c",
+    EXPORTER_INCLUDE_CONTAINERS: "db",
+    EXPORTER_EXCLUDE_CONTAINERS: "db-*",
     EXPORTER_WEB_CONFIG_FILE: "other.yml",
   });
   assert.equal(config.host, "::1");
@@ -134,6 +148,8 @@ Deno.test("parseConfig() lets every flag win over its environment variable", () 
   assert.equal(config.staleAfterMs, 300_000);
   assert.equal(config.logLevel, "warn");
   assert.deepEqual(config.containerLabels, ["a", "b"]);
+  assert.deepEqual(config.includeContainers, [{ kind: "name", glob: "web" }]);
+  assert.deepEqual(config.excludeContainers, [{ kind: "label", key: "x", valueGlob: "y" }]);
   assert.equal(config.webConfigFile, "web.yml");
 });
 
@@ -261,6 +277,33 @@ Deno.test("parseConfig() accepts container label globs and rejects keys that are
   assertRejected([], { EXPORTER_CONTAINER_LABELS: "x=y" }, 'EXPORTER_CONTAINER_LABELS has "x=y"', accepts);
   // Only the first `=` separates a flag from its value.
   assertRejected(["--container-labels=a=b"], {}, '--container-labels has "a=b"', accepts);
+});
+
+Deno.test("parseConfig() rejects a container pattern that is neither a name glob nor label:KEY=VALUE_GLOB", () => {
+  assertRejected(
+    ["--include-containers=web-*,/db"],
+    {},
+    '--include-containers has "/db", which is neither a container name glob',
+    "letters, digits, _ . - with * and ?",
+  );
+  assertRejected(
+    [],
+    { EXPORTER_EXCLUDE_CONTAINERS: "label:team" },
+    'EXPORTER_EXCLUDE_CONTAINERS has "label:team", which has no value',
+    "use label:KEY=VALUE_GLOB (label:KEY=* for any value)",
+  );
+  assertRejected(
+    [],
+    { EXPORTER_EXCLUDE_CONTAINERS: "label:=x" },
+    'EXPORTER_EXCLUDE_CONTAINERS has "label:=x", which names no label key',
+    "use label:KEY=VALUE_GLOB",
+  );
+  assertRejected(
+    [],
+    { EXPORTER_INCLUDE_CONTAINERS: "a b" },
+    'EXPORTER_INCLUDE_CONTAINERS has "a b"',
+    "nor label:KEY=VALUE_GLOB",
+  );
 });
 
 Deno.test("parseConfig() rejects an unknown argument and a flag without its value", () => {

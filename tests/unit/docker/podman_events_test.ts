@@ -71,7 +71,10 @@ Deno.test("parseContainerEvent() reads every event of the recorded Podman stream
   ]);
   assert.deepEqual(EVENTS.filter((event) => event.detail !== ""), []);
   assert.match(EXIT_ID, /^[0-9a-f]{64}$/);
-  for (const [i, event] of EVENTS.entries()) assert.equal(event.timeMs, Math.floor(RAW[i].timeNano / 1e6));
+  for (const [i, event] of EVENTS.entries()) {
+    assert.equal(event.timeMs, Math.floor(RAW[i].timeNano / 1e6));
+    assert.equal(event.timeNano, RAW[i].timeNano);
+  }
 });
 
 Deno.test("every action in the recorded Podman stream is one the exporter follows, or one it leaves out for a reason", () => {
@@ -90,6 +93,11 @@ Deno.test("Podman's health_status carries the status from before the check, so o
   // The first check passed and the second failed. Podman 4.3 sends each event as its check starts, with the health
   // that check is about to replace, and stores the result only after the check's exec_died.
   assert.deepEqual(health.map((raw) => raw.HealthStatus), ["starting", "healthy"]);
+  // It is kept as it came, for counting health transitions (one check late), and only on those events.
+  assert.deepEqual(EVENTS.filter((e) => e.healthStatus !== undefined).map((e) => e.healthStatus), [
+    "starting",
+    "healthy",
+  ]);
   for (const event of EVENTS.filter((e) => e.action === "health_status")) {
     assert.deepEqual(eventEffect(event, true), { remove: false, patch: undefined, inspect: true });
   }

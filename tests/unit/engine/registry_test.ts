@@ -11,6 +11,7 @@ import {
   summaryDiffers,
 } from "../../../lib/engine/registry.ts";
 import type { ContainerInspect, ContainerSummary } from "../../../lib/docker/api.ts";
+import { type EventCounts, NO_EVENTS } from "../../../lib/engine/event_counts.ts";
 
 const TOMBSTONE_MS = 30_000;
 
@@ -38,6 +39,7 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
     oomKilled: false,
     health: "none",
     failingStreak: 0,
+    events: NO_EVENTS,
     ...changes,
   };
 }
@@ -201,6 +203,102 @@ Deno.test("ContainerRegistry.sweep() drops only entries not seen within the stal
   assert.equal(registry.upsert(record("old"), clock.ms), true);
 });
 
+/** Counts one start (and notes the health it was given). */
+const oneStart = (seen: (string | undefined)[] = []) => (counts: EventCounts, health: string | undefined) => {
+  seen.push(health);
+  return { ...counts, starts: counts.starts + 1 };
+};
+
+Deno.test("ContainerRegistry.count() replaces a known container's record with one holding the new counts", () => {
+  const clock = new Clock();
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  registry.upsert(record("a", { health: "healthy" }), clock.ms);
+  const before = registry.get("a")!;
+  const version = registry.version;
+  const seen: (string | undefined)[] = [];
+  registry.count("a", oneStart(seen), clock.advance(10));
+  const after = registry.get("a")!;
+  assert.notEqual(after, before, "a new record: the scrape cache keeps each record's lines");
+  assert.equal(before.events, NO_EVENTS, "the old record is not changed");
+  assert.equal(after.events.starts, 1);
+  assert.deepEqual(seen, ["healthy"], "the counting is given the record's health");
+  assert.equal(registry.version, version + 1);
+
+  registry.count("a", (counts) => counts, clock.advance(10));
+  assert.equal(registry.get("a"), after, "counts that did not change keep the record");
+  assert.equal(registry.version, version + 1);
+
+  // A fresh inspect of the container brings a record without counts: it takes those counted so far.
+  registry.upsert(record("a", { health: "healthy", state: "exited" }), clock.advance(10));
+  assert.equal(registry.get("a")!.events, after.events);
+  assert.equal(registry.get("a")!.state, "exited");
+});
+
+Deno.test("ContainerRegistry.count() keeps the counts of a container without a record for the record to come", () => {
+  const clock = new Clock();
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  const seen: (string | undefined)[] = [];
+  // Created and started before the inspect the create asked for answered.
+  registry.count("a", oneStart(seen), clock.ms);
+  registry.count("a", oneStart(seen), clock.advance(10));
+  assert.deepEqual(seen, [undefined, undefined], "no record, no health");
+  assert.equal(registry.has("a"), false);
+  assert.equal(registry.version, 0, "nothing to show yet");
+  registry.upsert(record("a"), clock.advance(10));
+  assert.equal(registry.get("a")!.events.starts, 2);
+  // Claimed by their own container only.
+  registry.upsert(record("b"), clock.ms);
+  assert.equal(registry.get("b")!.events, NO_EVENTS);
+});
+
+Deno.test("ContainerRegistry.remove() drops a container's counts with it, and counts nothing for it afterwards", () => {
+  const clock = new Clock();
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  registry.upsert(record("a"), clock.ms);
+  registry.count("a", oneStart(), clock.ms);
+  registry.count("pending", oneStart(), clock.ms);
+  registry.remove("a", clock.advance(10));
+  registry.remove("pending", clock.ms);
+  registry.count("a", oneStart(), clock.advance(10));
+  registry.count("pending", oneStart(), clock.ms);
+  // Past the tombstones, the same ids start again from nothing.
+  registry.sweep(clock.advance(TOMBSTONE_MS + 1), 60_000);
+  registry.upsert(record("a"), clock.ms);
+  registry.upsert(record("pending"), clock.ms);
+  assert.equal(registry.get("a")!.events, NO_EVENTS);
+  assert.equal(registry.get("pending")!.events, NO_EVENTS);
+});
+
+Deno.test("ContainerRegistry.dropMissing() and sweep() drop a container's counts with it", () => {
+  const clock = new Clock();
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  for (const id of ["vanished", "stale"]) {
+    registry.upsert(record(id), clock.ms);
+    registry.count(id, oneStart(), clock.ms);
+  }
+  registry.count("stale", oneStart(), clock.advance(20_000));
+  registry.markSeen("vanished", clock.ms);
+  registry.dropMissing(new Set(["stale"]), clock.advance(1), clock.ms);
+  assert.deepEqual(registry.sweep(clock.advance(15_000), 30_000), ["stale"]);
+  assert.deepEqual(registry.containers(), []);
+  // No tombstone for a stale container: the engine shows it again, with nothing counted.
+  assert.equal(registry.upsert(record("stale"), clock.ms), true);
+  assert.equal(registry.get("stale")!.events, NO_EVENTS);
+});
+
+Deno.test("ContainerRegistry.sweep() drops the counts of a container whose record never came, once stale", () => {
+  const clock = new Clock();
+  const registry = new ContainerRegistry(TOMBSTONE_MS);
+  registry.count("never", oneStart(), clock.ms);
+  registry.count("late", oneStart(), clock.ms);
+  registry.count("late", oneStart(), clock.advance(20_000));
+  registry.sweep(clock.advance(10_001), 30_000);
+  registry.upsert(record("never"), clock.ms);
+  registry.upsert(record("late"), clock.ms);
+  assert.equal(registry.get("never")!.events, NO_EVENTS);
+  assert.equal(registry.get("late")!.events.starts, 2, "counted within the stale period: kept");
+});
+
 Deno.test("parseDockerTime() keeps the nanoseconds Date.parse drops", () => {
   const text = "2026-11-25T15:12:05.475717411Z";
   const seconds = parseDockerTime(text);
@@ -247,6 +345,7 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
     cpuQuotaMicros: 0,
     cpuPeriodMicros: 100_000,
     sharesNetwork: false,
+    events: NO_EVENTS,
   });
   assertClose(createdSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.308331256), "created");
   assertClose(startedSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.475717411), "started");

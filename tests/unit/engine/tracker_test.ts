@@ -11,6 +11,7 @@ import { type ContainerEvent, type EventStreamItem, FOLLOWED_ACTIONS } from "../
 import { ExporterStats } from "../../../lib/engine/stats.ts";
 import { silentLogger } from "../../../lib/shared/logger.ts";
 import { fakeContainer } from "../../support/fake_engine.ts";
+import { ContainerFilter, IGNORE_LABEL, parseContainerPatterns } from "../../../lib/shared/container_filter.ts";
 
 /** An async queue the test pushes events into and the tracker iterates. */
 class EventQueue {
@@ -57,7 +58,7 @@ function setup(options: Partial<TrackerOptions> = {}) {
       calls.push("list");
       const snapshot = Array.from(
         containers.values(),
-        (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "" }),
+        (c) => ({ Id: c.Id, Names: [c.Name], State: c.State.Status, Status: "", Labels: { ...c.Config.Labels } }),
       );
       await listGate;
       return snapshot;
@@ -395,6 +396,132 @@ Deno.test("actions the exporter does not follow are counted as other, not as a s
   }
 });
 
+Deno.test("events of a container that came before its inspect answered are counted on its record", async () => {
+  const t = setup();
+  const stop = await t.start();
+  try {
+    // docker run --restart on-failure:1 of a command that fails at once, and an inspect that takes its time.
+    t.holdInspects();
+    t.containers.set(A, fakeContainer(A, "crash", { Status: "exited", ExitCode: 1 }));
+    for (const action of ["create", "start", "die", "start", "die"]) t.send(A, action, { exitCode: "1" });
+    await t.settle();
+    assert.equal(t.registry.has(A), false, "no record yet");
+    t.releaseInspects();
+    await t.settle();
+    const events = t.registry.get(A)?.events;
+    assert.equal(events?.starts, 2);
+    assert.deepEqual(events?.exits, { completed: 0, error: 2, oom: 0, stopped: 0 });
+
+    t.send(A, "kill", { signal: "9" });
+    t.send(A, "destroy");
+    await t.settle();
+    assert.equal(t.registry.has(A), false);
+    // Created again with the same id (as a test engine can): nothing of the removed one is left.
+    t.send(A, "start");
+    await t.settle();
+    assert.equal(t.registry.get(A)?.events.starts ?? 0, 0, "a removed container counts nothing");
+  } finally {
+    await stop();
+  }
+});
+
+/** A filter that leaves out the containers named db*, and those labelled docker-exporter.ignore=true. */
+function noDatabases(): ContainerFilter {
+  const parsed = parseContainerPatterns("db*");
+  assert.ok("patterns" in parsed);
+  return new ContainerFilter([], parsed.patterns);
+}
+
+const C = "c".repeat(64);
+
+Deno.test("the filters leave containers out from their list entries, before any inspect", async () => {
+  const t = setup({ filter: noDatabases() });
+  t.containers.set(A, fakeContainer(A, "web"));
+  t.containers.set(B, fakeContainer(B, "db"));
+  t.containers.set(C, { ...fakeContainer(C, "cache"), Config: { Image: "x", Labels: { [IGNORE_LABEL]: "true" } } });
+  const stop = await t.start();
+  try {
+    assert.deepEqual(t.calls, ["list", "inspect aaaa"]);
+    assert.deepEqual(t.registry.containers().map((c) => c.name), ["web"]);
+    t.calls.length = 0;
+    await t.tracker.refresh();
+    assert.deepEqual(t.calls, ["list"], "nor at a refresh");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("events of a left-out container count nothing and bring no inspect; a rename takes it in or out", async () => {
+  const t = setup({ filter: noDatabases() });
+  t.containers.set(A, fakeContainer(A, "web"));
+  const stop = await t.start();
+  try {
+    t.calls.length = 0;
+    t.containers.set(B, fakeContainer(B, "db"));
+    for (const action of ["create", "start", "die", "start"]) t.send(B, action, { name: "db", exitCode: "1" });
+    t.send(C, "start", { name: "cache", [IGNORE_LABEL]: "true" });
+    await t.settle();
+    assert.deepEqual(t.calls, []);
+    assert.equal(t.registry.has(B), false);
+
+    // Renamed into the filters: followed from then on, its counts from 0.
+    t.containers.get(B)!.Name = "/web-2";
+    t.send(B, "rename", { name: "web-2", oldName: "/db" });
+    await t.settle();
+    assert.deepEqual(t.calls, ["inspect bbbb"]);
+    assert.equal(t.registry.get(B)?.name, "web-2");
+    t.send(B, "die", { name: "web-2", exitCode: "1" });
+    await t.settle();
+    assert.equal(t.registry.get(B)?.events.exits.error, 1);
+    assert.equal(t.registry.get(B)?.events.starts, 0);
+
+    // Renamed out of them: gone at once, with its counts.
+    t.calls.length = 0;
+    t.send(A, "rename", { name: "db-old", oldName: "/web" });
+    await t.settle();
+    assert.equal(t.registry.has(A), false);
+    assert.deepEqual(t.calls, []);
+    // And the next list agrees.
+    t.containers.get(A)!.Name = "/db-old";
+    await t.tracker.refresh();
+    assert.deepEqual(t.registry.containers().map((c) => c.name), ["web-2"]);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("an inspect that answers after its container was renamed out of the filters brings nothing back", async () => {
+  const t = setup({ filter: noDatabases() });
+  t.containers.set(A, fakeContainer(A, "web"));
+  const stop = await t.start();
+  try {
+    const release = t.holdAnswers();
+    t.send(A, "start", { name: "web" });
+    await t.settle();
+    t.send(A, "rename", { name: "db", oldName: "/web" });
+    await t.settle();
+    release();
+    await t.settle();
+    assert.equal(t.registry.has(A), false);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a container neither its list entry nor its event names is decided on by its inspect", async () => {
+  const t = setup({ filter: noDatabases() });
+  const stop = await t.start();
+  try {
+    t.containers.set(B, fakeContainer(B, "db"));
+    t.send(B, "start");
+    await t.settle();
+    assert.deepEqual(t.calls, ["list", "inspect bbbb"]);
+    assert.equal(t.registry.has(B), false);
+  } finally {
+    await stop();
+  }
+});
+
 /**
  * An engine whose event streams replay its log from `since` (events at or after it, as dockerd does), each stream
  * closed by the test or at once, and whose lists can be made to fail. Its clock runs `behindMs` behind ours.
@@ -450,8 +577,9 @@ function replayingEngine(behindMs = 0, systemTime?: unknown) {
     openEvents,
     now: () => clock,
     advance: (ms: number) => (clock += ms),
-    emit: (id: string, action: string) => {
-      const event = { action, detail: "", id, attributes: {}, timeMs: clock - behindMs };
+    emit: (id: string, action: string, attributes: Record<string, string> = {}) => {
+      const timeMs = clock - behindMs;
+      const event = { action, detail: "", id, attributes, timeMs, timeNano: timeMs * 1e6 };
       log.push(event);
       for (const stream of streams) stream.push({ kind: "event", event });
     },
@@ -632,5 +760,35 @@ Deno.test("an /info SystemTime that is not a time is ignored, not a reason never
     } finally {
       await stop();
     }
+  }
+});
+
+Deno.test("the events a reopened stream replays are counted once, and those it missed are counted", async () => {
+  const e = replayingEngine();
+  e.containers.set(A, fakeContainer(A, "web"));
+  const { registry, stop } = await follow(e);
+  try {
+    for (let i = 0; i < 3; i++) {
+      e.advance(100);
+      e.emit(A, "start");
+      e.advance(100);
+      e.emit(A, "die", { exitCode: "1" });
+    }
+    while (registry.get(A)?.events.exits.error !== 3) await tick();
+    // The stream breaks; the engine restarts A once more before the exporter reconnects with since=, which replays
+    // the last seconds: the six events already counted, and the two it missed.
+    e.endStream();
+    e.advance(100);
+    e.emit(A, "start");
+    e.advance(100);
+    e.emit(A, "die", { exitCode: "0" });
+    while (e.sinces.length < 2) await tick();
+    while (registry.get(A)?.events.exits.completed !== 1) await tick();
+    await tick();
+    const events = registry.get(A)!.events;
+    assert.equal(events.starts, 4);
+    assert.deepEqual(events.exits, { completed: 1, error: 3, oom: 0, stopped: 0 });
+  } finally {
+    await stop();
   }
 });

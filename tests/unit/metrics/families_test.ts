@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import type { ContainerRecord } from "../../../lib/engine/registry.ts";
+import { type ContainerRecord, ContainerRegistry } from "../../../lib/engine/registry.ts";
+import { countEvent, type EventCounts, NO_EVENTS } from "../../../lib/engine/event_counts.ts";
 import { formatText, type MetricFamily, type Sample } from "../../../lib/metrics/exposition.ts";
 import { ExporterStats } from "../../../lib/engine/stats.ts";
-import {
-  composeLabel,
-  exportedLabel,
-  globMatches,
-  labelKeyMatcher,
-  sanitizeLabelName,
-} from "../../../lib/metrics/labels.ts";
+import { composeLabel, exportedLabel, labelKeyMatcher, sanitizeLabelName } from "../../../lib/metrics/labels.ts";
 import { CONTAINER_METRICS, containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../../../lib/metrics/exporter_families.ts";
 import type { ProcessSample } from "../../../lib/metrics/process.ts";
@@ -20,6 +15,21 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
 }
 
 const COMPOSE = "com.docker.compose";
+
+/** Event counts: `NO_EVENTS` with `changes`, whose exits and health transitions add to its zeros. */
+function counted(
+  changes: Partial<Omit<EventCounts, "exits" | "healthTransitions">> & {
+    exits?: Partial<EventCounts["exits"]>;
+    healthTransitions?: Partial<EventCounts["healthTransitions"]>;
+  },
+): EventCounts {
+  return {
+    ...NO_EVENTS,
+    ...changes,
+    exits: { ...NO_EVENTS.exits, ...changes.exits },
+    healthTransitions: { ...NO_EVENTS.healthTransitions, ...changes.healthTransitions },
+  };
+}
 
 /** The containers behind tests/testdata/scrape.prom: one of each kind a scrape must render. */
 const RECORDS: ContainerRecord[] = [
@@ -42,6 +52,12 @@ const RECORDS: ContainerRecord[] = [
       "unselected.label": "not copied",
     },
     health: "healthy",
+    events: counted({
+      starts: 2,
+      exits: { stopped: 1 },
+      healthTransitions: { healthy: 2, starting: 1 },
+      health: "healthy",
+    }),
   }),
   record("c0ffee02", {
     name: "nightly-job",
@@ -49,6 +65,7 @@ const RECORDS: ContainerRecord[] = [
     startedSeconds: 1_795_600_100.5,
     finishedSeconds: 1_795_600_160.75,
     exitCode: 2,
+    events: counted({ starts: 3, exits: { completed: 2, error: 1 } }),
   }),
   record("c0ffee03", { name: "paused-worker", state: "paused", labels: { team: "batch" } }),
   record("c0ffee04", {
@@ -57,6 +74,12 @@ const RECORDS: ContainerRecord[] = [
     failingStreak: 4,
     restartCount: 3,
     oomKilled: true,
+    events: counted({
+      starts: 4,
+      exits: { error: 2, oom: 1 },
+      healthTransitions: { healthy: 1, unhealthy: 2, starting: 1 },
+      health: "unhealthy",
+    }),
   }),
   record("c0ffee05", {
     name: "odd-labels",
@@ -64,7 +87,13 @@ const RECORDS: ContainerRecord[] = [
     startedSeconds: undefined,
     labels: { "com.example.note": 'say "hi"\\path\nline two' },
   }),
-  record("c0ffee06", { name: "crashloop", state: "restarting", restartCount: 12, exitCode: 1 }),
+  record("c0ffee06", {
+    name: "crashloop",
+    state: "restarting",
+    restartCount: 12,
+    exitCode: 1,
+    events: counted({ starts: 13, exits: { error: 12 } }),
+  }),
 ];
 
 const ENGINE = {
@@ -387,41 +416,6 @@ Deno.test("labelKeyMatcher() reads * and ? as globs and everything else literall
   assert.equal(labelKeyMatcher([])("anything"), false);
 });
 
-Deno.test("globMatches() reads * as any run and ? as any one character, as a regular expression would", () => {
-  const table: Array<[string, string, boolean]> = [
-    ["", "", true],
-    ["", "a", false],
-    ["*", "", true],
-    ["**", "abc", true],
-    ["?", "", false],
-    ["?*", "a", true],
-    ["a*", "a", true],
-    ["*a", "ba", true],
-    ["*a", "ab", false],
-    ["a*b*c", "aXbYc", true],
-    ["a*b*c", "aXbYcZ", false],
-    ["a*bc", "abcbc", true],
-    ["a?c", "abc", true],
-    ["a?c", "ac", false],
-    ["*.*.*", "com.example.team", true],
-    ["*x*", "com.example.team", true],
-    ["*q*", "com.example.team", false],
-  ];
-  for (const [glob, text, expected] of table) assert.equal(globMatches(glob, text), expected, `${glob} ${text}`);
-  // And against a regular expression on every glob of up to 4 characters over {a, *, ?} and texts over {a, b}.
-  const globs = [""];
-  for (let length = 1; length <= 4; length++) {
-    for (const prefix of globs.filter((g) => g.length === length - 1)) {
-      globs.push(...["a", "*", "?"].map((c) => prefix + c));
-    }
-  }
-  const texts = ["", "a", "b", "ab", "ba", "aab", "abab", "bbbb", "aaaaa"];
-  for (const glob of globs) {
-    const regex = new RegExp(`^${glob.replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
-    for (const text of texts) assert.equal(globMatches(glob, text), regex.test(text), `${glob} ${text}`);
-  }
-});
-
 Deno.test("labelKeyMatcher() answers a glob of many * on a long key at once, where a backtracking regex hangs", async () => {
   // In a worker, so that a matcher that hangs (as the regular expression it replaced did) fails the test
   // rather than stopping it.
@@ -487,6 +481,52 @@ Deno.test("containerFamilies() with ContainerLines writes the same text, formatt
     formatText(containerFamilies(records, none, lines)),
     formatText(containerFamilies(records, none)),
   );
+});
+
+Deno.test("containerFamilies() with ContainerLines shows each counted event: counting replaces the record", () => {
+  const registry = new ContainerRegistry(60_000);
+  registry.upsert(record("a", { name: "crash" }), 0);
+  const lines = new ContainerLines();
+  const select = labelKeyMatcher([]);
+  const starts = () => {
+    const text = formatText(containerFamilies(registry.containers(), select, lines));
+    assert.equal(text, formatText(containerFamilies(registry.containers(), select)), "the kept lines are right");
+    return /^docker_container_starts_total\{id="a",name="crash"\} (\d+)$/m.exec(text)?.[1];
+  };
+  assert.equal(starts(), "0");
+  for (const count of ["1", "2"]) {
+    const start = { action: "start", detail: "", id: "a", attributes: {}, timeMs: 0 };
+    registry.count("a", (counts, health) => countEvent(counts, start, health), 0);
+    assert.equal(starts(), count);
+  }
+});
+
+Deno.test("containerFamilies() counts every exit reason from 0, and health transitions only with a health check", () => {
+  const families = containerFamilies([record("plain"), record("checked", { health: "starting" })], () => false);
+  const series = (name: string) =>
+    familyNamed(families, name).samples.map((s) => `${labelsOf(s).id} ${labelsOf(s).reason ?? labelsOf(s).to}`);
+  assert.deepEqual(familyNamed(families, "docker_container_starts_total").samples.map((s) => s.value), [0, 0]);
+  assert.deepEqual(series("docker_container_exits_total"), [
+    "checked completed",
+    "checked error",
+    "checked oom",
+    "checked stopped",
+    "plain completed",
+    "plain error",
+    "plain oom",
+    "plain stopped",
+  ]);
+  assert.deepEqual(series("docker_container_health_transitions_total"), [
+    "checked healthy",
+    "checked unhealthy",
+    "checked starting",
+  ]);
+  // A record from before its container's first check came to the record, but after the events gave it a health.
+  const early = record("early", { events: counted({ health: "healthy", healthTransitions: { healthy: 1 } }) });
+  const [healthy] = familyNamed(containerFamilies([early], () => false), "docker_container_health_transitions_total")
+    .samples;
+  assert.deepEqual([labelsOf(healthy).to, healthy.value], ["healthy", 1]);
+  assert.ok(familyNamed(families, "docker_container_exits_total").samples.every((s) => s.value === 0));
 });
 
 Deno.test("ContainerLines keeps no lines for more containers than maxContainers, and drops those it kept", () => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { ResourceMode } from "../../../lib/resources/collector.ts";
 import { type ContainerRecord, recordFromInspect } from "../../../lib/engine/registry.ts";
 import type { ContainerInspect, ContainerStats } from "../../../lib/docker/api.ts";
+import { NO_EVENTS } from "../../../lib/engine/event_counts.ts";
 import { createLogger, type Logger, silentLogger } from "../../../lib/shared/logger.ts";
 import {
   apiSource,
@@ -333,6 +334,7 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
     oomKilled: false,
     health: "none",
     failingStreak: 0,
+    events: NO_EVENTS,
     ...changes,
   };
 }
