@@ -43,8 +43,15 @@ export const STANDARD_SOCKETS: readonly string[] = [
 /** Where a web config file (and the certificate and key it names) may be read without any other grant. */
 export const WEB_CONFIG_DIR = "/etc/docker-exporter";
 
-/** Where the container image reads the host's cgroup tree and `/proc`, mounted read-only. */
-export const IMAGE_MOUNTS = { cgroupRoot: "/host/sys/fs/cgroup", procRoot: "/host/proc" } as const;
+/**
+ * Where the container image reads the host's cgroup tree and `/proc`, and the file system of the engine's data root,
+ * each mounted read-only.
+ */
+export const IMAGE_MOUNTS = {
+  cgroupRoot: "/host/sys/fs/cgroup",
+  procRoot: "/host/proc",
+  dataRoot: "/host/data-root",
+} as const;
 
 /** The addresses every launch may listen on and probe (`--healthcheck` asks 127.0.0.1). */
 const LISTEN = ["0.0.0.0", "127.0.0.1"];
