@@ -10,6 +10,7 @@ import { type ContainerRecord, isDockerZeroTime } from "../engine/mod.ts";
 import type { ContainerStats } from "../docker/mod.ts";
 import type { Logger } from "../shared/mod.ts";
 import { type ContainerUsage, usageFromStats } from "./usage.ts";
+import { sleep } from "./sleep.ts";
 
 /** Where resource metrics come from: the values of `EXPORTER_RESOURCE_METRICS`. */
 export const RESOURCE_MODES = ["auto", "cgroup", "api", "off"] as const;
@@ -264,17 +265,4 @@ export class ResourceCollector {
     );
     this.#source = this.#options.openApi();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
