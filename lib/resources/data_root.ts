@@ -49,6 +49,9 @@ export const DENO_STAT_FILE_SYSTEM: StatFileSystem = {
 /** How often the data root's file system is read: often enough for free inodes, at no cost worth counting. */
 export const DATA_ROOT_INTERVAL_MS = 15_000;
 
+/** How often `run` looks whether it may start reading. */
+const READY_POLL_MS = 100;
+
 /** What a `DataRootReader` needs. */
 export interface DataRootOptions {
   /** `EXPORTER_DATA_ROOT`: where the data root is mounted for the exporter. */
@@ -61,6 +64,8 @@ export interface DataRootOptions {
   procRoot: string;
   fs?: StatFileSystem;
   logger: Logger;
+  /** The first reading waits until this is true (the first sync with the engine, which tells its data root). */
+  ready?: () => boolean;
 }
 
 /** Reads the data root's file system. `reading` and `generation` change together, when the reading changes. */
@@ -95,8 +100,10 @@ export class DataRootReader {
     return configured ?? (remoteEngine ? undefined : engineDataRoot() || undefined);
   }
 
-  /** Reads until `signal` aborts, every `DATA_ROOT_INTERVAL_MS`. */
+  /** Reads until `signal` aborts: once `ready`, every `DATA_ROOT_INTERVAL_MS`. */
   async run(signal: AbortSignal): Promise<void> {
+    const ready = this.#options.ready ?? (() => true);
+    while (!signal.aborted && !ready()) await sleep(READY_POLL_MS, signal);
     while (!signal.aborted) {
       await this.read();
       await sleep(DATA_ROOT_INTERVAL_MS, signal);
