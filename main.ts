@@ -196,7 +196,13 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
 
 /** What Deno has granted of one permission. */
 const queryPermission: PermissionQuery = ({ kind, value }) =>
-  Deno.permissions.querySync(kind === "net" ? { name: "net", host: value } : { name: kind, path: value }).state;
+  Deno.permissions.querySync(
+    kind === "net"
+      ? { name: "net", host: value }
+      : kind === "sys"
+      ? { name: "sys", kind: value as Deno.SysPermissionDescriptor["kind"] }
+      : { name: kind, path: value },
+  ).state;
 
 /** Whether a socket is at `path`, for finding the engine; a path the exporter may not read counts as none. */
 function isSocket(path: string): boolean {
@@ -220,6 +226,7 @@ function permissionInputs(config: Config, sources: Sources) {
     resourceMetrics: config.resourceMetrics,
     cgroupRoot: config.cgroupRoot,
     procRoot: config.procRoot,
+    dataRoot: config.dataRoot,
     // Granted as its directory: the certificate and key it names are usually beside it, and not known before it is read.
     files: config.webConfigFile
       ? [{ path: config.webConfigFile, setting: of("webConfigFile"), grant: directoryOf(config.webConfigFile) }]
