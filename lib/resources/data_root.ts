@@ -12,7 +12,7 @@ import { sleep } from "./sleep.ts";
 export interface FileSystemReading {
   /** The source of the mount holding the path (`/dev/vda`), else the device's `major:minor` (see `mountDevice`). */
   device: string;
-  /** Blocks times block size: the whole file system, reserved blocks included, as cAdvisor counts it. */
+  /** Blocks times fragment size: the whole file system, reserved blocks included, as cAdvisor counts it. */
   sizeBytes: number;
   inodes: number;
   inodesFree: number;
@@ -21,6 +21,8 @@ export interface FileSystemReading {
 /** `statfs(2)`'s fields read here. */
 export interface StatFs {
   bsize: number;
+  /** The unit `blocks` counts in (`f_frsize`); Node's typings leave it out, Deno's `statfs` gives it. */
+  frsize?: number;
   blocks: number;
   files: number;
   ffree: number;
@@ -40,7 +42,7 @@ export interface StatFileSystem {
 /** Deno's: `statfs` from node:fs (Deno has none of its own), the rest from `Deno`. */
 export const DENO_STAT_FILE_SYSTEM: StatFileSystem = {
   statfs: (path) =>
-    new Promise((resolve, reject) => statfs(path, (error, stats) => error ? reject(error) : resolve(stats))),
+    new Promise((resolve, reject) => statfs(path, (error, stats) => error ? reject(error) : resolve(stats as StatFs))),
   deviceNumber: async (path) => (await Deno.stat(path)).dev,
   realPath: (path) => Deno.realPath(path),
   readTextFile: (path) => Deno.readTextFile(path),
@@ -48,6 +50,12 @@ export const DENO_STAT_FILE_SYSTEM: StatFileSystem = {
 
 /** How often the data root's file system is read: often enough for free inodes, at no cost worth counting. */
 export const DATA_ROOT_INTERVAL_MS = 15_000;
+
+/**
+ * How long a `statfs` may take. It answers in microseconds, except on a file system that hangs (an NFS server gone):
+ * then the reading is dropped rather than left stale, as cAdvisor does after 2 s.
+ */
+export const STATFS_TIMEOUT_MS = 2_000;
 
 /** How often `run` looks whether it may start reading. */
 const READY_POLL_MS = 100;
@@ -66,6 +74,8 @@ export interface DataRootOptions {
   logger: Logger;
   /** The first reading waits until this is true (the first sync with the engine, which tells its data root). */
   ready?: () => boolean;
+  /** Default `STATFS_TIMEOUT_MS`. */
+  statfsTimeoutMs?: number;
 }
 
 /** Reads the data root's file system. `reading` and `generation` change together, when the reading changes. */
@@ -116,10 +126,15 @@ export class DataRootReader {
     if (path === undefined) return this.#set(undefined);
     let next: FileSystemReading;
     try {
-      const [stats, dev] = await Promise.all([this.#fs.statfs(path), this.#fs.deviceNumber(path)]);
+      const timeoutMs = this.#options.statfsTimeoutMs ?? STATFS_TIMEOUT_MS;
+      const [stats, dev] = await withTimeout(
+        Promise.all([this.#fs.statfs(path), this.#fs.deviceNumber(path)]),
+        timeoutMs,
+        `statfs of ${path} took longer than ${timeoutMs} ms`,
+      );
       next = {
         device: await this.#deviceName(path, dev),
-        sizeBytes: stats.blocks * stats.bsize,
+        sizeBytes: stats.blocks * (stats.frsize ?? stats.bsize),
         inodes: stats.files,
         inodesFree: stats.ffree,
       };
@@ -165,6 +180,13 @@ export class DataRootReader {
     if (configured !== undefined) logger.warn(message, { path, why });
     else logger.info(message, { path, why });
   }
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** `st_dev` as `major:minor`, decoded as glibc's `gnu_dev_major`/`gnu_dev_minor` do. */

@@ -56,7 +56,7 @@ function scriptedFs(path: string, options: { mountinfo?: string; denied?: boolea
       calls.push(`statfs ${p}`);
       if (options.denied) return Promise.reject(new Deno.errors.NotCapable(`Requires read access to "${p}"`));
       if (p !== path) return Promise.reject(Object.assign(new Error(`ENOENT: statfs '${p}'`), { code: "ENOENT" }));
-      return Promise.resolve({ bsize: 4096, blocks: 1_000_000, files: 65_536, ffree: ffree-- });
+      return Promise.resolve({ bsize: 4096, frsize: 4096, blocks: 1_000_000, files: 65_536, ffree: ffree-- });
     },
     deviceNumber: (p) => p === path ? Promise.resolve(VDA) : Promise.reject(new Deno.errors.NotFound(p)),
     realPath: (p) => Promise.resolve(p),
@@ -149,12 +149,35 @@ Deno.test("DataRootReader leaves a path it cannot read out, saying why once: inf
   ]);
 });
 
+Deno.test("DataRootReader drops its reading when statfs hangs (a file system gone away), saying so once", async () => {
+  const { logger, lines } = recordingLogger();
+  let hang = false;
+  const reader = new DataRootReader({
+    configured: "/srv/nfs",
+    engineDataRoot: () => undefined,
+    remoteEngine: false,
+    procRoot: "/proc",
+    fs: {
+      ...scriptedFs("/srv/nfs").fs,
+      statfs: () => hang ? new Promise(() => {}) : Promise.resolve({ bsize: 1024, blocks: 10, files: 5, ffree: 1 }),
+    },
+    logger,
+    statfsTimeoutMs: 20,
+  });
+  await reader.read();
+  assert.equal(reader.reading?.sizeBytes, 10_240);
+  hang = true;
+  await reader.read();
+  assert.equal(reader.reading, undefined);
+  assert.deepEqual(lines().map((l) => l.why), ["statfs of /srv/nfs took longer than 20 ms"]);
+});
+
 Deno.test({
   name: "DENO_STAT_FILE_SYSTEM reads this machine's root: statfs's figures and a device number",
   permissions: { read: ["/"], sys: ["statfs"] },
   fn: async () => {
     const stats = await DENO_STAT_FILE_SYSTEM.statfs("/");
-    assert.ok(stats.blocks > 0 && stats.bsize > 0 && stats.files >= stats.ffree, JSON.stringify(stats));
+    assert.ok(stats.blocks > 0 && stats.frsize! > 0 && stats.files >= stats.ffree, JSON.stringify(stats));
     assert.ok(await DENO_STAT_FILE_SYSTEM.deviceNumber("/") >= 0);
   },
 });
