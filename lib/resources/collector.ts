@@ -10,7 +10,7 @@ import { type ContainerRecord, isDockerZeroTime } from "../engine/mod.ts";
 import type { ContainerStats } from "../docker/mod.ts";
 import type { Logger } from "../shared/mod.ts";
 import { type ContainerUsage, usageFromStats } from "./usage.ts";
-import { sleep } from "./sleep.ts";
+import { collectEvery } from "./schedule.ts";
 
 /** Where resource metrics come from: the values of `EXPORTER_RESOURCE_METRICS`. */
 export const RESOURCE_MODES = ["auto", "cgroup", "api", "off"] as const;
@@ -107,8 +107,6 @@ export const DEFAULT_INTERVAL_MS = { cgroup: 5_000, api: 15_000 } as const;
 const EMPTY_CYCLES_BEFORE_FALLBACK = 2;
 /** A worker lets the event loop (and so scrapes) run after this many containers. */
 const YIELD_EVERY = 16;
-/** How often `run` looks whether it may start collecting. */
-const READY_POLL_MS = 100;
 
 /**
  * Collects in the background. `usage` and `generation` change together, once per finished collection;
@@ -155,14 +153,14 @@ export class ResourceCollector {
    * Collects until `signal` aborts: once `ready`, one collection every `intervalMs` (from start to start),
    * never two at once.
    */
-  async run(signal: AbortSignal): Promise<void> {
-    const ready = this.#options.ready ?? (() => true);
-    while (!signal.aborted && !ready()) await sleep(READY_POLL_MS, signal);
-    while (!signal.aborted) {
-      const started = this.#options.now();
-      await this.collect(signal);
-      await sleep(Math.max(0, this.intervalMs - (this.#options.now() - started)), signal);
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return collectEvery({
+      signal,
+      ready: this.#options.ready,
+      intervalMs: () => this.intervalMs,
+      now: this.#options.now,
+      collect: () => this.collect(signal),
+    });
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { statfs } from "node:fs";
 import type { Logger } from "../shared/mod.ts";
-import { sleep } from "./sleep.ts";
+import { collectEvery } from "./schedule.ts";
 
 /** The size and inodes of one file system, as cAdvisor's `container_fs_limit_bytes` and `_inodes_*` give them. */
 export interface FileSystemReading {
@@ -56,9 +56,6 @@ export const DATA_ROOT_INTERVAL_MS = 15_000;
  * then the reading is dropped rather than left stale, as cAdvisor does after 2 s.
  */
 export const STATFS_TIMEOUT_MS = 2_000;
-
-/** How often `run` looks whether it may start reading. */
-const READY_POLL_MS = 100;
 
 /** What a `DataRootReader` needs. */
 export interface DataRootOptions {
@@ -111,13 +108,14 @@ export class DataRootReader {
   }
 
   /** Reads until `signal` aborts: once `ready`, every `DATA_ROOT_INTERVAL_MS`. */
-  async run(signal: AbortSignal): Promise<void> {
-    const ready = this.#options.ready ?? (() => true);
-    while (!signal.aborted && !ready()) await sleep(READY_POLL_MS, signal);
-    while (!signal.aborted) {
-      await this.read();
-      await sleep(DATA_ROOT_INTERVAL_MS, signal);
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return collectEvery({
+      signal,
+      ready: this.#options.ready,
+      intervalMs: () => DATA_ROOT_INTERVAL_MS,
+      now: () => performance.now(),
+      collect: () => this.read(),
+    });
   }
 
   /** One reading. Never throws: a path that cannot be read is logged once, and leaves no reading. */

@@ -6,7 +6,7 @@
  */
 import type { DiskUsage, VolumeUsage } from "../docker/mod.ts";
 import type { Logger } from "../shared/mod.ts";
-import { sleep } from "./sleep.ts";
+import { collectEvery } from "./schedule.ts";
 
 /** Images of one kind (dangling or not): how many, and the sum of their sizes. */
 export interface ImageTotals {
@@ -56,9 +56,6 @@ export interface DiskUsageCollectorOptions {
   ready?: () => boolean;
 }
 
-/** How often `run` looks whether it may start collecting. */
-const READY_POLL_MS = 100;
-
 /**
  * Collects disk usage in the background. `reading` and `generation` change together, once per successful
  * collection.
@@ -86,14 +83,14 @@ export class DiskUsageCollector {
   }
 
   /** Collects until `signal` aborts: once `ready`, every `intervalMs` from start to start, never two at once. */
-  async run(signal: AbortSignal): Promise<void> {
-    const ready = this.#options.ready ?? (() => true);
-    while (!signal.aborted && !ready()) await sleep(READY_POLL_MS, signal);
-    while (!signal.aborted) {
-      const started = this.#options.now();
-      await this.collect(signal);
-      await sleep(Math.max(0, this.#options.intervalMs - (this.#options.now() - started)), signal);
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return collectEvery({
+      signal,
+      ready: this.#options.ready,
+      intervalMs: () => this.#options.intervalMs,
+      now: this.#options.now,
+      collect: () => this.collect(signal),
+    });
   }
 
   /** One collection. Never throws: a failure is reported to `onError`, logged once until one succeeds again. */
