@@ -168,14 +168,16 @@ export class DataRootReader {
     if (this.#told.has(path)) return;
     this.#told.add(path);
     const { configured, logger } = this.#options;
+    const missing = error instanceof Deno.errors.NotFound || (error as { code?: string })?.code === "ENOENT";
     const why = error instanceof Deno.errors.NotCapable
       ? `Deno has not granted read access to ${path} and --allow-sys=statfs`
-      : error instanceof Deno.errors.NotFound || (error as { code?: string })?.code === "ENOENT"
+      : missing
       ? `${path} does not exist here: mount the engine's data root and set EXPORTER_DATA_ROOT to where it is`
       : String((error as Error)?.message ?? error);
     const message = "cannot read the file system of the engine's data root; its size and inodes are left out";
-    // Asked for by EXPORTER_DATA_ROOT, it is a fault; found through the engine, only a feature this host goes without.
-    if (configured !== undefined) logger.warn(message, { path, why });
+    // Not mounted (the image sets EXPORTER_DATA_ROOT whether or not it is), or found through the engine but not
+    // granted: a feature this deployment goes without. A configured path that fails otherwise is a fault.
+    if (configured !== undefined && !missing) logger.warn(message, { path, why });
     else logger.info(message, { path, why });
   }
 }

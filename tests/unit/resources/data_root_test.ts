@@ -115,7 +115,7 @@ Deno.test("DataRootReader reads the engine's DockerRootDir when nothing is confi
   assert.equal(remote.generation, 0);
 });
 
-Deno.test("DataRootReader leaves a path it cannot read out, saying why once: info when found, warn when configured", async () => {
+Deno.test("DataRootReader leaves a path it cannot read out, saying why once: a warning only for a configured one that is there", async () => {
   const found = recordingLogger();
   const unknown = new DataRootReader({
     configured: undefined,
@@ -141,11 +141,22 @@ Deno.test("DataRootReader leaves a path it cannot read out, saying why once: inf
     logger: configured.logger,
   });
   await missing.read();
+  const denied = new DataRootReader({
+    configured: "/var/lib/docker",
+    engineDataRoot: () => undefined,
+    remoteEngine: false,
+    procRoot: "/proc",
+    fs: scriptedFs("/var/lib/docker", { denied: true }).fs,
+    logger: configured.logger,
+  });
+  await denied.read();
   assert.deepEqual(configured.lines().map((l) => [l.level, l.why]), [
+    // The image sets EXPORTER_DATA_ROOT whether or not the data root is mounted there.
     [
-      "warn",
+      "info",
       "/host/data-root does not exist here: mount the engine's data root and set EXPORTER_DATA_ROOT to where it is",
     ],
+    ["warn", "Deno has not granted read access to /var/lib/docker and --allow-sys=statfs"],
   ]);
 });
 
