@@ -11,8 +11,8 @@
 # network at all. Behind a TLS-intercepting proxy, see deploy/build-ca/README.md.
 #
 # The permission flags below are IMAGE_PERMISSIONS in lib/config/permissions.ts: the socket at its standard path,
-# the host's cgroup tree and /proc at /host, and /etc/docker-exporter for a web config; tests/unit/config/
-# permissions_test.ts fails when they drift apart.
+# the host's cgroup tree, /proc and the engine's data root under /host (the last for statfs, with --allow-sys=statfs),
+# and /etc/docker-exporter for a web config; tests/unit/config/permissions_test.ts fails when they drift apart.
 
 ARG BUILD_IMAGE=denoland/deno:2.9.6
 ARG RUNTIME_IMAGE=denoland/deno:distroless-2.9.6
@@ -32,7 +32,7 @@ COPY lib/ ./lib/
 # Fails when main.ts imports anything deno.lock does not pin.
 RUN ["deno", "install", "--frozen", "--entrypoint", "main.ts"]
 # Runs once from the cache alone, as the image will.
-RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts", "--version"]
+RUN ["deno", "run", "--cached-only", "--frozen", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter,/host/data-root", "--allow-write=/var/run/docker.sock", "--allow-sys=statfs", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts", "--version"]
 
 FROM ${RUNTIME_IMAGE}
 # MALLOC_ARENA_MAX as in the start task: at most two glibc malloc arenas keep about 1 MiB less (docs/permissions.md).
@@ -40,6 +40,9 @@ ENV DENO_DIR=/deno-dir/ DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 MALLOC_ARENA_MAX=2
 # Resource metrics from the host's cgroup files where they are mounted read-only at these paths (compose.yaml and
 # docs/running.md show the mounts); without them the exporter asks the engine's stats API and says so once.
 ENV EXPORTER_CGROUP_ROOT=/host/sys/fs/cgroup EXPORTER_PROC_ROOT=/host/proc
+# The file system of the engine's data root (/var/lib/docker; Podman's /var/lib/containers/storage), where it is
+# mounted read-only: the exporter only statfs-es it, for container_fs_limit_bytes and the inode families.
+ENV EXPORTER_DATA_ROOT=/host/data-root
 COPY --from=build /deno-dir/ /deno-dir/
 COPY --from=build /app/ /app/
 WORKDIR /app
@@ -51,5 +54,5 @@ EXPOSE 8000
 STOPSIGNAL SIGTERM
 # No shell or curl in the image: the exporter probes its own /healthz on EXPORTER_PORT and exits 0 or 1.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts", "--healthcheck"]
-ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter", "--allow-write=/var/run/docker.sock", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts"]
+  CMD ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter,/host/data-root", "--allow-write=/var/run/docker.sock", "--allow-sys=statfs", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts", "--healthcheck"]
+ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", "--v8-flags=--max-semi-space-size=1,--optimize-for-size", "--no-code-cache", "--allow-net=unix:/var/run/docker.sock,0.0.0.0,127.0.0.1", "--allow-read=/var/run/docker.sock,/host/sys/fs/cgroup,/host/proc,/etc/docker-exporter,/host/data-root", "--allow-write=/var/run/docker.sock", "--allow-sys=statfs", "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR", "main.ts"]

@@ -215,7 +215,13 @@ async function probeHealth(host: string, port: number, tls: boolean): Promise<nu
 
 /** What Deno has granted of one permission. */
 const queryPermission: PermissionQuery = ({ kind, value }) =>
-  Deno.permissions.querySync(kind === "net" ? { name: "net", host: value } : { name: kind, path: value }).state;
+  Deno.permissions.querySync(
+    kind === "net"
+      ? { name: "net", host: value }
+      : kind === "sys"
+      ? { name: "sys", kind: value as Deno.SysPermissionDescriptor["kind"] }
+      : { name: kind, path: value },
+  ).state;
 
 /**
  * The standard engine sockets this process can open, for finding the engine when `DOCKER_HOST` is unset: one that
@@ -262,6 +268,7 @@ function permissionInputs(config: Config, sources: Sources) {
     resourceMetrics: config.resourceMetrics,
     cgroupRoot: config.cgroupRoot,
     procRoot: config.procRoot,
+    dataRoot: config.dataRoot,
     // Granted as its directory: the certificate and key it names are usually beside it, and not known before it is read.
     files: config.webConfigFile
       ? [{ path: config.webConfigFile, setting: of("webConfigFile"), grant: directoryOf(config.webConfigFile) }]

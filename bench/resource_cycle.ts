@@ -25,35 +25,13 @@ import { loadDockerode } from "../lib/docker/dockerode.ts";
 import { ContainerScope, ensureTestImage, SLEEP_COMMAND } from "../tests/support/docker.ts";
 import { freePort, REPO_ROOT, startTaskFlagsFor } from "../tests/support/exporter.ts";
 import { DockerProxy } from "./docker_proxy.ts";
-import { BenchExporter, machine, median, quantile, sleep, startBenchExporter } from "./support.ts";
+import { BenchExporter, engineCpuSeconds, machine, median, quantile, sleep, startBenchExporter } from "./support.ts";
 
 const N = Number(Deno.args[0] ?? 100);
 /** Collections timed per source; the API source takes seconds per collection, so fewer. */
 const ROUNDS = { cgroup: Number(Deno.args[1] ?? 20), api: Number(Deno.args[2] ?? 5) };
 const WINDOW_MS = 30_000;
 const INTERVAL = "10s";
-/** Jiffies per second in /proc/<pid>/stat. */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds used so far by the engine's processes: dockerd, containerd and every containerd shim. */
-function engineCpuSeconds(): number {
-  let ticks = 0;
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // exited meanwhile
-    }
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    if (comm !== "dockerd" && comm !== "containerd" && !comm.startsWith("containerd-shim")) continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / CLOCK_TICKS;
-}
-
 function cpuMs<T>(run: () => Promise<T>): Promise<{ result: T; cpuMs: number; wallMs: number }> {
   const cpu = cpuUsage();
   const wall = performance.now();

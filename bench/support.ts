@@ -455,3 +455,22 @@ export function machine(): string {
 export function loadAverage(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
 }
+
+/** CPU seconds used so far by the engine's processes: dockerd, containerd and every containerd shim. */
+export function engineCpuSeconds(): number {
+  let ticks = 0;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (comm !== "dockerd" && comm !== "containerd" && !comm.startsWith("containerd-shim")) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}

@@ -1,15 +1,19 @@
 /**
- * Builds one exporter from its configuration: Docker access, registry, tracker, and the HTTP handler.
- * Nothing happens until `run` is called; main.ts adds the listening socket and signals, tests a fake engine.
+ * Builds one exporter from its configuration: Docker access, registry, tracker, the background collectors, and the
+ * HTTP handler. Nothing happens until `run` is called; main.ts adds the listening socket and signals, tests a fake
+ * engine.
  */
 import {
   apiSource,
   cgroupSource,
+  DataRootReader,
   DENO_FILE_SYSTEM,
+  DiskUsageCollector,
   type FileSystem,
   openCgroupReader,
   ResourceCollector,
   resourceTargets,
+  type StatFileSystem,
 } from "./resources/mod.ts";
 import type { Config } from "./config/mod.ts";
 import { ContainerRegistry, ContainerTracker, ExporterStats } from "./engine/mod.ts";
@@ -18,6 +22,8 @@ import { ContainerFilter, type Logger, VERSION } from "./shared/mod.ts";
 import {
   containerFamilies,
   ContainerLines,
+  dataRootFamilies,
+  diskUsageFamilies,
   engineFamilies,
   exportedLabel,
   exporterFamilies,
@@ -40,10 +46,14 @@ export interface ExporterDeps {
   /** Aborting it cancels engine calls in flight and ends `run`. */
   signal: AbortSignal;
   dockerCallTimeoutMs?: number;
+  /** How long `/system/df` may take (default `DISK_USAGE_TIMEOUT_MS`). */
+  diskUsageTimeoutMs?: number;
   /** The dockerode class, from `loadDockerode()`. */
   Docker: DockerodeConstructor;
   /** What the cgroup and /proc files are read through (default: Deno's file system). */
   fs?: FileSystem;
+  /** What the data root's file system is read through (default: Deno's `statfs` and `stat`). */
+  statFs?: StatFileSystem;
 }
 
 /** A wired exporter. */
@@ -54,7 +64,11 @@ export interface Exporter {
   tracker: ContainerTracker;
   /** The resource metrics collector; `undefined` when EXPORTER_RESOURCE_METRICS=off. */
   resources: ResourceCollector | undefined;
-  /** Follows the engine (and collects resource metrics) until the signal aborts. */
+  /** The disk usage collector; `undefined` when EXPORTER_DISK_USAGE_INTERVAL=0. */
+  diskUsage: DiskUsageCollector | undefined;
+  /** Reads the file system of the engine's data root. */
+  dataRoot: DataRootReader;
+  /** Follows the engine (and runs the collectors) until the signal aborts. */
   run(): Promise<void>;
 }
 
@@ -68,6 +82,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const api = createDockerApi(config.docker, {
     Docker: deps.Docker,
     timeoutMs,
+    diskUsageTimeoutMs: deps.diskUsageTimeoutMs,
     signal: deps.signal,
     // The filters decide from the list entry: it keeps the labels they read.
     listLabelKeys: filter.labelKeys,
@@ -104,11 +119,31 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     now: deps.now,
     ready: () => stats.synced,
   });
+  // Asked of the engine on a slow interval of its own (it walks every layer and volume), never during a scrape.
+  const diskUsage = config.diskUsageIntervalMs === 0 ? undefined : new DiskUsageCollector({
+    diskUsage: () => api.diskUsage(),
+    intervalMs: config.diskUsageIntervalMs,
+    onError: () => ExporterStats.increment(stats.apiErrorsByOperation, "df"),
+    logger: deps.logger,
+    now: deps.now,
+    ready: () => stats.synced,
+  });
+  const dataRoot = new DataRootReader({
+    configured: config.dataRoot,
+    engineDataRoot: () => stats.engine?.dataRoot,
+    remoteEngine: config.docker.kind === "tcp",
+    procRoot: config.procRoot,
+    fs: deps.statFs,
+    logger: deps.logger,
+    ready: () => stats.synced,
+  });
   const containerLines = new ContainerLines();
   const build = { version: VERSION, denoVersion: Deno.version.deno };
   let processReading: ProcessSample | undefined;
   const scrape = new ScrapeCache({
-    revision: () => `${registry.version}/${stats.engineRevision}/${resources?.generation ?? 0}`,
+    revision: () =>
+      `${registry.version}/${stats.engineRevision}/${resources?.generation ?? 0}/${diskUsage?.generation ?? 0}/` +
+      dataRoot.generation,
     stableFamilies: () => {
       const containers = registry.containers();
       return [
@@ -117,6 +152,8 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
         ...(resources
           ? [...resourceFamilies(containers, resources.usage), ...resourceCollectorFamilies(resources)]
           : []),
+        ...(diskUsage ? diskUsageFamilies(containers, diskUsage.reading, diskUsage.lastDurationMs) : []),
+        ...dataRootFamilies(dataRoot.reading),
       ];
     },
     // Everything exporterFamilies() reads. The process is read here once, and the families are made from that same
@@ -130,10 +167,15 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const handler = createHandler({ scrape, ready: () => stats.synced && stats.engineUp, version: VERSION });
   const run = async () => {
     try {
-      await Promise.all([tracker.run(deps.signal), resources?.run(deps.signal)]);
+      await Promise.all([
+        tracker.run(deps.signal),
+        resources?.run(deps.signal),
+        diskUsage?.run(deps.signal),
+        dataRoot.run(deps.signal),
+      ]);
     } finally {
       api.close();
     }
   };
-  return { handler, registry, stats, tracker, resources, run };
+  return { handler, registry, stats, tracker, resources, diskUsage, dataRoot, run };
 }

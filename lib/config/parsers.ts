@@ -50,17 +50,18 @@ export function oneOf<T extends string>(what: string, choices: readonly T[]): Pa
 }
 
 /**
- * An absolute directory where the host's `hostPath` is mounted, without a trailing slash (`/` stays `/`).
+ * An absolute directory where the host's `hostPath` is mounted, without a trailing slash (`/` stays `/`); the error
+ * suggests `example`.
  * @example absoluteDirectory("/proc")("/host/proc/", "--proc-root") // "/host/proc"
  */
-export function absoluteDirectory(hostPath: string): Parser<string> {
+export function absoluteDirectory(hostPath: string, example = `/host${hostPath}`): Parser<string> {
   return (value, source) => {
     const path = value.trim();
     if (!path.startsWith("/")) {
       throw refuse(
         source,
         value,
-        `is not an absolute path; use the directory where the host's ${hostPath} is mounted, such as /host${hostPath}`,
+        `is not an absolute path; use the directory where the host's ${hostPath} is mounted, such as ${example}`,
       );
     }
     return path.length > 1 ? path.replace(/\/+$/, "") : path;
@@ -118,5 +119,23 @@ export function timerDuration(minMs: number, why: string): Parser<number> {
     }
     if (ms < minMs) throw refuse(source, value, `is too short; use at least ${formatDuration(minMs)} (${why})`);
     return ms;
+  };
+}
+
+/**
+ * A duration a timer waits for (see `timerDuration`), or 0 for off: `0`, with or without a unit. The other durations
+ * refuse 0, which as an interval would mean without pause; here it means never.
+ * @example durationOrOff(10_000, "...")("0", "--disk-usage-interval") // 0
+ */
+export function durationOrOff(minMs: number, why: string): Parser<number> {
+  const parse = timerDuration(minMs, why);
+  return (value, source) => {
+    if (/^0+(?:ms|s|m|h|d)?$/.test(value.trim())) return 0;
+    try {
+      return parse(value, source);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(`${error.message}; or 0 to turn it off`);
+      throw error;
+    }
   };
 }

@@ -13,6 +13,8 @@ export interface Permissions {
   net: readonly string[];
   read: readonly string[];
   write: readonly string[];
+  /** System calls (`statfs`), as `--allow-sys` names them. */
+  sys: readonly string[];
   env: readonly string[];
 }
 
@@ -40,11 +42,28 @@ export const STANDARD_SOCKETS: readonly string[] = [
   "$XDG_RUNTIME_DIR/podman/podman.sock",
 ];
 
+/**
+ * Where rootful Docker and Podman keep their data by default (`/info`'s `DockerRootDir`): the start task may `statfs`
+ * them for the size and inodes of their file system. Read access to a directory is Deno's condition for `statfs` on it;
+ * the exporter reads no file there.
+ */
+export const STANDARD_DATA_ROOTS: readonly string[] = ["/var/lib/docker", "/var/lib/containers/storage"];
+
+/** The system call the data root's file system is read with; Deno grants it with `--allow-sys=statfs`. */
+const STATFS = "statfs";
+
 /** Where a web config file (and the certificate and key it names) may be read without any other grant. */
 export const WEB_CONFIG_DIR = "/etc/docker-exporter";
 
-/** Where the container image reads the host's cgroup tree and `/proc`, mounted read-only. */
-export const IMAGE_MOUNTS = { cgroupRoot: "/host/sys/fs/cgroup", procRoot: "/host/proc" } as const;
+/**
+ * Where the container image reads the host's cgroup tree and `/proc`, and the file system of the engine's data root,
+ * each mounted read-only.
+ */
+export const IMAGE_MOUNTS = {
+  cgroupRoot: "/host/sys/fs/cgroup",
+  procRoot: "/host/proc",
+  dataRoot: "/host/data-root",
+} as const;
 
 /** The addresses every launch may listen on and probe (`--healthcheck` asks 127.0.0.1). */
 const LISTEN = ["0.0.0.0", "127.0.0.1"];
@@ -61,26 +80,40 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX:
 /** The flag that lets the exporter read its environment. */
 export const ENV_PERMISSION = `--allow-env=${ENV_NAMES.join(",")}`;
 
-/** What `deno task start` and `deno task compile` grant: every standard socket, and the web config directory. */
+/**
+ * What `deno task start` and `deno task compile` grant: every standard socket, the web config directory, and `statfs`
+ * of the standard data roots.
+ */
 export const START_PERMISSIONS: Permissions = {
   net: [...STANDARD_SOCKETS.map((socket) => `unix:${socket}`), ...LISTEN],
-  read: [...STANDARD_SOCKETS, WEB_CONFIG_DIR],
+  read: [...STANDARD_SOCKETS, WEB_CONFIG_DIR, ...STANDARD_DATA_ROOTS],
   write: STANDARD_SOCKETS,
+  sys: [STATFS],
   env: ENV_NAMES,
 };
 
-/** What the container image grants: the socket mounted at its standard path, the host mounts, the web config. */
+/**
+ * What the container image grants: the socket mounted at its standard path, the host mounts (the data root's for
+ * `statfs` only), the web config.
+ */
 export const IMAGE_PERMISSIONS: Permissions = {
   net: ["unix:/var/run/docker.sock", ...LISTEN],
-  read: ["/var/run/docker.sock", IMAGE_MOUNTS.cgroupRoot, IMAGE_MOUNTS.procRoot, WEB_CONFIG_DIR],
+  read: [
+    "/var/run/docker.sock",
+    IMAGE_MOUNTS.cgroupRoot,
+    IMAGE_MOUNTS.procRoot,
+    WEB_CONFIG_DIR,
+    IMAGE_MOUNTS.dataRoot,
+  ],
   write: ["/var/run/docker.sock"],
+  sys: [STATFS],
   env: ENV_NAMES,
 };
 
 /** The flags that grant `permissions`, in Deno's spelling; a kind with nothing to grant is left out. */
 export function permissionFlags(permissions: Permissions): string[] {
   const flags: string[] = [];
-  for (const kind of ["net", "read", "write", "env"] as const) {
+  for (const kind of ["net", "read", "write", "sys", "env"] as const) {
     // Deno splits a list at commas and reads two together as one comma in a name.
     const values = [...new Set(permissions[kind])].map((value) => value.replaceAll(",", ",,"));
     if (values.length > 0) flags.push(`--allow-${kind}=${values.join(",")}`);
@@ -101,6 +134,7 @@ export function withRuntimeDir(permissions: Permissions, runtimeDir: string | un
     net: expand(permissions.net),
     read: expand(permissions.read),
     write: expand(permissions.write),
+    sys: permissions.sys,
     env: permissions.env,
   };
 }
@@ -116,14 +150,15 @@ export function unionOf(a: Permissions, b: Permissions): Permissions {
     net: [...net],
     read: [...new Set([...a.read, ...b.read])],
     write: [...new Set([...a.write, ...b.write])],
+    sys: [...new Set([...a.sys, ...b.sys])],
     env: [...new Set([...a.env, ...b.env])],
   };
 }
 
 /** One permission a configuration needs, and the setting it serves (for the message that asks for it). */
 export interface Need {
-  kind: "net" | "read" | "write";
-  /** As Deno's flag spells it: `unix:/path`, `host:port`, a path. */
+  kind: "net" | "read" | "write" | "sys";
+  /** As Deno's flag spells it: `unix:/path`, `host:port`, a path, a system call. */
   value: string;
   /** The setting as the user wrote it, e.g. `DOCKER_HOST=unix:///run/user/1000/docker.sock`. */
   setting: string;
@@ -141,13 +176,16 @@ export interface PermissionInputs {
   resourceMetrics: ResourceMode;
   cgroupRoot: string;
   procRoot: string;
+  /** `EXPORTER_DATA_ROOT`, when set: the exporter must `statfs` it. */
+  dataRoot?: string;
   /** The web config file and the files it names, each with its setting (and what to grant); empty without one. */
   files: readonly { path: string; setting: string; grant?: string }[];
 }
 
 /**
  * What a configuration needs granted. The cgroup and proc roots are needed only when resource metrics must come from
- * them (`cgroup`); with `auto` they are used if they may be read, and the engine's stats API otherwise.
+ * them (`cgroup`); with `auto` they are used if they may be read, and the engine's stats API otherwise. The data root
+ * is needed only when `EXPORTER_DATA_ROOT` names it; the one the engine gives is read if it may be.
  */
 export function needsOf(inputs: PermissionInputs): Need[] {
   const needs: Need[] = [];
@@ -167,6 +205,11 @@ export function needsOf(inputs: PermissionInputs): Need[] {
     needs.push({ kind: "read", value: inputs.cgroupRoot, setting: `EXPORTER_CGROUP_ROOT=${inputs.cgroupRoot}` });
     needs.push({ kind: "read", value: inputs.procRoot, setting: `EXPORTER_PROC_ROOT=${inputs.procRoot}` });
   }
+  if (inputs.dataRoot !== undefined) {
+    const setting = `EXPORTER_DATA_ROOT=${inputs.dataRoot}`;
+    needs.push({ kind: "read", value: inputs.dataRoot, setting });
+    needs.push({ kind: "sys", value: STATFS, setting });
+  }
   return needs;
 }
 
@@ -182,7 +225,7 @@ export function missingOf(needs: readonly Need[], query: PermissionQuery): Need[
 export function permissionsOf(needs: readonly Need[]): Permissions {
   const pick = (kind: Need["kind"]) =>
     needs.filter((need) => need.kind === kind).map((need) => need.grant ?? need.value);
-  return { net: pick("net"), read: pick("read"), write: pick("write"), env: ENV_NAMES };
+  return { net: pick("net"), read: pick("read"), write: pick("write"), sys: pick("sys"), env: ENV_NAMES };
 }
 
 /**

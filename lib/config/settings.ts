@@ -10,6 +10,7 @@ import {
   absoluteDirectory,
   ConfigError,
   duration,
+  durationOrOff,
   formatDuration,
   integerIn,
   oneOf,
@@ -19,7 +20,7 @@ import {
   timerDuration,
 } from "./parsers.ts";
 
-import { STANDARD_SOCKETS } from "./permissions.ts";
+import { IMAGE_MOUNTS, STANDARD_SOCKETS } from "./permissions.ts";
 
 export { ConfigError } from "./parsers.ts";
 
@@ -47,6 +48,10 @@ export interface Config {
   cgroupRoot: string;
   /** Where the host's /proc is mounted, without a trailing slash. */
   procRoot: string;
+  /** How often to ask the engine for disk usage (`/system/df`); 0: never. */
+  diskUsageIntervalMs: number;
+  /** Where the engine's data root is visible to the exporter; unset, the path `/info` gives (`DockerRootDir`). */
+  dataRoot: string | undefined;
   /** The most HTTP connections open at once. */
   maxConnections: number;
 }
@@ -113,6 +118,12 @@ const containerPatterns: Parser<ContainerPattern[]> = (value, source) => {
   if ("patterns" in parsed) return parsed.patterns;
   throw new ConfigError(`${source} has ${JSON.stringify(parsed.bad)}, which ${parsed.why}`);
 };
+
+/**
+ * The shortest disk usage interval: each collection has the engine walk every writable layer and volume, which on a
+ * large host takes longer than this, so a shorter one would keep it walking without pause.
+ */
+export const MIN_DISK_USAGE_INTERVAL_MS = 10_000;
 
 /** Every setting, in the order `--help` lists them and `parseConfig` reads them. */
 export const SETTINGS: readonly AnySetting[] = [
@@ -253,6 +264,24 @@ export const SETTINGS: readonly AnySetting[] = [
     help: "where the host's /proc is mounted (network counters, block device names)",
     field: "procRoot",
     parse: absoluteDirectory("/proc"),
+  },
+  {
+    env: "EXPORTER_DISK_USAGE_INTERVAL",
+    flag: "--disk-usage-interval",
+    default: "5m",
+    help: "how often to ask the engine for disk usage (/system/df: images, writable layers, volumes, build cache), " +
+      "in the background; 0 turns it off (unlike the other intervals, which refuse 0); else at least 10s",
+    field: "diskUsageIntervalMs",
+    parse: durationOrOff(MIN_DISK_USAGE_INTERVAL_MS, "the engine walks every layer and volume each time"),
+  },
+  {
+    env: "EXPORTER_DATA_ROOT",
+    flag: "--data-root",
+    default: "",
+    help: "where the engine's data root (DockerRootDir of docker info) is mounted, for the size and inodes of its " +
+      "file system (unset: DockerRootDir itself, as on the engine's host)",
+    field: "dataRoot",
+    parse: optional(absoluteDirectory("/var/lib/docker", IMAGE_MOUNTS.dataRoot)),
   },
   {
     env: "EXPORTER_MAX_CONNECTIONS",

@@ -1,6 +1,6 @@
 /**
- * Read-only Docker Engine API calls: version and info through dockerode; the container list, inspect and stats through
- * its modem (the exporter's own socket reader, `modem.ts`) directly.
+ * Read-only Docker Engine API calls: version and info through dockerode; the container list, inspect, stats and disk
+ * usage through its modem (the exporter's own socket reader, `modem.ts`) directly.
  * Every call has a timeout; only GET endpoints are ever used.
  */
 import type { DockerEndpoint } from "./endpoint.ts";
@@ -9,6 +9,7 @@ import { ConnectionPool, type StreamingResponse } from "./socket.ts";
 import type { DockerodeConstructor } from "./dockerode.ts";
 import { JsonArrayDecoder, JsonArrayError } from "./wire/mod.ts";
 import { SocketModem } from "./modem.ts";
+import { type DiskUsage, ITEMS_API_VERSION, streamDiskUsage } from "./disk_usage.ts";
 
 /** `GET /version`, the fields the exporter uses. */
 export interface EngineVersion {
@@ -24,6 +25,8 @@ export interface EngineInfo {
   Name: string;
   /** The engine's clock, e.g. `2026-11-26T14:40:00.123456789Z`; `since` is in its time. */
   SystemTime?: string;
+  /** Where the engine keeps images, containers and volumes: `/var/lib/docker`; Podman's graph root. */
+  DockerRootDir?: string;
 }
 
 /** One entry of `GET /containers/json?all=1`. */
@@ -114,9 +117,23 @@ export interface DockerApi {
    * answers at once on API 1.41 and newer). Returns `undefined` when the container no longer exists (404).
    */
   containerStats(id: string): Promise<ContainerStats | undefined>;
+  /**
+   * `GET /system/df`: what images, containers' writable layers, volumes and the build cache take on disk. The engine
+   * works it out by walking every layer and volume, which takes minutes on a large host: this call has a timeout of
+   * its own (`diskUsageTimeoutMs`).
+   */
+  diskUsage(): Promise<DiskUsage>;
   /** Closes the idle connections kept for reuse; calls made afterwards still work, without keeping theirs. */
   close(): void;
 }
+
+/**
+ * How long `/system/df` may take. The engine walks every writable layer and volume to size them (a `du` of its data
+ * root, images aside): seconds on a small host, minutes on one with thousands of containers or volumes of millions of
+ * files. Two minutes lets such a host answer, and still ends a call that hangs well before the next collection at the
+ * default interval (5 minutes), so at most one is ever in flight.
+ */
+export const DISK_USAGE_TIMEOUT_MS = 120_000;
 
 /** The oldest API version whose fields the exporter relies on (Docker 1.13). */
 export const MIN_API_VERSION = "1.25";
@@ -149,16 +166,17 @@ export function negotiateApiVersion(engine: Pick<EngineVersion, "ApiVersion">): 
 
 /**
  * Builds the `DockerApi` on dockerode (`Docker` is the class `loadDockerode()` returns), with the exporter's own socket
- * reader as its modem. Every call is aborted after `timeoutMs`, or when `signal` aborts. Failures become
- * `DockerApiError`s naming the operation, with the HTTP status when there was one. A list entry keeps the labels whose
- * keys are in `listLabelKeys` (none by default): a list of 10,000 containers is taken every refresh, and most labels
- * would be read for nothing.
+ * reader as its modem. Every call is aborted after `timeoutMs` (`/system/df` after `diskUsageTimeoutMs`, default
+ * `DISK_USAGE_TIMEOUT_MS`), or when `signal` aborts. Failures become `DockerApiError`s naming the operation, with the
+ * HTTP status when there was one. A list entry keeps the labels whose keys are in `listLabelKeys` (none by default): a
+ * list of 10,000 containers is taken every refresh, and most labels would be read for nothing.
  */
 export function createDockerApi(
   endpoint: DockerEndpoint,
   options: {
     Docker: DockerodeConstructor;
     timeoutMs: number;
+    diskUsageTimeoutMs?: number;
     signal?: AbortSignal;
     listLabelKeys?: ReadonlySet<string>;
   },
@@ -174,15 +192,20 @@ export function createDockerApi(
   const unversioned = new Docker({ modem: unversionedModem } as ConstructorParameters<DockerodeConstructor>[0]);
   let modem = unversionedModem;
   let docker = unversioned;
+  let pinnedVersion: string | undefined;
 
-  async function call<T>(operation: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  async function call<T>(
+    operation: string,
+    run: (abortSignal: AbortSignal) => Promise<T>,
+    timeoutMs = options.timeoutMs,
+  ): Promise<T> {
     // A timer cleared when the call ends, unlike AbortSignal.timeout's, which would keep every call's signals
     // alive for the whole timeout: memory that a burst of inspects adds up (see bench/RESULTS.md).
     const timeoutController = new AbortController();
     const timeout = timeoutController.signal;
     const timer = setTimeout(
       () => timeoutController.abort(new DOMException(`${operation} timed out`, "TimeoutError")),
-      options.timeoutMs,
+      timeoutMs,
     );
     const abortSignal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     try {
@@ -192,7 +215,7 @@ export function createDockerApi(
       if (error instanceof DockerApiError && !abortSignal.aborted) throw error;
       // Aborted: say whether by the timeout or by shutting down, rather than what the cut connection looked like.
       const message = timeout.aborted
-        ? `Docker did not answer ${operation} within ${options.timeoutMs} ms`
+        ? `Docker did not answer ${operation} within ${timeoutMs} ms`
         : options.signal?.aborted
         ? `${operation} was cancelled`
         : describeConnectError(endpoint, error);
@@ -209,6 +232,7 @@ export function createDockerApi(
         async (abortSignal) => checkObject<EngineVersion>(await unversioned.version({ abortSignal }), "version"),
       ),
     useApiVersion(apiVersion: string) {
+      pinnedVersion = apiVersion;
       modem = new SocketModem(endpoint, { pool, apiVersion });
       docker = new Docker({ modem } as ConstructorParameters<DockerodeConstructor>[0]);
     },
@@ -239,6 +263,17 @@ export function createDockerApi(
         });
         return answer === GONE ? undefined : checkObject<ContainerStats>(answer, "stats");
       }),
+    diskUsage: () =>
+      call(
+        "df",
+        (abortSignal) =>
+          streamDiskUsage(
+            modem,
+            pinnedVersion !== undefined && compareApiVersions(pinnedVersion, ITEMS_API_VERSION) >= 0,
+            abortSignal,
+          ),
+        options.diskUsageTimeoutMs ?? DISK_USAGE_TIMEOUT_MS,
+      ),
     close: () => pool.close(),
   };
 

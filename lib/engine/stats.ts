@@ -26,6 +26,8 @@ export interface EngineSummary {
   os: string;
   kernelVersion: string;
   hostname: string;
+  /** Where the engine keeps its data (`/info`'s `DockerRootDir`), on its own host; absent when it does not say. */
+  dataRoot?: string;
 }
 
 /** The exporter's own counters. Plain data: the tracker mutates it, renderers read it. */

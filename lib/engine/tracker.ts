@@ -220,6 +220,7 @@ export class ContainerTracker {
       os: String(version.Os ?? ""),
       kernelVersion: String(version.KernelVersion ?? ""),
       hostname: String(info.Name ?? ""),
+      ...(typeof info.DockerRootDir === "string" && info.DockerRootDir !== "" ? { dataRoot: info.DockerRootDir } : {}),
     };
     if (JSON.stringify(engine) !== JSON.stringify(stats.engine)) {
       stats.engine = engine;

@@ -1,11 +1,12 @@
 /**
  * From what the exporter knows to exposition text, pure but for the process sample: label and family builders,
- * the per-container, engine, exporter and resource families, and the text and OpenMetrics formatters.
+ * the per-container, engine, exporter, resource and disk usage families, and the text and OpenMetrics formatters.
  *
  * May import `resources/`, `engine/`, `docker/` (types) and `shared/`.
  * @module
  */
 export { containerFamilies, ContainerLines } from "./container_families.ts";
+export { dataRootFamilies, diskUsageFamilies } from "./disk_usage_families.ts";
 export { engineFamilies, exporterFamilies } from "./exporter_families.ts";
 export {
   byName,

@@ -10,6 +10,7 @@ import { type ContainerRecord, isDockerZeroTime } from "../engine/mod.ts";
 import type { ContainerStats } from "../docker/mod.ts";
 import type { Logger } from "../shared/mod.ts";
 import { type ContainerUsage, usageFromStats } from "./usage.ts";
+import { collectEvery } from "./schedule.ts";
 
 /** Where resource metrics come from: the values of `EXPORTER_RESOURCE_METRICS`. */
 export const RESOURCE_MODES = ["auto", "cgroup", "api", "off"] as const;
@@ -106,8 +107,6 @@ export const DEFAULT_INTERVAL_MS = { cgroup: 5_000, api: 15_000 } as const;
 const EMPTY_CYCLES_BEFORE_FALLBACK = 2;
 /** A worker lets the event loop (and so scrapes) run after this many containers. */
 const YIELD_EVERY = 16;
-/** How often `run` looks whether it may start collecting. */
-const READY_POLL_MS = 100;
 
 /**
  * Collects in the background. `usage` and `generation` change together, once per finished collection;
@@ -154,14 +153,14 @@ export class ResourceCollector {
    * Collects until `signal` aborts: once `ready`, one collection every `intervalMs` (from start to start),
    * never two at once.
    */
-  async run(signal: AbortSignal): Promise<void> {
-    const ready = this.#options.ready ?? (() => true);
-    while (!signal.aborted && !ready()) await sleep(READY_POLL_MS, signal);
-    while (!signal.aborted) {
-      const started = this.#options.now();
-      await this.collect(signal);
-      await sleep(Math.max(0, this.intervalMs - (this.#options.now() - started)), signal);
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return collectEvery({
+      signal,
+      ready: this.#options.ready,
+      intervalMs: () => this.intervalMs,
+      now: this.#options.now,
+      collect: () => this.collect(signal),
+    });
   }
 
   /**
@@ -264,17 +263,4 @@ export class ResourceCollector {
     );
     this.#source = this.#options.openApi();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

@@ -1,6 +1,7 @@
 /**
  * Per-container resource use (CPU, memory, network, block I/O, threads): the usage model, the cgroup-file
- * reader, the stats-API source, and the collector that reads one of them in the background.
+ * reader, the stats-API source, and the collector that reads one of them in the background. Disk use too: the
+ * engine's disk usage answer, collected on a slow interval of its own, and the file system of its data root.
  *
  * May import `engine/`, `docker/` and `shared/`.
  * @module
@@ -10,3 +11,7 @@ export type { FileSystem } from "./cgroup_reader.ts";
 export { apiSource, cgroupSource, RESOURCE_MODES, ResourceCollector, resourceTargets } from "./collector.ts";
 export type { ResourceMode } from "./collector.ts";
 export type { BlockIoUsage, ContainerUsage, NetworkUsage } from "./usage.ts";
+export { DiskUsageCollector } from "./disk_usage.ts";
+export type { DiskUsageReading, ImageTotals } from "./disk_usage.ts";
+export { DataRootReader } from "./data_root.ts";
+export type { FileSystemReading, StatFileSystem } from "./data_root.ts";

@@ -144,6 +144,7 @@ const SETTINGS_NOT_IN_COMPOSE: Record<string, string> = {
   EXPORTER_WEB_CONFIG_FILE: "needs a mounted file and --allow-read for it in the entrypoint (docs/running.md)",
   EXPORTER_CGROUP_ROOT: "the image sets it to where compose.yaml mounts the host's /sys/fs/cgroup",
   EXPORTER_PROC_ROOT: "the image sets it to where compose.yaml mounts the host's /proc",
+  EXPORTER_DATA_ROOT: "the image sets it to where compose.yaml mounts the engine's data root",
 };
 
 const composeIgnored = await toolsMissing("compose files", ["docker-compose", "python3"]);
@@ -165,6 +166,7 @@ Deno.test({
       "/var/run/docker.sock:/var/run/docker.sock:ro",
       "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
       "/proc:/host/proc:ro",
+      "/var/lib/docker:/host/data-root:ro",
     ]);
     // No host address: Docker publishes it on every IPv4 and IPv6 address, for a Prometheus on another host.
     assert.deepEqual(exporter.ports, [{ published: 8000, target: 8000 }]);
@@ -262,10 +264,10 @@ Deno.test({
     const exporter = config.services["docker-exporter"];
     assert.deepEqual(proxy.volumes, ["/var/run/docker.sock:/var/run/docker.sock:ro"]);
     // The sections the exporter reads (GET /version, /info, /containers/json, /containers/{id}/json and /stats,
-    // /events), and no other.
+    // /events, /system/df), and no other.
     assert.deepEqual(
       proxy.environment,
-      { CONTAINERS: "1", EVENTS: "1", INFO: "1", VERSION: "1", PING: "0", POST: "0" },
+      { CONTAINERS: "1", EVENTS: "1", INFO: "1", VERSION: "1", SYSTEM: "1", PING: "0", POST: "0" },
     );
     assert.equal(exporter.volumes, undefined, "no socket in the exporter");
     assert.equal(exporter.group_add, undefined, "no socket group in the exporter");
@@ -275,11 +277,13 @@ Deno.test({
     assert.equal(exporter.read_only, true);
     assert.deepEqual(exporter.cap_drop, ["ALL"]);
 
-    // The image's command, with --allow-net for the proxy instead of the socket and no file access.
+    // The image's command, with --allow-net for the proxy instead of the socket and no file access (so no statfs
+    // either: the data root of an engine behind a proxy is not read).
     const image = await dockerfileExecForm("ENTRYPOINT");
     const expected = image.flatMap((word) => {
       if (
-        word.startsWith("--allow-read=/var/run/docker.sock") || word.startsWith("--allow-write=/var/run/docker.sock")
+        word.startsWith("--allow-read=/var/run/docker.sock") || word.startsWith("--allow-write=/var/run/docker.sock") ||
+        word === "--allow-sys=statfs"
       ) {
         return [];
       }

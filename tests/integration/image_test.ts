@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { ContainerScope, docker, DOCKER_SOCKET, dockerTestsIgnored, waitFor } from "../support/docker.ts";
+import { ContainerScope, docker, DOCKER_SOCKET, dockerTestsIgnored, runCommand, waitFor } from "../support/docker.ts";
 import { findSamples, freePort, parseSamples, REPO_ROOT } from "../support/exporter.ts";
 import { IMAGE_PERMISSIONS, permissionFlags, RUNTIME_FLAGS } from "../../lib/config/permissions.ts";
 import { baseImagesOf, ensureStandIn } from "../support/image_standins.ts";
@@ -292,7 +292,8 @@ Deno.test({
       });
 
       await t.step(
-        "as compose.yaml runs it, with the host's cgroup tree and /proc mounted, resources come from cgroup files",
+        "as compose.yaml runs it, with the host's cgroup tree, /proc and data root mounted, resources come from cgroup " +
+          "files and the data root's file system shows",
         async () => {
           // compose.yaml's service, minus its bridge network (none may be created here): host network, 127.0.0.1.
           const service = await composeService();
@@ -318,6 +319,15 @@ Deno.test({
           assert.equal(source.value, 1, await containerLogs(name));
           await scrapeFor(port, "container_memory_usage_bytes", { id }, "memory read from the container's cgroup");
           assert.match(await containerLogs(name), /"collecting resource metrics from cgroup files"/);
+          // The engine's data root at /host/data-root: its file system, named by the mount's source as cAdvisor names
+          // it (the host's /proc is at /host/proc), and sized as statfs sizes it on the host.
+          const [mountSource, blocks, blockSize] = (await runCommand("sh", [
+            "-c",
+            "df --output=source /var/lib/docker | tail -n 1; stat -f -c '%b %S' /var/lib/docker",
+          ])).split(/\s+/);
+          const limit = await scrapeFor(port, "container_fs_limit_bytes", {}, "the data root's file system");
+          assert.deepEqual(limit.labels, { device: mountSource }, await containerLogs(name));
+          assert.equal(limit.value, Number(blocks) * Number(blockSize));
           await docker("rm", "--force", name);
         },
       );

@@ -2,7 +2,8 @@
  * Least privilege. The exporter runs with the narrowest Deno permissions that work, and only reads from Docker:
  * - the start task's flags (held against lib/config/permissions.ts by tests/unit/config/permissions_test.ts)
  *   suffice against the real engine, and every one of them is needed: without any single one the exporter refuses
- *   to start, with exit status 2, one line naming the setting that needs it and the whole command that grants it;
+ *   to start, with exit status 2, one line naming the setting that needs it and the whole command that grants it
+ *   (the data roots' read and statfs when EXPORTER_DATA_ROOT names one; else they are used if granted);
  * - that command runs, for a socket and a web config file the start task does not grant;
  * - the start task, unedited, serves an engine at `$XDG_RUNTIME_DIR/docker.sock` (rootless Docker);
  * - through a logging proxy in front of /var/run/docker.sock (bench/docker_proxy.ts), every request the
@@ -102,6 +103,7 @@ const withoutOne: {
   name: string;
   flags: () => Promise<string[]>;
   host?: string;
+  env?: Record<string, string>;
   fails: (port: number) => RegExp;
 }[] = [
   {
@@ -141,14 +143,26 @@ const withoutOne: {
     host: "0.0.0.0",
     fails: (port) => refusal(`EXPORTER_HOST=0.0.0.0 and EXPORTER_PORT=${port}`, `net access to 0.0.0.0:${port}`),
   },
+  {
+    name: "--allow-sys=statfs, with EXPORTER_DATA_ROOT set",
+    flags: () => flagsWith((f) => (f === "--allow-sys=statfs" ? undefined : f)),
+    env: { EXPORTER_DATA_ROOT: "/var/lib/docker" },
+    fails: () => refusal("EXPORTER_DATA_ROOT=/var/lib/docker", "sys access to statfs"),
+  },
+  {
+    name: "--allow-read of the data root, with EXPORTER_DATA_ROOT set",
+    flags: () => flagsWith((f) => f.replace(",/var/lib/docker,", ",")),
+    env: { EXPORTER_DATA_ROOT: "/var/lib/docker" },
+    fails: () => refusal("EXPORTER_DATA_ROOT=/var/lib/docker", "read access to /var/lib/docker"),
+  },
 ];
 
-for (const { name, flags, host, fails } of withoutOne) {
+for (const { name, flags, host, env, fails } of withoutOne) {
   Deno.test(`without the start task's ${name}, the exporter refuses to start, naming the setting and the command`, async () => {
     const changed = await flags();
     assert.notDeepEqual(changed, await startTaskFlags(), "the permission was not found to drop");
     const port = freePort();
-    await using exporter = spawnExporter(changed, host, port);
+    await using exporter = spawnExporter(changed, host, port, env);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const status = await Promise.race([
       exporter.exited,
@@ -365,6 +379,7 @@ const READ_ONLY = [
   /^\/containers\/[0-9a-f]{64}\/json$/,
   /^\/containers\/[0-9a-f]{64}\/stats$/,
   /^\/events$/,
+  /^\/system\/df$/,
 ];
 
 Deno.test({

@@ -79,8 +79,10 @@ export class FakeEngine {
   readonly containers = new Map<string, FakeContainer>();
   readonly requests: FakeRequest[] = [];
   /** Answers that replace the normal ones, by operation; consumed in order, one per request. */
-  readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "stats" | "events", FakeAnswer[]>();
+  readonly overrides = new Map<"version" | "info" | "list" | "inspect" | "stats" | "events" | "df", FakeAnswer[]>();
   hostname = "fake-host";
+  /** `/info`'s DockerRootDir; left out unless set, so the exporter reads no file system for the fake engine. */
+  dataRoot: string | undefined;
   apiVersion = "1.41";
   /** Whether the normal answers leave the connection open, as dockerd does; else they close it after them. */
   keepAlive = false;
@@ -277,6 +279,8 @@ export class FakeEngine {
       ? "inspect"
       : /^\/containers\/[^/]+\/stats$/.test(path)
       ? "stats"
+      : path === "/system/df"
+      ? "df"
       : undefined;
     const override = operation ? this.overrides.get(operation)?.shift() : undefined;
     if (override === "hang") return "stream";
@@ -325,7 +329,17 @@ export class FakeEngine {
         }, this.keepAlive);
         return "done";
       case "info":
-        await this.#write(conn, 200, { Name: this.hostname }, this.keepAlive);
+        await this.#write(conn, 200, { Name: this.hostname, DockerRootDir: this.dataRoot }, this.keepAlive);
+        return "done";
+      case "df":
+        // Docker 20.10's shape: every container with an empty writable layer, no images, volumes or build cache.
+        await this.#write(conn, 200, {
+          LayersSize: 0,
+          Images: [],
+          Containers: Array.from(this.containers.values(), (c) => ({ Id: c.Id, Names: [c.Name], SizeRootFs: 0 })),
+          Volumes: [],
+          BuildCache: null,
+        }, this.keepAlive);
         return "done";
       case "list":
         await this.#write(

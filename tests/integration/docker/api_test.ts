@@ -184,3 +184,51 @@ Deno.test("a version call that gets no answer fails at the timeout", async () =>
     await assert.rejects(api.version(), { name: "DockerApiError", message: /did not answer version within 50 ms/ });
   }, 50);
 });
+
+Deno.test("diskUsage() streams /system/df under the pinned version, and asks API 1.52 for its items", async () => {
+  const answer = await Deno.readTextFile(new URL("../../testdata/docker_system_df.json", import.meta.url));
+  const items = JSON.stringify({ ImageUsage: { Items: [{ Id: "a", RepoTags: ["x:1"], Size: 7 }] } });
+  await withEngine([], async (api, engine) => {
+    engine.overrides.set("df", [{ status: 200, raw: answer }, { status: 200, raw: items }]);
+    const usage = await api.diskUsage();
+    assert.deepEqual(usage.volumes.map((v) => v.name), ["itest-dfrec-73592edd-vol"]);
+    api.useApiVersion("1.52");
+    assert.deepEqual((await api.diskUsage()).images, [{ dangling: false, sizeBytes: 7 }]);
+    assert.deepEqual(engine.requests.map(({ path }) => path), ["/v1.41/system/df", "/v1.52/system/df?verbose=1"]);
+  });
+});
+
+Deno.test("diskUsage() has a timeout of its own, longer than the other calls'", async () => {
+  const engine = await FakeEngine.start();
+  const api = createDockerApi({ kind: "unix", path: engine.path, url: engine.url }, {
+    Docker,
+    timeoutMs: 30,
+    diskUsageTimeoutMs: 300,
+  });
+  try {
+    // A head, then nothing: aborted at its own timeout, not at the other calls'.
+    engine.overrides.set("df", [{
+      wire: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      keepOpen: true,
+    }]);
+    await assert.rejects(api.diskUsage(), { name: "DockerApiError", message: /did not answer df within 300 ms/ });
+    engine.overrides.set("version", ["hang"]);
+    await assert.rejects(api.version(), { message: /did not answer version within 30 ms/ });
+  } finally {
+    api.close();
+    engine.stop();
+    await Deno.remove(engine.path.replace(/\/docker\.sock$/, ""), { recursive: true });
+  }
+});
+
+Deno.test("diskUsage() failures are named df, with the engine's status", async () => {
+  await withEngine([], async (api, engine) => {
+    engine.overrides.set("df", [{ status: 500, body: { message: "a disk usage operation is already running" } }]);
+    await assert.rejects(api.diskUsage(), (error: Error & { operation?: string; status?: number }) => {
+      assert.equal(error.operation, "df");
+      assert.equal(error.status, 500);
+      assert.match(error.message, /a disk usage operation is already running/);
+      return true;
+    });
+  });
+});

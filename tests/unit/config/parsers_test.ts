@@ -4,6 +4,7 @@ import {
   absoluteDirectory,
   ConfigError,
   duration,
+  durationOrOff,
   integerIn,
   MAX_TIMER_MS,
   oneOf,
@@ -78,5 +79,23 @@ Deno.test("timerDuration() refuses what a timer cannot hold and what is shorter 
   assert.equal(
     refusal(parse, "soon"),
     '--flag="soon" is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h30m',
+  );
+});
+
+Deno.test("durationOrOff() takes 0, with or without a unit, as off, and else a timer duration no shorter than its least", () => {
+  const parse = durationOrOff(10_000, "it is costly");
+  for (const off of ["0", " 0 ", "00", "0s", "0ms", "0m", "0h", "0d"]) assert.equal(parse(off, "--flag"), 0, off);
+  assert.equal(parse("5m", "--flag"), 300_000);
+  assert.equal(parse("10s", "--flag"), 10_000);
+  assert.equal(refusal(parse, "9s"), '--flag="9s" is too short; use at least 10s (it is costly); or 0 to turn it off');
+  assert.equal(
+    refusal(parse, "-1"),
+    '--flag="-1" is not a duration; use a positive number with a unit: 500ms, 15s, 2m, 1h30m; or 0 to turn it off',
+  );
+  assert.equal(refusal(parse, "30d"), '--flag="30d" is too long for a timer; use at most 24d; or 0 to turn it off');
+  assert.equal(
+    refusal(parse, "off"),
+    '--flag="off" is not a duration; use a positive number with a unit: 500ms, ' +
+      "15s, 2m, 1h30m; or 0 to turn it off",
   );
 });

@@ -47,7 +47,7 @@ Deno.test("deno.json's compile task builds a binary with the start task's flags"
   );
 });
 
-Deno.test("the start permissions grant every standard socket, the listen hosts and the web config directory", () => {
+Deno.test("the start permissions grant every standard socket, the listen hosts, the web config directory and statfs of the standard data roots", () => {
   assert.deepEqual(STANDARD_SOCKETS, [
     "/var/run/docker.sock",
     "$XDG_RUNTIME_DIR/docker.sock",
@@ -58,9 +58,10 @@ Deno.test("the start permissions grant every standard socket, the listen hosts a
     "--allow-net=unix:/var/run/docker.sock,unix:$XDG_RUNTIME_DIR/docker.sock,unix:/run/podman/podman.sock," +
     "unix:$XDG_RUNTIME_DIR/podman/podman.sock,0.0.0.0,127.0.0.1",
     "--allow-read=/var/run/docker.sock,$XDG_RUNTIME_DIR/docker.sock,/run/podman/podman.sock," +
-    "$XDG_RUNTIME_DIR/podman/podman.sock,/etc/docker-exporter",
+    "$XDG_RUNTIME_DIR/podman/podman.sock,/etc/docker-exporter,/var/lib/docker,/var/lib/containers/storage",
     "--allow-write=/var/run/docker.sock,$XDG_RUNTIME_DIR/docker.sock,/run/podman/podman.sock," +
     "$XDG_RUNTIME_DIR/podman/podman.sock",
+    "--allow-sys=statfs",
     "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR",
   ]);
   assert.equal(ENV_PERMISSION, permissionFlags(START_PERMISSIONS).at(-1));
@@ -94,21 +95,24 @@ Deno.test("the Dockerfile's build check, HEALTHCHECK and ENTRYPOINT grant exactl
   }
 });
 
-Deno.test("the image reads cgroup files where it grants them, and sets the start task's environment", () => {
+Deno.test("the image reads cgroup files and the data root where it grants them, and sets the start task's environment", () => {
   const runtime = dockerfile().slice(dockerfile().lastIndexOf("\nFROM "));
   const env = [...runtime.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
   for (const [name, value] of Object.entries(RUNTIME_ENV)) assert.ok(env.includes(`${name}=${value}`), name);
   assert.ok(env.includes(`EXPORTER_CGROUP_ROOT=${IMAGE_MOUNTS.cgroupRoot}`), env.join(" "));
   assert.ok(env.includes(`EXPORTER_PROC_ROOT=${IMAGE_MOUNTS.procRoot}`), env.join(" "));
-  for (const path of [IMAGE_MOUNTS.cgroupRoot, IMAGE_MOUNTS.procRoot, WEB_CONFIG_DIR]) {
+  assert.ok(env.includes(`EXPORTER_DATA_ROOT=${IMAGE_MOUNTS.dataRoot}`), env.join(" "));
+  for (const path of [IMAGE_MOUNTS.cgroupRoot, IMAGE_MOUNTS.procRoot, WEB_CONFIG_DIR, IMAGE_MOUNTS.dataRoot]) {
     assert.ok(IMAGE_PERMISSIONS.read.includes(path), path);
   }
+  assert.deepEqual(IMAGE_PERMISSIONS.sys, ["statfs"]);
 });
 
-Deno.test("compose.yaml mounts the host's cgroup tree and /proc read-only where the image reads them", () => {
+Deno.test("compose.yaml mounts the host's cgroup tree, /proc and the engine's data root read-only where the image reads them", () => {
   const volumes: string[] = parse(read("compose.yaml")).services["docker-exporter"].volumes;
   assert.ok(volumes.includes(`/sys/fs/cgroup:${IMAGE_MOUNTS.cgroupRoot}:ro`), volumes.join(", "));
   assert.ok(volumes.includes(`/proc:${IMAGE_MOUNTS.procRoot}:ro`), volumes.join(", "));
+  assert.ok(volumes.includes(`\${DOCKER_DATA_ROOT:-/var/lib/docker}:${IMAGE_MOUNTS.dataRoot}:ro`), volumes.join(", "));
 });
 
 const INPUTS: PermissionInputs = {
@@ -152,6 +156,22 @@ Deno.test("needsOf() asks for a tcp engine's host:port, files, and the cgroup ro
   assert.equal(needs[3].setting, "EXPORTER_CGROUP_ROOT=/host/sys/fs/cgroup");
 });
 
+Deno.test("needsOf() asks for read access to EXPORTER_DATA_ROOT and for statfs only when it is set", () => {
+  assert.ok(!needsOf(INPUTS).some((need) => need.kind === "sys"));
+  const needs = needsOf({ ...INPUTS, dataRoot: "/srv/docker-data" }).slice(4);
+  const setting = "EXPORTER_DATA_ROOT=/srv/docker-data";
+  assert.deepEqual(needs, [
+    { kind: "read", value: "/srv/docker-data", setting },
+    { kind: "sys", value: "statfs", setting },
+  ]);
+  assert.deepEqual(permissionFlags(permissionsOf(needs)), [
+    "--allow-read=/srv/docker-data",
+    "--allow-sys=statfs",
+    "--allow-env=DOCKER_HOST,EXPORTER_*,LOG_TOKENS,LOG_STREAM,XDG_RUNTIME_DIR",
+  ]);
+  assert.match(describeNeeds(needs), /read access to \/srv\/docker-data, sys access to statfs$/);
+});
+
 Deno.test("missingOf() keeps the needs Deno has not granted, in order", () => {
   const granted = new Set(["net 0.0.0.0:8000", "write /run/user/1000/docker.sock"]);
   const missing = missingOf(
@@ -168,6 +188,8 @@ Deno.test("withRuntimeDir() expands $XDG_RUNTIME_DIR as deno task does, or leave
     "/run/podman/podman.sock",
     "/run/user/1000/podman/podman.sock",
     "/etc/docker-exporter",
+    "/var/lib/docker",
+    "/var/lib/containers/storage",
   ]);
   assert.deepEqual(withRuntimeDir(START_PERMISSIONS, undefined).write, [
     "/var/run/docker.sock",
@@ -210,6 +232,12 @@ Deno.test("describeNeeds() says that /proc and /sys need --allow-all, where no -
 });
 
 Deno.test("permissionFlags() doubles a comma inside a path, as Deno reads it, so the list splits only between paths", () => {
-  const flags = permissionFlags({ net: [], read: ["/srv/a,b/web.yml", "/etc/docker-exporter"], write: [], env: [] });
+  const flags = permissionFlags({
+    net: [],
+    read: ["/srv/a,b/web.yml", "/etc/docker-exporter"],
+    write: [],
+    sys: [],
+    env: [],
+  });
   assert.deepEqual(flags, ["--allow-read=/srv/a,,b/web.yml,/etc/docker-exporter"]);
 });

@@ -58,6 +58,8 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     resourceIntervalMs: undefined,
     cgroupRoot: "/sys/fs/cgroup",
     procRoot: "/proc",
+    diskUsageIntervalMs: 300_000,
+    dataRoot: undefined,
     maxConnections: 128,
   });
 });
@@ -78,6 +80,8 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_RESOURCE_INTERVAL: "30s",
     EXPORTER_CGROUP_ROOT: "/host/sys/fs/cgroup/",
     EXPORTER_PROC_ROOT: "/host/proc",
+    EXPORTER_DISK_USAGE_INTERVAL: "0",
+    EXPORTER_DATA_ROOT: "/host/data-root/",
     EXPORTER_MAX_CONNECTIONS: "64",
   });
   assert.deepEqual(config, {
@@ -98,6 +102,8 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     resourceIntervalMs: 30_000,
     cgroupRoot: "/host/sys/fs/cgroup",
     procRoot: "/host/proc",
+    diskUsageIntervalMs: 0,
+    dataRoot: "/host/data-root",
     maxConnections: 64,
   });
 });

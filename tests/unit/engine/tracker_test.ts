@@ -74,6 +74,7 @@ function setup(options: Partial<TrackerOptions> = {}) {
     },
     // The tracker never asks for stats; the resource collector does.
     containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
+    diskUsage: () => Promise.reject(new Error("the tracker never asks for disk usage")),
     close: () => {},
   };
   const events = new EventQueue();
@@ -558,6 +559,7 @@ function replayingEngine(behindMs = 0, systemTime?: unknown) {
     },
     inspectContainer: (id) => Promise.resolve(structuredClone(containers.get(id))),
     containerStats: () => Promise.reject(new Error("the tracker does not read stats")),
+    diskUsage: () => Promise.reject(new Error("the tracker never asks for disk usage")),
     close: () => {},
   };
   const openEvents = ({ sinceSeconds }: { sinceSeconds?: number }) => {

@@ -6,6 +6,8 @@ import { ExporterStats } from "../../../lib/engine/stats.ts";
 import { composeLabel, exportedLabel, labelKeyMatcher, sanitizeLabelName } from "../../../lib/metrics/labels.ts";
 import { CONTAINER_METRICS, containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../../../lib/metrics/exporter_families.ts";
+import { dataRootFamilies, diskUsageFamilies } from "../../../lib/metrics/disk_usage_families.ts";
+import type { DiskUsageReading } from "../../../lib/resources/disk_usage.ts";
 import type { ProcessSample } from "../../../lib/metrics/process.ts";
 import { containerRecord } from "../../support/records.ts";
 import { assertGolden, HAVE_PROMTOOL, promtoolCheckMetrics, testdata } from "../../support/golden.ts";
@@ -128,11 +130,32 @@ const PROCESS: ProcessSample = {
 
 const BUILD = { version: "0.1.0", denoVersion: "2.9.6" };
 
+/** A disk usage reading for the records above (one of them created since, so without a size), and one of a gone one. */
+const DISK_USAGE: DiskUsageReading = {
+  writableLayers: new Map([
+    [RECORDS[0].id, 3_145_728],
+    [RECORDS[1].id, 0],
+    [RECORDS[2].id, 12_288],
+    [RECORDS[3].id, 1_024],
+    [RECORDS[4].id, 0],
+    ["f00dfeed".padEnd(64, "0"), 999],
+  ]),
+  images: { dangling: { count: 2, bytes: 231_555_317 }, tagged: { count: 5, bytes: 412_733_952 } },
+  volumes: [
+    { name: "nfs-share", sizeBytes: undefined, containers: undefined },
+    { name: "shop_db-data", sizeBytes: 104_857_600, containers: 1 },
+    { name: "unused", sizeBytes: 4_096, containers: 0 },
+  ],
+  buildCacheBytes: 73_400_320,
+};
+
 function wholeScrape(): string {
   const stats = fixedStats();
   return formatText([
     ...containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"])),
     ...engineFamilies(stats.engine),
+    ...diskUsageFamilies(RECORDS, DISK_USAGE, 1_532.25),
+    ...dataRootFamilies({ device: "/dev/vda", sizeBytes: 270_553_174_016, inodes: 16_777_216, inodesFree: 16_342_160 }),
     ...exporterFamilies(stats, RECORDS.length, BUILD, PROCESS),
   ]);
 }
