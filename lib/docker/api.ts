@@ -79,7 +79,14 @@ export interface ContainerStats {
     cpu_usage?: { total_usage?: number; usage_in_usermode?: number; usage_in_kernelmode?: number };
     throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
   };
-  memory_stats?: { usage?: number; failcnt?: number; limit?: number; stats?: Record<string, number> };
+  memory_stats?: {
+    usage?: number;
+    /** cgroup v1 engines only. */
+    max_usage?: number;
+    failcnt?: number;
+    limit?: number;
+    stats?: Record<string, number>;
+  };
   networks?: Record<string, {
     rx_bytes?: number;
     rx_packets?: number;

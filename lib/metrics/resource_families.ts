@@ -36,7 +36,9 @@ const NETWORK_COUNTERS: ReadonlyArray<readonly [keyof Omit<NetworkUsage, "interf
   ],
 ];
 
-const BLOCK_IO_COUNTERS: ReadonlyArray<readonly [keyof Omit<BlockIoUsage, "device">, string, string]> = [
+const BLOCK_IO_COUNTERS: ReadonlyArray<
+  readonly [keyof Pick<BlockIoUsage, "readBytes" | "writeBytes" | "reads" | "writes">, string, string]
+> = [
   ["readBytes", "container_fs_reads_bytes_total", "Cumulative count of bytes read."],
   ["writeBytes", "container_fs_writes_bytes_total", "Cumulative count of bytes written."],
   ["reads", "container_fs_reads_total", "Cumulative count of reads completed."],

@@ -385,16 +385,33 @@ Deno.test("usageFromStats() converts a real one-shot stats answer from a cgroup 
       throttledPeriods: 8,
       throttledSeconds: 0.400995303,
     },
-    // The engine leaves failcnt out while it is 0.
+    // The engine leaves failcnt out while it is 0, and total_swap without swap accounting.
     memory: {
       usageBytes: 8867840,
       workingSetBytes: 8867840 - 3407872,
       rssBytes: 114688,
       cacheBytes: 8392704,
       failcnt: 0,
+      maxUsageBytes: 9216000,
+      mappedFileBytes: 0,
+      activeFileBytes: 4984832,
+      inactiveFileBytes: 3407872,
+      dirtyBytes: 0,
+      writebackBytes: 0,
+      pageFaults: 1465,
+      majorPageFaults: 0,
     },
     network: [],
-    blockIo: [{ device: "/dev/vda", readBytes: 8388608, writeBytes: 8388608, reads: 6, writes: 16 }],
+    blockIo: [{
+      device: "/dev/vda",
+      major: 254,
+      minor: 0,
+      readBytes: 8388608,
+      writeBytes: 8388608,
+      reads: 6,
+      writes: 16,
+      bytesByOperation: { Read: 8388608, Write: 8388608, Sync: 16777216, Async: 0, Discard: 0, Total: 16777216 },
+    }],
     tasks: 2,
     tasksLimit: 50,
   });
@@ -409,7 +426,7 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
     memory_stats: {
       usage: 10_000_000,
       limit: 2 ** 34,
-      stats: { anon: 6_000_000, file: 3_000_000, inactive_file: 1_000_000 },
+      stats: { anon: 6_000_000, file: 3_000_000, inactive_file: 1_000_000, kernel: 400_000, pgfault: 77, pgscan: 5 },
     },
     networks: {
       eth0: {
@@ -441,7 +458,17 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
       throttledPeriods: 0,
       throttledSeconds: 0,
     },
-    memory: { usageBytes: 10_000_000, workingSetBytes: 9_000_000, rssBytes: 6_000_000, cacheBytes: 3_000_000 },
+    memory: {
+      usageBytes: 10_000_000,
+      workingSetBytes: 9_000_000,
+      rssBytes: 6_000_000,
+      cacheBytes: 3_000_000,
+      // The memory.stat keys the answer has, and none it lacks.
+      inactiveFileBytes: 1_000_000,
+      kernelBytes: 400_000,
+      pageFaults: 77,
+      pagesScanned: 5,
+    },
     network: [{
       interface: "eth0",
       receiveBytes: 10,
@@ -454,7 +481,15 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
       transmitDropped: 1,
     }],
     // A v2 engine leaves io_serviced_recursive null: the operation counts are unknown, not 0.
-    blockIo: [{ device: "8:0", readBytes: 4096, writeBytes: 8192 }],
+    // cAdvisor's operation names: Read and Write.
+    blockIo: [{
+      device: "8:0",
+      major: 8,
+      minor: 0,
+      readBytes: 4096,
+      writeBytes: 8192,
+      bytesByOperation: { Read: 4096, Write: 8192 },
+    }],
     tasks: 4,
     tasksLimit: 0,
   });
