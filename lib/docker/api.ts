@@ -22,6 +22,10 @@ export interface EngineVersion {
 /** `GET /info`, the fields the exporter uses. */
 export interface EngineInfo {
   Name: string;
+  /** Logical CPUs of the engine's host. */
+  NCPU?: number;
+  /** Memory of the engine's host, bytes. */
+  MemTotal?: number;
   /** The engine's clock, e.g. `2026-11-26T14:40:00.123456789Z`; `since` is in its time. */
   SystemTime?: string;
 }
@@ -58,6 +62,10 @@ export interface ContainerInspect {
     NanoCpus?: number;
     CpuQuota?: number;
     CpuPeriod?: number;
+    CpuShares?: number;
+    MemoryReservation?: number;
+    /** Memory plus swap; -1 for unlimited swap. */
+    MemorySwap?: number;
     /** `default`, `bridge`, `host`, `none`, a network's name, or `container:<id>`. */
     NetworkMode?: string;
   } | null;
@@ -398,6 +406,9 @@ const INSPECT_FIELDS: [string[], "string" | "number" | "boolean" | "object"][] =
   [["HostConfig", "NanoCpus"], "number"],
   [["HostConfig", "CpuQuota"], "number"],
   [["HostConfig", "CpuPeriod"], "number"],
+  [["HostConfig", "CpuShares"], "number"],
+  [["HostConfig", "MemoryReservation"], "number"],
+  [["HostConfig", "MemorySwap"], "number"],
   [["HostConfig", "NetworkMode"], "string"],
 ];
 

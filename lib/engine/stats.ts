@@ -26,6 +26,10 @@ export interface EngineSummary {
   os: string;
   kernelVersion: string;
   hostname: string;
+  /** The host's logical CPUs (`NCPU` of `/info`), when the engine says. */
+  cpus?: number;
+  /** The host's memory in bytes (`MemTotal` of `/info`), when the engine says. */
+  memoryBytes?: number;
 }
 
 /** The exporter's own counters. Plain data: the tracker mutates it, renderers read it. */

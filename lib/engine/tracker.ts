@@ -202,6 +202,8 @@ export class ContainerTracker {
       os: String(version.Os ?? ""),
       kernelVersion: String(version.KernelVersion ?? ""),
       hostname: String(info.Name ?? ""),
+      ...(isCount(info.NCPU) ? { cpus: info.NCPU } : {}),
+      ...(isCount(info.MemTotal) ? { memoryBytes: info.MemTotal } : {}),
     };
     if (JSON.stringify(engine) !== JSON.stringify(stats.engine)) {
       stats.engine = engine;
@@ -328,6 +330,11 @@ export class ContainerTracker {
     }
     stats.engineUp = true;
   }
+}
+
+/** A positive whole number: what `/info` gives for CPUs and memory when it knows them. */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -325,7 +325,7 @@ export class FakeEngine {
         }, this.keepAlive);
         return "done";
       case "info":
-        await this.#write(conn, 200, { Name: this.hostname }, this.keepAlive);
+        await this.#write(conn, 200, { Name: this.hostname, NCPU: 4, MemTotal: 8_343_298_048 }, this.keepAlive);
         return "done";
       case "list":
         await this.#write(

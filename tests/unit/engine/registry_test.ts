@@ -246,6 +246,9 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
     memoryLimitBytes: 0,
     cpuQuotaMicros: 0,
     cpuPeriodMicros: 100_000,
+    cpuShares: 1024,
+    memoryReservationBytes: 0,
+    memorySwapLimitBytes: 0,
     sharesNetwork: false,
   });
   assertClose(createdSeconds, utcSeconds(2026, 11, 25, 15, 12, 5, 0.308331256), "created");

@@ -11,6 +11,7 @@ import { createLogger, type Logger, silentLogger } from "../../../lib/shared/log
 import {
   apiSource,
   type CollectorOptions,
+  LAST_SEEN_KEPT_MS,
   ResourceCollector,
   type ResourceSource,
   type ResourceTarget,
@@ -19,13 +20,19 @@ import {
 import { resourceCollectorFamilies, resourceFamilies } from "../../../lib/metrics/resource_families.ts";
 import { type ContainerUsage, usageFromStats } from "../../../lib/resources/usage.ts";
 import { ScrapeCache } from "../../../lib/http/scrape/cache.ts";
+import { containerRecord } from "../../support/records.ts";
 
 function usage(cpuSeconds: number): ContainerUsage {
   return { cpu: { totalSeconds: cpuSeconds, userSeconds: cpuSeconds, systemSeconds: 0 }, network: [], blockIo: [] };
 }
 
 function targets(n: number): ResourceTarget[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, pid: 100 + i }));
+  return Array.from({ length: n }, (_, i) => target(`c${i}`, 100 + i));
+}
+
+/** A target for a running container `id` whose init process is `pid`. */
+function target(id: string, pid = 0): ResourceTarget {
+  return { id, pid, record: containerRecord(id, { pid }) };
 }
 
 /** A source whose reads are counted and answered by `answer`. */
@@ -337,6 +344,38 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
   };
 }
 
+Deno.test("lastSeen holds the containers each collection read, at its start, and keeps one no longer read for 5 minutes", async () => {
+  let nowMs = 1_795_600_000_500;
+  let running = ["c0", "c1", "c2"];
+  const source = new ScriptedSource("cgroup", (t) => Promise.resolve(running.includes(t.id) ? usage(1) : undefined));
+  const all = targets(3);
+  const c = collector({ source, targets: () => all.filter((t) => running.includes(t.id)), now: () => nowMs });
+  await c.collect();
+  assert.deepEqual([...c.lastSeen].map(([id, seen]) => [id, seen.seconds, seen.record]), [
+    ["c0", 1_795_600_000, all[0].record],
+    ["c1", 1_795_600_000, all[1].record],
+    ["c2", 1_795_600_000, all[2].record],
+  ]);
+  // c1 stops: it keeps the second it was last read; the others move on.
+  const before = c.lastSeen;
+  running = ["c0", "c2"];
+  nowMs += 5_000;
+  await c.collect();
+  assert.notEqual(c.lastSeen, before, "replaced, not changed");
+  assert.deepEqual([...c.lastSeen].map(([id, seen]) => [id, seen.seconds]), [
+    ["c0", 1_795_600_005],
+    ["c2", 1_795_600_005],
+    ["c1", 1_795_600_000],
+  ]);
+  // Until LAST_SEEN_KEPT_MS after it was last read.
+  nowMs = 1_795_600_000_000 + LAST_SEEN_KEPT_MS - 1;
+  await c.collect();
+  assert.ok(c.lastSeen.has("c1"));
+  nowMs = 1_795_600_000_000 + LAST_SEEN_KEPT_MS;
+  await c.collect();
+  assert.deepEqual([...c.lastSeen.keys()], ["c0", "c2"]);
+});
+
 Deno.test("resourceTargets() takes running and paused containers, with their pid or 0", () => {
   const records = [
     record("run", { pid: 10 }),
@@ -347,9 +386,9 @@ Deno.test("resourceTargets() takes running and paused containers, with their pid
     record("again", { state: "restarting" }),
   ];
   assert.deepEqual(resourceTargets(records), [
-    { id: "run", pid: 10 },
-    { id: "pause", pid: 11 },
-    { id: "nopid", pid: 0 },
+    { id: "run", pid: 10, record: records[0] },
+    { id: "pause", pid: 11, record: records[1] },
+    { id: "nopid", pid: 0, record: records[2] },
   ]);
 });
 
@@ -370,6 +409,27 @@ Deno.test("recordFromInspect() keeps the pid and limits: --memory, --cpus and --
   assert.deepEqual([quota.cpuQuotaMicros, quota.cpuPeriodMicros], [25_000, 50_000]);
   const stopped = recordFromInspect({ ...inspect, HostConfig: null, State: { ...inspect.State, Pid: 0 } });
   assert.deepEqual([stopped.pid, stopped.memoryLimitBytes, stopped.cpuQuotaMicros], [0, 0, 0]);
+});
+
+Deno.test("recordFromInspect() keeps the CPU shares, memory reservation and swap limit, with cAdvisor's defaults", () => {
+  const inspect = JSON.parse(
+    Deno.readTextFileSync(new URL("../../testdata/inspect_running.json", import.meta.url)),
+  ) as ContainerInspect;
+  const spec = (r: ContainerRecord) => [r.cpuShares, r.memoryReservationBytes, r.memorySwapLimitBytes];
+  // Nothing set: the kernel's 1024 shares, no reservation, no swap limit.
+  assert.deepEqual(spec(recordFromInspect(inspect)), [1024, 0, 0]);
+  // `--cpu-shares 512 --memory 64m --memory-reservation 32m`, as the engine fills in --memory-swap (twice --memory).
+  const limited = recordFromInspect({
+    ...inspect,
+    HostConfig: { CpuShares: 512, Memory: 67108864, MemoryReservation: 33554432, MemorySwap: 134217728 },
+  });
+  assert.deepEqual(spec(limited), [512, 33554432, 134217728]);
+  // `--memory-swap -1`: unlimited swap, which cAdvisor reports as 0.
+  assert.deepEqual(spec(recordFromInspect({ ...inspect, HostConfig: { Memory: 67108864, MemorySwap: -1 } })), [
+    1024,
+    0,
+    0,
+  ]);
 });
 
 Deno.test("usageFromStats() converts a real one-shot stats answer from a cgroup v1 engine", () => {
@@ -514,10 +574,10 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
     );
   });
   assert.equal(source.name, "api");
-  assert.deepEqual(await source.read({ id: "a", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
-  assert.equal(await source.read({ id: "gone", pid: 0 }), undefined);
-  assert.equal(await source.read({ id: "stopped", pid: 0 }), undefined, "stopped: no reading, not counters at 0");
-  assert.deepEqual(await source.read({ id: "odd", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
+  assert.deepEqual(await source.read(target("a")), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
+  assert.equal(await source.read(target("gone")), undefined);
+  assert.equal(await source.read(target("stopped")), undefined, "stopped: no reading, not counters at 0");
+  assert.deepEqual(await source.read(target("odd")), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
   assert.deepEqual(asked, ["a", "gone", "stopped", "odd"]);
 });
 
