@@ -10,7 +10,7 @@ import type { ContainerRecord } from "../lib/engine/registry.ts";
 import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/metrics/exposition.ts";
 import { containerFamilies, ContainerLines } from "../lib/metrics/container_families.ts";
 import { engineFamilies } from "../lib/metrics/exporter_families.ts";
-import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import { ContainerLabels, labelKeyMatcher } from "../lib/metrics/labels.ts";
 import { resourceFamilies } from "../lib/metrics/resource_families.ts";
 import type { ContainerUsage } from "../lib/resources/usage.ts";
 import { type ScrapeBody, ScrapeCache } from "../lib/http/scrape/cache.ts";
@@ -22,7 +22,7 @@ const SIZES = [100, 1_000, 10_000];
 function read(body: ScrapeBody): void {
   for (const chunk of body.chunks()) void chunk;
 }
-const noLabels = labelKeyMatcher([]);
+const noLabels = new ContainerLabels(labelKeyMatcher([]));
 
 for (const n of SIZES) {
   const containers = records(n);

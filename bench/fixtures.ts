@@ -8,7 +8,7 @@ import type { MetricFamily } from "../lib/metrics/exposition.ts";
 import { ExporterStats } from "../lib/engine/stats.ts";
 import { containerFamilies } from "../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../lib/metrics/exporter_families.ts";
-import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import { ContainerLabels, labelKeyMatcher } from "../lib/metrics/labels.ts";
 import type { ContainerUsage } from "../lib/resources/usage.ts";
 import { eventChunk, inspectDocument, type SyntheticContainer, syntheticContainer } from "./synthetic_engine.ts";
 
@@ -48,7 +48,10 @@ export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: Metri
   stats.lastEventMs = 1_795_600_000_000;
   stats.lastRefreshDurationMs = 420;
   stats.engineUp = true;
-  const stable = [...containerFamilies(records(n), labelKeyMatcher([])), ...engineFamilies(stats.engine)];
+  const stable = [
+    ...containerFamilies(records(n), new ContainerLabels(labelKeyMatcher([]))),
+    ...engineFamilies(stats.engine),
+  ];
   const live = exporterFamilies(stats, n, { version: "bench", denoVersion: Deno.version.deno }, {
     residentMemoryBytes: 50_000_000,
     cpuSeconds: 1.5,

@@ -17,6 +17,7 @@ import { createDockerApi, type DockerodeConstructor, openEventStream } from "./d
 import { type Logger, VERSION } from "./shared/mod.ts";
 import {
   containerFamilies,
+  ContainerLabels,
   ContainerLines,
   engineFamilies,
   exportedLabel,
@@ -66,6 +67,14 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
   const registry = new ContainerRegistry(config.staleAfterMs);
   const api = createDockerApi(config.docker, { Docker: deps.Docker, timeoutMs, signal: deps.signal });
   const labelMatches = labelKeyMatcher(config.containerLabels);
+  const labels = new ContainerLabels(labelMatches, {
+    onAllSeries: config.containerLabelsOnAllSeries,
+    onLeftOff: (label, max) =>
+      deps.logger.warn("a container label is left off all series but docker_container_info: too many label names", {
+        label,
+        max_label_names: max,
+      }),
+  });
   const tracker = new ContainerTracker({
     api,
     openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),
@@ -104,10 +113,13 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     stableFamilies: () => {
       const containers = registry.containers();
       return [
-        ...containerFamilies(containers, labelMatches, containerLines),
+        ...containerFamilies(containers, labels, containerLines),
         ...engineFamilies(stats.engine),
         ...(resources
-          ? [...resourceFamilies(containers, resources.usage), ...resourceCollectorFamilies(resources)]
+          ? [
+            ...resourceFamilies(containers, resources.usage),
+            ...resourceCollectorFamilies(resources),
+          ]
           : []),
       ];
     },

@@ -8,6 +8,7 @@ import {
   SETTINGS,
 } from "../../../lib/config/settings.ts";
 import { formatDuration, parseDuration } from "../../../lib/config/parsers.ts";
+import { MAX_SERIES_LABEL_KEYS } from "../../../lib/metrics/labels.ts";
 import { hostPort } from "../../../lib/shared/address.ts";
 import { parseDockerEndpoint } from "../../../lib/docker/endpoint.ts";
 
@@ -51,6 +52,7 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     staleAfterMs: 30_000,
     logLevel: "info",
     containerLabels: [],
+    containerLabelsOnAllSeries: false,
     webConfigFile: "",
     resourceMetrics: "auto",
     resourceIntervalMs: undefined,
@@ -69,6 +71,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_STALE_AFTER: "1h30m",
     EXPORTER_LOG_LEVEL: "DEBUG",
     EXPORTER_CONTAINER_LABELS: " com.example.* , team ,,",
+    EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: " TRUE ",
     EXPORTER_WEB_CONFIG_FILE: "/etc/exporter/web.yml",
     EXPORTER_RESOURCE_METRICS: "API",
     EXPORTER_RESOURCE_INTERVAL: "30s",
@@ -84,6 +87,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     staleAfterMs: 5_400_000,
     logLevel: "debug",
     containerLabels: ["com.example.*", "team"],
+    containerLabelsOnAllSeries: true,
     webConfigFile: "/etc/exporter/web.yml",
     resourceMetrics: "api",
     resourceIntervalMs: 30_000,
@@ -261,6 +265,22 @@ Deno.test("parseConfig() accepts container label globs and rejects keys that are
   assertRejected([], { EXPORTER_CONTAINER_LABELS: "x=y" }, 'EXPORTER_CONTAINER_LABELS has "x=y"', accepts);
   // Only the first `=` separates a flag from its value.
   assertRejected(["--container-labels=a=b"], {}, '--container-labels has "a=b"', accepts);
+});
+
+Deno.test("parseConfig() reads EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES as true or false, and names the cap in --help", () => {
+  assert.equal(runConfig(["--container-labels-on-all-series", "true"]).containerLabelsOnAllSeries, true);
+  assert.equal(runConfig([], { EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: "False" }).containerLabelsOnAllSeries, false);
+  for (const bad of ["yes", "1", "on"]) {
+    assertRejected(
+      [],
+      { EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: bad },
+      "EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES",
+      "use true or false",
+    );
+  }
+  // lib/config may not import lib/metrics, so the help spells the cap out; this holds it to the constant.
+  const setting = SETTINGS.find((s) => s.env === "EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES")!;
+  assert.match(setting.help, new RegExp(`at most ${MAX_SERIES_LABEL_KEYS} distinct label names`));
 });
 
 Deno.test("parseConfig() rejects an unknown argument and a flag without its value", () => {

@@ -4,6 +4,7 @@ import { formatText, type MetricFamily, type Sample } from "../../../lib/metrics
 import { ExporterStats } from "../../../lib/engine/stats.ts";
 import {
   composeLabel,
+  ContainerLabels,
   exportedLabel,
   globMatches,
   labelKeyMatcher,
@@ -20,6 +21,12 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
 }
 
 const COMPOSE = "com.docker.compose";
+
+/** No container label selected. */
+const NONE = new ContainerLabels(() => false);
+
+/** The container labels `globs` select, on docker_container_info only. */
+const selected = (globs: string[]) => new ContainerLabels(labelKeyMatcher(globs));
 
 /** The containers behind tests/testdata/scrape.prom: one of each kind a scrape must render. */
 const RECORDS: ContainerRecord[] = [
@@ -102,7 +109,7 @@ const BUILD = { version: "0.1.0", denoVersion: "2.9.6" };
 function wholeScrape(): string {
   const stats = fixedStats();
   return formatText([
-    ...containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"])),
+    ...containerFamilies(RECORDS, selected(["com.example.*", "team"])),
     ...engineFamilies(stats.engine),
     ...exporterFamilies(stats, RECORDS.length, BUILD, PROCESS),
   ]);
@@ -133,14 +140,14 @@ Deno.test({
 });
 
 Deno.test("containerFamilies() writes start_time_seconds_container only for running, paused and restarting", () => {
-  const families = containerFamilies(RECORDS, () => false);
+  const families = containerFamilies(RECORDS, NONE);
   const compat = familyNamed(families, "start_time_seconds_container");
   assert.deepEqual(
     compat.samples.map((sample) => labelsOf(sample).name).sort(),
     ["crashloop", "flaky-api", "paused-worker", "shop-web-1"],
   );
   // A running container that somehow lacks a start time gets no series rather than a wrong one.
-  const noStart = containerFamilies([record("x", { startedSeconds: undefined })], () => false);
+  const noStart = containerFamilies([record("x", { startedSeconds: undefined })], NONE);
   assert.deepEqual(familyNamed(noStart, "start_time_seconds_container").samples, []);
 });
 
@@ -148,9 +155,9 @@ Deno.test("containerFamilies() writes start_time_seconds_container only for runn
 // `config_hash`, `container_number`, `project_config_files` and `project_working_dir` finds nothing, so those four
 // labels would always be empty on a real Compose container.
 Deno.test("containerFamilies() puts all ten compose labels on start_time_seconds_container, empty when missing", () => {
-  const [withCompose] = familyNamed(containerFamilies([RECORDS[0]], () => false), "start_time_seconds_container")
+  const [withCompose] = familyNamed(containerFamilies([RECORDS[0]], NONE), "start_time_seconds_container")
     .samples;
-  const [without] = familyNamed(containerFamilies([record("bare", {})], () => false), "start_time_seconds_container")
+  const [without] = familyNamed(containerFamilies([record("bare", {})], NONE), "start_time_seconds_container")
     .samples;
   const names = [
     "id",
@@ -205,7 +212,7 @@ Deno.test("containerFamilies() fills compose labels from podman-compose's io.pod
       [`${COMPOSE}.service`]: "web",
     },
   });
-  const families = containerFamilies([podmanCompose], () => false);
+  const families = containerFamilies([podmanCompose], NONE);
   assert.deepEqual(labelsOf(familyNamed(families, "start_time_seconds_container").samples[0]), {
     id: "p0dc0de1",
     name: "shop_web_1",
@@ -225,7 +232,7 @@ Deno.test("containerFamilies() fills compose labels from podman-compose's io.pod
   const onlyPodman = record("p0dc0de2", {
     labels: { "io.podman.compose.project": "shop", "io.podman.compose.service": "db" },
   });
-  const info = familyNamed(containerFamilies([onlyPodman], () => false), "docker_container_info").samples[0];
+  const info = familyNamed(containerFamilies([onlyPodman], NONE), "docker_container_info").samples[0];
   assert.deepEqual([labelsOf(info).compose_project, labelsOf(info).compose_service], ["shop", "db"]);
 });
 
@@ -255,12 +262,13 @@ Deno.test("containerFamilies() writes the same text from records that keep only 
   for (const globs of [[], ["com.example.*", "team"], ["*"]]) {
     const matches = labelKeyMatcher(globs);
     const exported = exportedLabel(matches);
+    const labels = new ContainerLabels(matches);
     const all = [...RECORDS, podman];
     const kept = all.map((r) => ({
       ...r,
       labels: Object.fromEntries(Object.entries(r.labels).filter(([key]) => exported(key))),
     }));
-    assert.equal(formatText(containerFamilies(kept, matches)), formatText(containerFamilies(all, matches)), `${globs}`);
+    assert.equal(formatText(containerFamilies(kept, labels)), formatText(containerFamilies(all, labels)), `${globs}`);
   }
 });
 
@@ -274,7 +282,7 @@ Deno.test("composeLabel() prefers Docker Compose's label, even an empty one, ove
 });
 
 Deno.test("containerFamilies() copies only the container labels the globs select onto docker_container_info", () => {
-  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  const families = containerFamilies(RECORDS, selected(["com.example.*"]));
   const info = familyNamed(families, "docker_container_info").samples.map(labelsOf);
   assert.deepEqual(info.find((labels) => labels.name === "shop-web-1"), {
     id: "c0ffee01",
@@ -293,14 +301,14 @@ Deno.test("containerFamilies() copies only the container labels the globs select
     compose_project: "",
     compose_service: "",
   });
-  const none = familyNamed(containerFamilies(RECORDS, labelKeyMatcher([])), "docker_container_info");
+  const none = familyNamed(containerFamilies(RECORDS, selected([])), "docker_container_info");
   assert.ok(none.samples.every((sample) => sample.labels.length === 6));
 });
 
 Deno.test("containerFamilies() lets the alphabetically first key win when selected keys sanitize alike", () => {
   const labels = { "a_b": "underscore", "a.b": "dot", "a-b": "dash", "a/b": "slash" };
   for (const order of [labels, Object.fromEntries(Object.entries(labels).reverse())]) {
-    const families = containerFamilies([record("x", { labels: order })], labelKeyMatcher(["a?b"]));
+    const families = containerFamilies([record("x", { labels: order })], selected(["a?b"]));
     const [sample] = familyNamed(families, "docker_container_info").samples;
     const extra = sample.labels.filter(([name]) => name.startsWith("container_label_"));
     // "a-b" < "a.b" < "a/b" < "a_b" in code-unit order.
@@ -309,7 +317,7 @@ Deno.test("containerFamilies() lets the alphabetically first key win when select
 });
 
 Deno.test("containerFamilies() writes one state series per state and one health series per health", () => {
-  const families = containerFamilies([RECORDS[3]], () => false);
+  const families = containerFamilies([RECORDS[3]], NONE);
   assert.deepEqual(
     familyNamed(families, "docker_container_state").samples.map((s) => [labelsOf(s).state, s.value]),
     [["created", 0], ["running", 1], ["paused", 0], ["restarting", 0], ["removing", 0], ["exited", 0], ["dead", 0]],
@@ -322,12 +330,12 @@ Deno.test("containerFamilies() writes one state series per state and one health 
     labels: [["id", "c0ffee04"], ["name", "flaky-api"]],
     value: 4,
   }]);
-  const noHealth = containerFamilies([record("x", {})], () => false);
+  const noHealth = containerFamilies([record("x", {})], NONE);
   assert.deepEqual(familyNamed(noHealth, "docker_container_health_failing_streak").samples, []);
 });
 
 Deno.test("containerFamilies() labels every sample id, name, then the labels its CONTAINER_METRICS row names", () => {
-  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"]));
+  const families = containerFamilies(RECORDS, selected(["com.example.*", "team"]));
   assert.deepEqual(families.map((f) => f.name), CONTAINER_METRICS.map((metric) => metric.name));
   for (const [i, metric] of CONTAINER_METRICS.entries()) {
     const declared = ["id", "name", ...(metric.labels ?? [])];
@@ -448,7 +456,7 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
   const ids = ["c0ffee02", "c0ffee0", "c0ffee0 1", "c0ffee01", 'c0"ffee', "c0\\ffee", "C0FFEE", "é0ffee", ""];
   const records = ids.map((id, i) => ({ ...RECORDS[i % RECORDS.length], id }));
   for (const input of [records, [...records].reverse()]) {
-    const families = containerFamilies(input, labelKeyMatcher(["*"]));
+    const families = containerFamilies(input, selected(["*"]));
     assert.ok(families.every((family) => family.groups !== undefined), "made a container at a time");
     const held = families.map(({ name, help, type, samples }) => ({ name, help, type, samples }));
     assert.equal(formatText(families), formatText(held));
@@ -457,11 +465,11 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
 
 Deno.test("containerFamilies() with ContainerLines writes the same text, formatting again only replaced records", () => {
   let matched = 0;
-  const select = labelKeyMatcher(["com.example.*", "team"]);
-  const counting = (key: string) => {
+  const select = selected(["com.example.*", "team"]);
+  const counting = new ContainerLabels((key: string) => {
     matched++;
-    return select(key);
-  };
+    return select.matches(key);
+  });
   const lines = new ContainerLines();
   const textOf = (records: ContainerRecord[]) => formatText(containerFamilies(records, counting, lines));
   const records = [...RECORDS];
@@ -481,20 +489,19 @@ Deno.test("containerFamilies() with ContainerLines writes the same text, formatt
   assert.match(text, /container_label_team="checkout"/);
   assert.equal(matched, Object.keys(records[0].labels).length);
 
-  // Another label matcher: nothing kept for the old one is used.
-  const none = () => false;
+  // Other container labels: nothing kept for the old ones is used.
   assert.equal(
-    formatText(containerFamilies(records, none, lines)),
-    formatText(containerFamilies(records, none)),
+    formatText(containerFamilies(records, NONE, lines)),
+    formatText(containerFamilies(records, NONE)),
   );
 });
 
 Deno.test("ContainerLines keeps no lines for more containers than maxContainers, and drops those it kept", () => {
   let matched = 0;
-  const counting = () => {
+  const counting = new ContainerLabels(() => {
     matched++;
     return false;
-  };
+  });
   const keys = (records: ContainerRecord[]) => records.reduce((n, r) => n + Object.keys(r.labels).length, 0);
   const lines = new ContainerLines(RECORDS.length);
   formatText(containerFamilies(RECORDS, counting, lines));
@@ -504,7 +511,7 @@ Deno.test("ContainerLines keeps no lines for more containers than maxContainers,
 
   const more = [...RECORDS, record("extra", { labels: { team: "a" } })];
   matched = 0;
-  assert.equal(formatText(containerFamilies(more, counting, lines)), formatText(containerFamilies(more, () => false)));
+  assert.equal(formatText(containerFamilies(more, counting, lines)), formatText(containerFamilies(more, NONE)));
   assert.equal(matched, keys(more), "one more: every container's lines formatted");
   matched = 0;
   formatText(containerFamilies(RECORDS, counting, lines));
@@ -517,18 +524,77 @@ function sameInputs(a: MetricFamily, b: MetricFamily): boolean {
     a.inputs.every((input, i) => input === b.inputs![i]);
 }
 
-Deno.test("containerFamilies() gives inputs that stay the same while the records and label matcher do", () => {
+Deno.test("containerFamilies() gives inputs that stay the same while the records and container labels do", () => {
   // The scrape cache keeps a family's text while its inputs are the same; a wrong "same" would serve stale lines.
-  const matcher = labelKeyMatcher(["team"]);
+  const matcher = selected(["team"]);
   const before = containerFamilies(RECORDS, matcher);
   const again = containerFamilies([...RECORDS].reverse(), matcher);
   const changed = containerFamilies(RECORDS.map((r, i) => i === 1 ? { ...r } : r), matcher);
   const fewer = containerFamilies(RECORDS.slice(1), matcher);
-  const otherMatcher = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  const otherMatcher = containerFamilies(RECORDS, selected(["com.example.*"]));
   for (const [i, family] of before.entries()) {
     assert.ok(sameInputs(family, again[i]), `${family.name}: same records in another order`);
     assert.ok(!sameInputs(family, changed[i]), `${family.name}: one record replaced`);
     assert.ok(!sameInputs(family, fewer[i]), `${family.name}: one record fewer`);
-    assert.ok(!sameInputs(family, otherMatcher[i]), `${family.name}: another label matcher`);
+    assert.ok(!sameInputs(family, otherMatcher[i]), `${family.name}: other container labels`);
   }
+});
+
+Deno.test("containerFamilies() puts the selected labels on every series with onAllSeries, but never twice", () => {
+  const labels = new ContainerLabels(labelKeyMatcher(["com.example.*", "team", "com.docker.compose.project"]), {
+    onAllSeries: true,
+  });
+  const families = containerFamilies(RECORDS, labels);
+  const shop = (name: string) =>
+    familyNamed(families, name).samples.filter((s) => labelsOf(s).id === "c0ffee01").map((s) => s.labels);
+  for (const family of families) {
+    for (const sample of shop(family.name)) {
+      const names = sample.map(([name]) => name);
+      assert.equal(new Set(names).size, names.length, `${family.name}: a label twice`);
+      assert.ok(names.includes("container_label_com_example_team"), family.name);
+      assert.ok(names.includes("container_label_com_docker_compose_project"), family.name);
+    }
+  }
+  assert.deepEqual(shop("docker_container_state")[0], [
+    ["id", "c0ffee01"],
+    ["name", "shop-web-1"],
+    ["state", "created"],
+    ["container_label_com_docker_compose_project", "shop"],
+    ["container_label_com_example_team", "storefront"],
+  ]);
+  // docker_container_info carries them as before, once.
+  assert.deepEqual(
+    formatText([familyNamed(families, "docker_container_info")]),
+    formatText([familyNamed(containerFamilies(RECORDS, new ContainerLabels(labels.matches)), "docker_container_info")]),
+  );
+  // ContainerLines keeps no line made with other container labels.
+  const lines = new ContainerLines();
+  const plain = selected(["com.example.*", "team", "com.docker.compose.project"]);
+  formatText(containerFamilies(RECORDS, plain, lines));
+  assert.equal(formatText(containerFamilies(RECORDS, labels, lines)), formatText(families));
+});
+
+Deno.test("ContainerLabels puts at most maxSeriesKeys label names on the series, the first met, for good, and says so once", () => {
+  const told: string[] = [];
+  const labels = new ContainerLabels(() => true, {
+    onAllSeries: true,
+    maxSeriesKeys: 2,
+    onLeftOff: (label, max) => told.push(`${label} ${max}`),
+  });
+  const names = (pairs: readonly (readonly [string, string])[]) => pairs.map(([name]) => name);
+  assert.deepEqual(names(labels.series({ b: "1", a: "2" })), ["container_label_a", "container_label_b"]);
+  // The cap is reached: c is left off every series, for good, and told once; a and b still go on.
+  assert.deepEqual(names(labels.series({ a: "x", c: "3" })), ["container_label_a"]);
+  assert.deepEqual(names(labels.series({ d: "4", c: "3", b: "y" })), ["container_label_b"]);
+  assert.deepEqual(told, ["container_label_c 2"]);
+  // docker_container_info has them all.
+  assert.deepEqual(names(labels.info({ d: "4", c: "3", b: "y" })), [
+    "container_label_b",
+    "container_label_c",
+    "container_label_d",
+  ]);
+  // The same labels object gives the same pairs, without matching again.
+  const kept = { a: "z" };
+  assert.equal(labels.series(kept), labels.series(kept));
+  assert.deepEqual(new ContainerLabels(() => true).series({ a: "1" }), [], "off by default");
 });
