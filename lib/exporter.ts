@@ -117,7 +117,7 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
         ...engineFamilies(stats.engine),
         ...(resources
           ? [
-            ...resourceFamilies(containers, resources.usage),
+            ...resourceFamilies(containers, resources.usage, { labels, lastSeen: resources.lastSeen }),
             ...resourceCollectorFamilies(resources),
           ]
           : []),

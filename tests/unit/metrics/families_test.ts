@@ -80,6 +80,8 @@ const ENGINE = {
   os: "linux",
   kernelVersion: "6.1.0-28-amd64",
   hostname: "docker-host-1",
+  cpus: 8,
+  memoryBytes: 33_554_432_000,
 };
 
 function fixedStats(): ExporterStats {
@@ -353,10 +355,20 @@ Deno.test("containerFamilies() labels every sample id, name, then the labels its
 
 Deno.test("engineFamilies() is empty until the engine was reached", () => {
   const families = engineFamilies(undefined);
-  assert.deepEqual(families.map((f) => [f.name, f.samples.length]), [["server_hostname", 0], [
-    "docker_engine_info",
-    0,
-  ]]);
+  assert.deepEqual(families.map((f) => [f.name, f.samples.length]), [
+    ["server_hostname", 0],
+    ["docker_engine_info", 0],
+    ["machine_cpu_cores", 0],
+    ["machine_memory_bytes", 0],
+  ]);
+  // An engine whose /info has no NCPU or MemTotal: no machine series rather than zeros.
+  const { cpus: _, memoryBytes: __, ...withoutMachine } = ENGINE;
+  assert.deepEqual(engineFamilies(withoutMachine).map((f) => [f.name, f.samples.length]), [
+    ["server_hostname", 1],
+    ["docker_engine_info", 1],
+    ["machine_cpu_cores", 0],
+    ["machine_memory_bytes", 0],
+  ]);
 });
 
 Deno.test("exporterFamilies() leaves out fd counts it could not read", () => {
