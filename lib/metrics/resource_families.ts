@@ -131,9 +131,10 @@ const PRESSURE_COUNTERS: ReadonlyArray<readonly ["cpu" | "memory" | "io", keyof 
 
 /**
  * A per-container resource family: a row of `RESOURCE_METRICS`. Each sample is labelled `id`, `name` and `image`,
- * then `labels`. `quota` is the container's CPU quota, 0 for none.
+ * then `labels`. `quota` is the container's CPU quota, 0 for none. `ofRecord` marks a row that reads the record
+ * alone, never the reading: its lines stay the same from one collection to the next, so a scrape cache keeps them.
  */
-export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, quota: number]>;
+export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, quota: number]> & { ofRecord?: true };
 
 /** The labels every resource series starts with. */
 const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
@@ -176,6 +177,7 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   {
     name: "container_start_time_seconds",
     type: "gauge",
+    ofRecord: true,
     help: "Start time of the container since unix epoch in seconds.",
     // cAdvisor falls back to the creation time for a container that never started.
     value: (c) => wholeSeconds(c.startedSeconds ?? c.createdSeconds),
@@ -183,12 +185,14 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   {
     name: "container_creation_time_seconds",
     type: "gauge",
+    ofRecord: true,
     help: "Container creation time since unix epoch in seconds.",
     value: (c) => wholeSeconds(c.createdSeconds),
   },
   {
     name: "container_health_state",
     type: "gauge",
+    ofRecord: true,
     help: "The result of the container's health check: 1 healthy, 0 starting or unhealthy, -1 without a health check.",
     value: (c) => HEALTH_STATE[c.health],
   },
@@ -244,12 +248,14 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   {
     name: "container_spec_cpu_quota",
     type: "gauge",
+    ofRecord: true,
     help: "CPU quota of the container, in microseconds per period.",
     value: (_, __, quota) => quota > 0 ? quota : undefined,
   },
   {
     name: "container_spec_cpu_period",
     type: "gauge",
+    ofRecord: true,
     help: "CPU period of the container, in microseconds.",
     // For every container, as cAdvisor writes it; only the quota is there for limited containers alone.
     value: (c) => c.cpuPeriodMicros,
@@ -257,6 +263,7 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   {
     name: "container_spec_cpu_shares",
     type: "gauge",
+    ofRecord: true,
     help: "CPU share of the container.",
     value: (c) => c.cpuShares,
   },
@@ -320,18 +327,21 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   {
     name: "container_spec_memory_limit_bytes",
     type: "gauge",
+    ofRecord: true,
     help: "Memory limit for the container in bytes (0: unlimited).",
     value: (c) => c.memoryLimitBytes,
   },
   {
     name: "container_spec_memory_reservation_limit_bytes",
     type: "gauge",
+    ofRecord: true,
     help: "Memory reservation limit for the container.",
     value: (c) => c.memoryReservationBytes,
   },
   {
     name: "container_spec_memory_swap_limit_bytes",
     type: "gauge",
+    ofRecord: true,
     help: "Memory swap limit for the container.",
     value: (c) => c.memorySwapLimitBytes,
   },
@@ -477,16 +487,19 @@ export function resourceFamilies(
   }
   const sorted = sortById(covered);
   // Records and readings are replaced, never changed in place: the same ones in the same order give the same lines,
-  // so a scrape cache keeps these families while only containers' other series change.
+  // so a scrape cache keeps these families while only containers' other series change, and keeps those that read
+  // only the records across collections.
   const inputs = [labels, ...sorted.flatMap(({ c, u }) => [c, u])];
-  const families = RESOURCE_METRICS.map(({ name, type, help, value, samples }) => {
+  const recordInputs = [labels, ...sorted.map(({ c }) => c)];
+  const families = RESOURCE_METRICS.map(({ name, type, help, value, samples, ofRecord }) => {
     const own = value
       ? ({ c, u }: Covered): Sample[] => {
         const v = value(c, u, c.cpuQuotaMicros ?? 0);
         return v === undefined ? [] : [{ labels: labelsOf(c), value: v }];
       }
       : ({ c, u }: Covered) => samples(c, u, c.cpuQuotaMicros ?? 0);
-    return groupedFamily(name, type, help, sorted, withSeriesLabels(own, labels, ({ c }) => c.labels), inputs);
+    const samplesOf = withSeriesLabels(own, labels, ({ c }) => c.labels);
+    return groupedFamily(name, type, help, sorted, samplesOf, ofRecord ? recordInputs : inputs);
   });
   if (options.lastSeen && byId) families.push(lastSeenFamily(options.lastSeen, byId, labels));
   return families;

@@ -317,7 +317,7 @@ Deno.test("resourceFamilies() labels every sample id, name, image, then the labe
   }
 });
 
-Deno.test("resourceFamilies() gives inputs that change with a reading or a record, and only then", () => {
+Deno.test("resourceFamilies() gives inputs that change with a reading (but for rows of the record alone) or a record, and only then", () => {
   const sameInputs = (a: { inputs?: readonly unknown[] }, b: { inputs?: readonly unknown[] }) =>
     a.inputs !== undefined && b.inputs !== undefined && a.inputs.length === b.inputs.length &&
     a.inputs.every((input, i) => input === b.inputs![i]);
@@ -328,10 +328,19 @@ Deno.test("resourceFamilies() gives inputs that change with a reading or a recor
   const reread = resourceFamilies(RECORDS, newReading);
   // A container that stopped leaves the families at once, before the next collection.
   const stopped = resourceFamilies(RECORDS.map((r) => r.id === "c0ffee05" ? { ...r, state: "exited" } : r), USAGE);
+  const renamed = resourceFamilies(RECORDS.map((r) => r.id === "c0ffee01" ? { ...r, name: "new" } : r), USAGE);
   for (const [i, family] of before.entries()) {
+    const ofRecord = RESOURCE_METRICS[i].ofRecord === true;
     assert.ok(sameInputs(family, again[i]), `${family.name}: the same records and readings`);
-    assert.ok(!sameInputs(family, reread[i]), `${family.name}: a new reading`);
+    assert.equal(sameInputs(family, reread[i]), ofRecord, `${family.name}: a new reading`);
     assert.ok(!sameInputs(family, stopped[i]), `${family.name}: a container stopped`);
+    assert.ok(!sameInputs(family, renamed[i]), `${family.name}: a record replaced`);
+  }
+  // A row of the record alone indeed reads nothing of the reading: the same lines from any reading.
+  const empty = new Map([...USAGE.keys()].map((id) => [id, { network: [], blockIo: [] }]));
+  const blank = resourceFamilies(RECORDS, empty);
+  for (const [i, metric] of RESOURCE_METRICS.entries()) {
+    if (metric.ofRecord) assert.equal(formatText([blank[i]]), formatText([before[i]]), metric.name);
   }
 });
 
