@@ -97,7 +97,7 @@ export const CONTAINER_METRICS: readonly ContainerMetric[] = [
     name: "docker_container_info",
     type: "gauge",
     help: "Always 1; labels describe the container (image, compose project and service, selected container labels).",
-    // Then `container_label_<key>` for each container label `labelMatches` selects.
+    // Then `container_label_<key>` for each container label `labels` selects.
     labels: ["image", "image_id", "compose_project", "compose_service"],
     samples: (c, labels) => {
       return [{

@@ -18,7 +18,10 @@ import {
   type NetworkUsage,
   type PressureStall,
   type ProcessUsage,
+  putStatFigures,
   UNLIMITED_ABOVE,
+  V1_STAT_KEYS,
+  V2_STAT_KEYS,
 } from "./usage.ts";
 
 /** The file access the reader needs. Paths are absolute. */
@@ -534,17 +537,7 @@ export class CgroupReader {
         "kernelBytes",
         unlessGone(() => parseNumber(fs.readTextFile(file("memory", "memory.kmem.usage_in_bytes")))),
       );
-      // The hierarchical (total_) figures, as for RSS and cache; total_swap is there only with swap accounting.
-      put(memory, "swapBytes", stat.get("total_swap"));
-      put(memory, "mappedFileBytes", stat.get("total_mapped_file"));
-      put(memory, "activeFileBytes", stat.get("total_active_file"));
-      put(memory, "inactiveFileBytes", stat.get("total_inactive_file"));
-      put(memory, "dirtyBytes", stat.get("total_dirty"));
-      put(memory, "writebackBytes", stat.get("total_writeback"));
-      put(memory, "pageFaults", stat.get("total_pgfault"));
-      put(memory, "majorPageFaults", stat.get("total_pgmajfault"));
-      put(memory, "refaultsFile", stat.get("total_workingset_refault_file"));
-      put(memory, "refaultsAnon", stat.get("total_workingset_refault_anon"));
+      putStatFigures(memory, V1_STAT_KEYS, (key) => stat.get(key));
       return memory;
     });
     const blockIo = dirs.blkio === undefined ? undefined : unlessGone(() => {
@@ -617,18 +610,7 @@ export class CgroupReader {
       // memory.peak from Linux 5.19; memory.swap.current only with swap accounting.
       put(memory, "maxUsageBytes", unlessGone(() => parseNumber(fs.readTextFile(file("memory.peak")))));
       put(memory, "swapBytes", unlessGone(() => parseNumber(fs.readTextFile(file("memory.swap.current")))));
-      put(memory, "kernelBytes", stat.get("kernel"));
-      put(memory, "mappedFileBytes", stat.get("file_mapped"));
-      put(memory, "activeFileBytes", stat.get("active_file"));
-      put(memory, "inactiveFileBytes", stat.get("inactive_file"));
-      put(memory, "dirtyBytes", stat.get("file_dirty"));
-      put(memory, "writebackBytes", stat.get("file_writeback"));
-      put(memory, "pageFaults", stat.get("pgfault"));
-      put(memory, "majorPageFaults", stat.get("pgmajfault"));
-      put(memory, "pagesScanned", stat.get("pgscan"));
-      put(memory, "pagesStolen", stat.get("pgsteal"));
-      put(memory, "refaultsFile", stat.get("workingset_refault_file"));
-      put(memory, "refaultsAnon", stat.get("workingset_refault_anon"));
+      putStatFigures(memory, V2_STAT_KEYS, (key) => stat.get(key));
       return memory;
     });
     const blockIo = unlessGone(() => parseIoStat(fs.readTextFile(file("io.stat")), this.#devices));

@@ -103,6 +103,7 @@ export interface CollectorOptions {
   /** How often to collect; unset, `DEFAULT_INTERVAL_MS` of the source in use. */
   intervalMs?: number;
   logger: Logger;
+  /** The wall clock in Unix milliseconds (`Date.now`): `lastSeen` holds its seconds. */
   now: () => number;
   /** Reads in flight at once; default: the source's own `concurrency`. */
   concurrency?: number;

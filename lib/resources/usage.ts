@@ -144,10 +144,14 @@ export function deviceName(names: ReadonlyMap<string, string>, major: number | s
 
 const NS = 1e9;
 
+/** Which `memory.stat` key gives which optional memory figure. */
 type StatKeys = ReadonlyArray<readonly [keyof MemoryUsage, string]>;
 
-/** The `memory.stat` keys of a cgroup v1 engine's stats answer behind the optional memory figures (hierarchical). */
-const V1_STAT_KEYS: StatKeys = [
+/**
+ * The cgroup v1 `memory.stat` keys behind the optional memory figures: the hierarchical (`total_`) ones, as for RSS
+ * and cache; `total_swap` is there only with swap accounting. A v1 engine's stats answer passes them on.
+ */
+export const V1_STAT_KEYS: StatKeys = [
   ["swapBytes", "total_swap"],
   ["mappedFileBytes", "total_mapped_file"],
   ["activeFileBytes", "total_active_file"],
@@ -160,8 +164,8 @@ const V1_STAT_KEYS: StatKeys = [
   ["refaultsAnon", "total_workingset_refault_anon"],
 ];
 
-/** The same for a cgroup v2 engine. */
-const V2_STAT_KEYS: StatKeys = [
+/** The same for cgroup v2 (`kernel` from Linux 5.18). */
+export const V2_STAT_KEYS: StatKeys = [
   ["kernelBytes", "kernel"],
   ["mappedFileBytes", "file_mapped"],
   ["activeFileBytes", "active_file"],
@@ -175,6 +179,14 @@ const V2_STAT_KEYS: StatKeys = [
   ["refaultsFile", "workingset_refault_file"],
   ["refaultsAnon", "workingset_refault_anon"],
 ];
+
+/** Sets the figures of `keys` that `stat` has on `memory`; leaves the others out. */
+export function putStatFigures(memory: MemoryUsage, keys: StatKeys, stat: (key: string) => number | undefined): void {
+  for (const [field, key] of keys) {
+    const value = stat(key);
+    if (typeof value === "number") memory[field] = value;
+  }
+}
 
 /**
  * Converts one `GET /containers/{id}/stats?stream=false&one-shot=true` answer, from a cgroup v1 or v2 host.
@@ -223,11 +235,7 @@ export function usageFromStats(
     };
     // The same memory.stat keys the cgroup files give, where the engine passes them on; v2 engines send no peak or
     // swap, and neither sends kernel memory on v1.
-    const keys = v1 ? V1_STAT_KEYS : V2_STAT_KEYS;
-    for (const [field, key] of keys) {
-      const value = s[key];
-      if (typeof value === "number") usage.memory[field] = value;
-    }
+    putStatFigures(usage.memory, v1 ? V1_STAT_KEYS : V2_STAT_KEYS, (key) => s[key]);
     if (v1 && typeof memory.max_usage === "number") usage.memory.maxUsageBytes = memory.max_usage;
   }
   for (const [name, net] of Object.entries(stats.networks ?? {})) {
