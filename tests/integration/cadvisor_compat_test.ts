@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { ContainerScope, docker, dockerTestsIgnored, ensureTestImage, waitFor } from "../support/docker.ts";
 import { type Exporter, findSamples } from "../support/exporter.ts";
 import { startWithCgroupMounts, unshareProblem } from "../support/cgroup_exporter.ts";
-import { PrometheusServer, type VectorSample } from "../support/prometheus_server.ts";
+import { PrometheusServer, scrapeConfig, type VectorSample } from "../support/prometheus_server.ts";
 import { HAVE_PROMTOOL, promtoolCheckMetrics } from "../support/golden.ts";
 
 const dockerIgnored = await dockerTestsIgnored("cadvisor_compat_test.ts");
@@ -288,21 +288,6 @@ const CLIENT_QUERIES: readonly ClientQuery[] = [
   },
 ];
 
-/** Prometheus scraping `target` every second as the job `cadvisor`, the name the clients' queries expect. */
-function scrapeConfig(target: string): string {
-  return [
-    "global:",
-    "  scrape_interval: 1s",
-    "  scrape_timeout: 1s",
-    "  evaluation_interval: 1s",
-    "scrape_configs:",
-    "  - job_name: cadvisor",
-    "    static_configs:",
-    `      - targets: ["${target}"]`,
-    "",
-  ].join("\n");
-}
-
 /** The containers of the test and the exporter reading them. */
 interface Setup {
   scope: ContainerScope;
@@ -361,7 +346,10 @@ Deno.test({
     const setup = await start(mounts);
     const { scope, exporter, names } = setup;
     try {
-      await using prometheus = await PrometheusServer.start(scrapeConfig(`127.0.0.1:${exporter.port}`));
+      await using prometheus = await PrometheusServer.start(
+        // `cadvisor`: the job name the clients' queries expect (vegasbrianc's select job="cadvisor").
+        scrapeConfig(`127.0.0.1:${exporter.port}`, "cadvisor"),
+      );
       // The data parts with `offset 1m` need samples from a minute ago and more: this waits that long.
       await waitFor(
         async () =>
