@@ -10,9 +10,10 @@ import type { ContainerRecord } from "../lib/engine/registry.ts";
 import { formatOpenMetrics, formatText, type MetricFamily } from "../lib/metrics/exposition.ts";
 import { containerFamilies, ContainerLines } from "../lib/metrics/container_families.ts";
 import { engineFamilies } from "../lib/metrics/exporter_families.ts";
-import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import { ContainerLabels, labelKeyMatcher } from "../lib/metrics/labels.ts";
 import { resourceFamilies } from "../lib/metrics/resource_families.ts";
 import type { ContainerUsage } from "../lib/resources/usage.ts";
+import type { LastSeen } from "../lib/resources/collector.ts";
 import { type ScrapeBody, ScrapeCache } from "../lib/http/scrape/cache.ts";
 import { BENCH_ENGINE, records, scrapeFamilies, usages } from "./fixtures.ts";
 
@@ -22,7 +23,7 @@ const SIZES = [100, 1_000, 10_000];
 function read(body: ScrapeBody): void {
   for (const chunk of body.chunks()) void chunk;
 }
-const noLabels = labelKeyMatcher([]);
+const noLabels = new ContainerLabels(labelKeyMatcher([]));
 
 for (const n of SIZES) {
   const containers = records(n);
@@ -142,11 +143,19 @@ for (const n of SIZES) {
 /** Each container's lines, kept across renders as the exporter keeps them: an event formats one container's. */
 const containerLines = new ContainerLines();
 
+/** The collector's lastSeen for each set of readings, made once per set as the collector makes it per collection. */
+const lastSeenOf = new WeakMap<ReadonlyMap<string, ContainerUsage>, Map<string, LastSeen>>();
+
 /** The stable families of `containers` as the exporter makes them, with resource families when `usage` is given. */
 function stableOf(containers: readonly ContainerRecord[], usage?: ReadonlyMap<string, ContainerUsage>): MetricFamily[] {
+  if (usage && !lastSeenOf.has(usage)) {
+    const seen = new Map<string, LastSeen>();
+    for (const record of containers) if (usage.has(record.id)) seen.set(record.id, { record, seconds: 1_795_600_000 });
+    lastSeenOf.set(usage, seen);
+  }
   return [
     ...containerFamilies(containers, noLabels, containerLines),
     ...engineFamilies(BENCH_ENGINE),
-    ...(usage ? resourceFamilies(containers, usage) : []),
+    ...(usage ? resourceFamilies(containers, usage, { labels: noLabels, lastSeen: lastSeenOf.get(usage) }) : []),
   ];
 }

@@ -8,7 +8,7 @@ import type { MetricFamily } from "../lib/metrics/exposition.ts";
 import { ExporterStats } from "../lib/engine/stats.ts";
 import { containerFamilies } from "../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../lib/metrics/exporter_families.ts";
-import { labelKeyMatcher } from "../lib/metrics/labels.ts";
+import { ContainerLabels, labelKeyMatcher } from "../lib/metrics/labels.ts";
 import type { ContainerUsage } from "../lib/resources/usage.ts";
 import { eventChunk, inspectDocument, type SyntheticContainer, syntheticContainer } from "./synthetic_engine.ts";
 
@@ -38,6 +38,8 @@ export const BENCH_ENGINE = {
   os: "linux",
   kernelVersion: "6.1.0",
   hostname: "bench",
+  cpus: 8,
+  memoryBytes: 33_554_432_000,
 };
 
 /** What a scrape of `n` containers formats: container and engine families (the cached part) and the live part. */
@@ -48,7 +50,10 @@ export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: Metri
   stats.lastEventMs = 1_795_600_000_000;
   stats.lastRefreshDurationMs = 420;
   stats.engineUp = true;
-  const stable = [...containerFamilies(records(n), labelKeyMatcher([])), ...engineFamilies(stats.engine)];
+  const stable = [
+    ...containerFamilies(records(n), new ContainerLabels(labelKeyMatcher([]))),
+    ...engineFamilies(stats.engine),
+  ];
   const live = exporterFamilies(stats, n, { version: "bench", denoVersion: Deno.version.deno }, {
     residentMemoryBytes: 50_000_000,
     cpuSeconds: 1.5,
@@ -60,8 +65,9 @@ export function scrapeFamilies(n: number): { stable: MetricFamily[]; live: Metri
 }
 
 /**
- * A resource reading for each of `containers`, shaped like one from the cgroup files of a container without a
- * network (`--network none`): CPU, memory, block I/O on one device and tasks. `round` changes every value.
+ * A resource reading for each of `containers`, shaped like one from the cgroup v1 files of a container without a
+ * network (`--network none`): CPU, memory with its memory.stat figures, block I/O on one device (with its six v1
+ * operations), tasks and processes. `round` changes every value.
  */
 export function usages(containers: readonly ContainerRecord[], round = 0): Map<string, ContainerUsage> {
   return new Map(containers.map((c, i) => {
@@ -75,11 +81,40 @@ export function usages(containers: readonly ContainerRecord[], round = 0): Map<s
         cacheBytes: 2_097_152 + k,
         failcnt: 0,
         oomKills: 0,
+        maxUsageBytes: 8_388_608 + k * 4_096,
+        kernelBytes: 262_144 + k,
+        swapBytes: 0,
+        mappedFileBytes: k * 4_096,
+        activeFileBytes: 1_048_576 + k,
+        inactiveFileBytes: 1_048_576 + k * 2,
+        dirtyBytes: 0,
+        writebackBytes: 0,
+        pageFaults: 1_000 + k,
+        majorPageFaults: k % 3,
+        refaultsFile: 0,
+        refaultsAnon: 0,
       },
       network: [],
-      blockIo: [{ device: "/dev/sda", readBytes: k * 4_096, writeBytes: k * 512, reads: k, writes: k * 3 }],
+      blockIo: [{
+        device: "/dev/sda",
+        major: 8,
+        minor: 0,
+        readBytes: k * 4_096,
+        writeBytes: k * 512,
+        reads: k,
+        writes: k * 3,
+        bytesByOperation: {
+          Read: k * 4_096,
+          Write: k * 512,
+          Sync: k * 4_608,
+          Async: 0,
+          Discard: 0,
+          Total: k * 4_608,
+        },
+      }],
       tasks: 1 + (k % 7),
       tasksLimit: 0,
+      processes: { count: 1 + (k % 3), fds: 4 + (k % 20), sockets: k % 4, maxOpenFiles: 1_048_576 },
     };
     return [c.id, usage];
   }));

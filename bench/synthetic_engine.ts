@@ -600,6 +600,8 @@ export class SyntheticEngine {
             200,
             json({
               Name: "synthetic-host",
+              NCPU: 8,
+              MemTotal: 33_554_432_000,
               Containers: this.containers.size,
               ServerVersion: "20.10.24-synthetic",
             }),

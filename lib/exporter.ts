@@ -21,6 +21,7 @@ import { createDockerApi, type DockerodeConstructor, openEventStream } from "./d
 import { ContainerFilter, type Logger, VERSION } from "./shared/mod.ts";
 import {
   containerFamilies,
+  ContainerLabels,
   ContainerLines,
   dataRootFamilies,
   diskUsageFamilies,
@@ -88,6 +89,14 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     listLabelKeys: filter.labelKeys,
   });
   const labelMatches = labelKeyMatcher(config.containerLabels);
+  const labels = new ContainerLabels(labelMatches, {
+    onAllSeries: config.containerLabelsOnAllSeries,
+    onLeftOff: (label, max) =>
+      deps.logger.warn("a container label is left off all series but docker_container_info: too many label names", {
+        label,
+        max_label_names: max,
+      }),
+  });
   const tracker = new ContainerTracker({
     api,
     openEvents: (options) => openEventStream(config.docker, { ...options, headTimeoutMs: timeoutMs }),
@@ -147,13 +156,18 @@ export function buildExporter(config: Config, deps: ExporterDeps): Exporter {
     stableFamilies: () => {
       const containers = registry.containers();
       return [
-        ...containerFamilies(containers, labelMatches, containerLines),
+        ...containerFamilies(containers, labels, containerLines),
         ...engineFamilies(stats.engine),
         ...(resources
-          ? [...resourceFamilies(containers, resources.usage), ...resourceCollectorFamilies(resources)]
+          ? [
+            ...resourceFamilies(containers, resources.usage, { labels, lastSeen: resources.lastSeen }),
+            ...resourceCollectorFamilies(resources),
+          ]
           : []),
-        ...(diskUsage ? diskUsageFamilies(containers, diskUsage.reading, diskUsage.lastDurationMs) : []),
-        ...dataRootFamilies(dataRoot.reading),
+        ...(diskUsage
+          ? diskUsageFamilies(containers, diskUsage.reading, diskUsage.lastDurationMs, dataRoot.reading?.device)
+          : []),
+        ...dataRootFamilies(containers, dataRoot.reading),
       ];
     },
     // Everything exporterFamilies() reads. The process is read here once, and the families are made from that same

@@ -50,6 +50,16 @@ export function oneOf<T extends string>(what: string, choices: readonly T[]): Pa
 }
 
 /**
+ * `true` or `false`, ignoring case and surrounding blanks.
+ * @example boolean(" TRUE ", "--flag") // true
+ */
+export const boolean: Parser<boolean> = (value, source) => {
+  const text = value.trim().toLowerCase();
+  if (text === "true" || text === "false") return text === "true";
+  throw refuse(source, value, "is not a boolean; use true or false");
+};
+
+/**
  * An absolute directory where the host's `hostPath` is mounted, without a trailing slash (`/` stays `/`); the error
  * suggests `example`.
  * @example absoluteDirectory("/proc")("/host/proc/", "--proc-root") // "/host/proc"

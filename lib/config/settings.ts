@@ -8,6 +8,7 @@ import { type ContainerPattern, LOG_LEVELS, type LogLevel, parseContainerPattern
 import { RESOURCE_MODES, type ResourceMode } from "../resources/mod.ts";
 import {
   absoluteDirectory,
+  boolean,
   ConfigError,
   duration,
   durationOrOff,
@@ -38,6 +39,8 @@ export interface Config {
   includeContainers: ContainerPattern[];
   /** ...and none of these. */
   excludeContainers: ContainerPattern[];
+  /** Whether those labels also go on every per-container and resource series, as cAdvisor puts them. */
+  containerLabelsOnAllSeries: boolean;
   /** Path of the TLS/basic-auth web configuration file, or "" for plain HTTP. */
   webConfigFile: string;
   /** Where resource metrics come from: cgroup files, the engine's stats API, either (`auto`), or nowhere. */
@@ -203,6 +206,15 @@ export const SETTINGS: readonly AnySetting[] = [
         }, which is not a label key; use comma-separated keys of letters, digits, . _ - / with * and ? as globs`,
       );
     },
+  },
+  {
+    env: "EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES",
+    flag: "--container-labels-on-all-series",
+    default: "false",
+    help: "true to put the labels EXPORTER_CONTAINER_LABELS selects on every per-container and resource series too, " +
+      "as cAdvisor does (at most 32 distinct label names); false keeps them on docker_container_info alone",
+    field: "containerLabelsOnAllSeries",
+    parse: boolean,
   },
   {
     env: "EXPORTER_INCLUDE_CONTAINERS",

@@ -23,6 +23,10 @@ export interface EngineVersion {
 /** `GET /info`, the fields the exporter uses. */
 export interface EngineInfo {
   Name: string;
+  /** Logical CPUs of the engine's host. */
+  NCPU?: number;
+  /** Memory of the engine's host, bytes. */
+  MemTotal?: number;
   /** The engine's clock, e.g. `2026-11-26T14:40:00.123456789Z`; `since` is in its time. */
   SystemTime?: string;
   /** Where the engine keeps images, containers and volumes: `/var/lib/docker`; Podman's graph root. */
@@ -63,6 +67,10 @@ export interface ContainerInspect {
     NanoCpus?: number;
     CpuQuota?: number;
     CpuPeriod?: number;
+    CpuShares?: number;
+    MemoryReservation?: number;
+    /** Memory plus swap; -1 for unlimited swap. */
+    MemorySwap?: number;
     /** `default`, `bridge`, `host`, `none`, a network's name, or `container:<id>`. */
     NetworkMode?: string;
   } | null;
@@ -84,7 +92,14 @@ export interface ContainerStats {
     cpu_usage?: { total_usage?: number; usage_in_usermode?: number; usage_in_kernelmode?: number };
     throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
   };
-  memory_stats?: { usage?: number; failcnt?: number; limit?: number; stats?: Record<string, number> };
+  memory_stats?: {
+    usage?: number;
+    /** cgroup v1 engines only. */
+    max_usage?: number;
+    failcnt?: number;
+    limit?: number;
+    stats?: Record<string, number>;
+  };
   networks?: Record<string, {
     rx_bytes?: number;
     rx_packets?: number;
@@ -450,6 +465,9 @@ const INSPECT_FIELDS: [string[], "string" | "number" | "boolean" | "object"][] =
   [["HostConfig", "NanoCpus"], "number"],
   [["HostConfig", "CpuQuota"], "number"],
   [["HostConfig", "CpuPeriod"], "number"],
+  [["HostConfig", "CpuShares"], "number"],
+  [["HostConfig", "MemoryReservation"], "number"],
+  [["HostConfig", "MemorySwap"], "number"],
   [["HostConfig", "NetworkMode"], "string"],
 ];
 

@@ -39,6 +39,15 @@ export interface ContainerRecord {
   cpuQuotaMicros?: number;
   /** The CFS period in microseconds. */
   cpuPeriodMicros?: number;
+  /** `HostConfig.CpuShares`, the kernel's default 1024 when not set. */
+  cpuShares?: number;
+  /** `HostConfig.MemoryReservation` (`--memory-reservation`), bytes; 0 when not set. */
+  memoryReservationBytes?: number;
+  /**
+   * `HostConfig.MemorySwap` (`--memory-swap`): memory plus swap, bytes, as cgroup v1's `memory.memsw.limit_in_bytes`
+   * holds it (the engine makes it twice `--memory` when only that is set); 0 when unlimited.
+   */
+  memorySwapLimitBytes?: number;
   /**
    * Joined another container's network namespace (`--network container:<id>`, compose `network_mode: service:x`):
    * its interfaces and their counters are that container's.
@@ -160,6 +169,10 @@ export function recordFromInspect(
     // `--cpus` sets NanoCpus and the engine writes a quota for the default period; it refuses both at once.
     cpuQuotaMicros: positive(host.CpuQuota) || Math.round(positive(host.NanoCpus) * DEFAULT_CFS_PERIOD_MICROS / 1e9),
     cpuPeriodMicros: positive(host.CpuPeriod) || DEFAULT_CFS_PERIOD_MICROS,
+    cpuShares: positive(host.CpuShares) || DEFAULT_CPU_SHARES,
+    memoryReservationBytes: positive(host.MemoryReservation),
+    // -1 (unlimited) and 0 (unset, with no memory limit either) are both 0, as cAdvisor reports no limit.
+    memorySwapLimitBytes: positive(host.MemorySwap),
     sharesNetwork: typeof host.NetworkMode === "string" && host.NetworkMode.startsWith("container:"),
     events: NO_EVENTS,
   };
@@ -177,6 +190,9 @@ function cutLabelValue(value: string): string {
 
 /** The kernel's CFS period when none is set: 100 ms. */
 const DEFAULT_CFS_PERIOD_MICROS = 100_000;
+
+/** The kernel's CPU shares (cgroup v1 `cpu.shares`) when none are set. */
+const DEFAULT_CPU_SHARES = 1024;
 
 /** A positive number, or 0 for anything else (absent, null, negative such as an unlimited -1). */
 function positive(value: unknown): number {

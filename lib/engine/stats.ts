@@ -28,6 +28,10 @@ export interface EngineSummary {
   hostname: string;
   /** Where the engine keeps its data (`/info`'s `DockerRootDir`), on its own host; absent when it does not say. */
   dataRoot?: string;
+  /** The host's logical CPUs (`NCPU` of `/info`), when the engine says. */
+  cpus?: number;
+  /** The host's memory in bytes (`MemTotal` of `/info`), when the engine says. */
+  memoryBytes?: number;
 }
 
 /** The exporter's own counters. Plain data: the tracker mutates it, renderers read it. */

@@ -221,6 +221,8 @@ export class ContainerTracker {
       kernelVersion: String(version.KernelVersion ?? ""),
       hostname: String(info.Name ?? ""),
       ...(typeof info.DockerRootDir === "string" && info.DockerRootDir !== "" ? { dataRoot: info.DockerRootDir } : {}),
+      ...(isCount(info.NCPU) ? { cpus: info.NCPU } : {}),
+      ...(isCount(info.MemTotal) ? { memoryBytes: info.MemTotal } : {}),
     };
     if (JSON.stringify(engine) !== JSON.stringify(stats.engine)) {
       stats.engine = engine;
@@ -390,6 +392,11 @@ export class ContainerTracker {
     }
     stats.engineUp = true;
   }
+}
+
+/** A positive whole number: what `/info` gives for CPUs and memory when it knows them. */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -11,8 +11,8 @@ import {
   HEALTH_TRANSITIONS,
 } from "../engine/mod.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { type FamilyRow, groupedFamily, sortById } from "./families.ts";
-import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts";
+import { type FamilyRow, groupedFamily, sortById, withSeriesLabels } from "./families.ts";
+import { COMPOSE_LABEL_KEYS, composeLabel, type ContainerLabels, sanitizeLabelName } from "./labels.ts";
 
 /**
  * Each container's sample lines in each container family, kept for as long as its record lives. The registry
@@ -24,7 +24,7 @@ import { COMPOSE_LABEL_KEYS, composeLabel, sanitizeLabelName } from "./labels.ts
  */
 export class ContainerLines {
   #byRecord = new WeakMap<ContainerRecord, string[]>();
-  #labelMatches: ((key: string) => boolean) | undefined;
+  #labels: ContainerLabels | undefined;
 
   /**
    * `maxContainers`: the most containers whose lines are kept (default 2,000). Their memory grows with it, and for a
@@ -33,15 +33,15 @@ export class ContainerLines {
   constructor(readonly maxContainers = 2_000) {}
 
   /**
-   * Whether lines are kept for `count` containers formatted with `labelMatches`. Over `maxContainers` it drops those
-   * it kept, and so it does for another label matcher than before: the lines depend on it too.
+   * Whether lines are kept for `count` containers formatted with `labels`. Over `maxContainers` it drops those it
+   * kept, and so it does for another `ContainerLabels` than before: the lines depend on it too.
    */
-  keepsFor(count: number, labelMatches: (key: string) => boolean): boolean {
+  keepsFor(count: number, labels: ContainerLabels): boolean {
     const keeps = count <= this.maxContainers;
-    if (keeps && labelMatches === this.#labelMatches) return true;
-    // Nothing kept is of use now: too many containers, or lines made with another matcher.
+    if (keeps && labels === this.#labels) return true;
+    // Nothing kept is of use now: too many containers, or lines made with other labels.
     this.#byRecord = new WeakMap();
-    this.#labelMatches = keeps ? labelMatches : undefined;
+    this.#labels = keeps ? labels : undefined;
     return keeps;
   }
 
@@ -65,10 +65,11 @@ type Label = readonly [string, string];
 const idName = (c: ContainerRecord): Label[] => [["id", c.id], ["name", c.name]];
 
 /**
- * A per-container family: a row of `CONTAINER_METRICS`. Each sample is labelled `id` and `name`, then `labels`.
- * `samples` is told which container labels were selected for `docker_container_info`.
+ * A per-container family: a row of `CONTAINER_METRICS`. Each sample is labelled `id` and `name`, then `labels`, then
+ * the container labels that go on every series (`ContainerLabels.series`). `samples` is told which container labels
+ * were selected.
  */
-export type ContainerMetric = FamilyRow<[c: ContainerRecord, labelMatches: (key: string) => boolean]>;
+export type ContainerMetric = FamilyRow<[c: ContainerRecord, labels: ContainerLabels]>;
 
 /**
  * The labels and samples of a row for a family with one sample per value of enum label `label`: 1 for the
@@ -128,15 +129,9 @@ export const CONTAINER_METRICS: readonly ContainerMetric[] = [
     name: "docker_container_info",
     type: "gauge",
     help: "Always 1; labels describe the container (image, compose project and service, selected container labels).",
-    // Then `container_label_<key>` for each container label `labelMatches` selects.
+    // Then `container_label_<key>` for each container label `labels` selects.
     labels: ["image", "image_id", "compose_project", "compose_service"],
-    samples: (c, labelMatches) => {
-      const extra = new Map<string, string>();
-      // Sorting only the selected keys keeps "alphabetically first wins" without sorting every label.
-      for (const key of Object.keys(c.labels).filter((key) => labelMatches(key)).sort()) {
-        const label = sanitizeLabelName(`container_label_${key}`);
-        if (!extra.has(label)) extra.set(label, c.labels[key]);
-      }
+    samples: (c, labels) => {
       return [{
         labels: [
           ...idName(c),
@@ -144,7 +139,7 @@ export const CONTAINER_METRICS: readonly ContainerMetric[] = [
           ["image_id", c.imageId],
           ["compose_project", composeLabel(c.labels, "com.docker.compose.project")],
           ["compose_service", composeLabel(c.labels, "com.docker.compose.service")],
-          ...extra,
+          ...labels.info(c.labels),
         ],
         value: 1,
       }];
@@ -229,26 +224,27 @@ export const CONTAINER_METRICS: readonly ContainerMetric[] = [
 /**
  * The per-container families, one for each row of `CONTAINER_METRICS`, made a container at a time as they are
  * formatted (see `groupedFamily`), from the lines `lines` keeps when it is given and keeps lines for as many
- * containers (and into it). `labelMatches` picks which container labels go on `docker_container_info`.
- * When two selected keys sanitize to the same label name, the alphabetically first key wins.
+ * containers (and into it). `labels` picks which container labels go on `docker_container_info`, and on every other
+ * series when it says so (`start_time_seconds_container` skips those it already carries under the same name).
  */
 export function containerFamilies(
   containers: readonly ContainerRecord[],
-  labelMatches: (key: string) => boolean,
+  labels: ContainerLabels,
   lines?: ContainerLines,
 ): MetricFamily[] {
   const sorted = sortById(containers);
-  // Records are replaced, never changed in place, so the same records mean the same lines. The label matcher is
-  // an input too: it decides docker_container_info's labels (and is the same function for a process's life).
-  const inputs = [labelMatches, ...sorted];
-  const kept = lines?.keepsFor(sorted.length, labelMatches) ? lines : undefined;
+  // Records are replaced, never changed in place, so the same records mean the same lines. The container labels are
+  // an input too: they decide the container_label_ labels (and are the same object for a process's life).
+  const inputs = [labels, ...sorted];
+  const kept = lines?.keepsFor(sorted.length, labels) ? lines : undefined;
   return CONTAINER_METRICS.map(({ name, type, help, value, samples }, index) => {
-    const samplesOf = value
+    const own = value
       ? (c: ContainerRecord): Sample[] => {
-        const v = value(c, labelMatches);
+        const v = value(c, labels);
         return v === undefined ? [] : [{ labels: idName(c), value: v }];
       }
-      : (c: ContainerRecord) => samples(c, labelMatches);
+      : (c: ContainerRecord) => samples(c, labels);
+    const samplesOf = name === "docker_container_info" ? own : withSeriesLabels(own, labels, (c) => c.labels);
     const keep = kept && ((c: ContainerRecord, format: () => string) => kept.get(c, index, format));
     return groupedFamily(name, type, help, sorted, samplesOf, inputs, keep);
   });

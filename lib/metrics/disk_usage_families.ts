@@ -72,8 +72,15 @@ interface Layer {
   bytes: number;
 }
 
-/** The labels `container_fs_usage_bytes` carries, as every cAdvisor-named per-container family here. */
-const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
+/**
+ * The labels of the container file system families: the container's, as every cAdvisor-named per-container family
+ * here, and the `device` of the file system holding its writable layer (the data root's) when known. cAdvisor writes
+ * `device` on each of them, and queries such as `container_fs_limit_bytes - container_fs_usage_bytes` match on it.
+ */
+const labelsOf = (c: ContainerRecord, device: string | undefined): Labels =>
+  device === undefined
+    ? [["id", c.id], ["name", c.name], ["image", c.image]]
+    : [["id", c.id], ["name", c.name], ["image", c.image], ["device", device]];
 
 /**
  * The disk usage families for the containers in `containers` (stopped ones too: their writable layers take disk all
@@ -84,6 +91,7 @@ export function diskUsageFamilies(
   containers: readonly ContainerRecord[],
   reading: DiskUsageReading | undefined,
   lastDurationMs: number | undefined,
+  device?: string,
 ): MetricFamily[] {
   const layers: Layer[] = [];
   for (const c of reading ? containers : []) {
@@ -97,9 +105,9 @@ export function diskUsageFamilies(
       "gauge",
       "Bytes of the container's writable layer: the files it created or changed.",
       sorted,
-      ({ c, bytes }) => [{ labels: labelsOf(c), value: bytes }],
+      ({ c, bytes }) => [{ labels: labelsOf(c, device), value: bytes }],
       // Records and readings are replaced, never changed: the same ones give the same lines.
-      [reading, ...sorted.map(({ c }) => c)],
+      [reading, device, ...sorted.map(({ c }) => c)],
     ),
     ...DISK_USAGE_METRICS.map(({ name, type, help, value, samples }) => {
       if (!reading) return family(name, type, help, []);
@@ -124,12 +132,15 @@ export interface DataRootMetric {
   value: (fs: FileSystemReading) => number;
 }
 
-/** cAdvisor's file system families, for the file system holding the engine's data root. */
+/**
+ * cAdvisor's file system families, per container: the file system holding the engine's data root, where every
+ * container's writable layer is.
+ */
 export const DATA_ROOT_METRICS: readonly DataRootMetric[] = [
   {
     name: "container_fs_limit_bytes",
     type: "gauge",
-    help: "Number of bytes that can be consumed on the file system holding the engine's data root.",
+    help: "Number of bytes that can be consumed by the container on the file system holding its writable layer.",
     value: (fs) => fs.sizeBytes,
   },
   {
@@ -137,20 +148,35 @@ export const DATA_ROOT_METRICS: readonly DataRootMetric[] = [
     // A gauge in cAdvisor; a counter here because a gauge's name must not end in _total (promtool refuses it). It
     // only changes when the file system is grown or shrunk.
     type: "counter",
-    help: "Number of inodes of the file system holding the engine's data root.",
+    help: "Number of inodes of the file system holding the container's writable layer.",
     value: (fs) => fs.inodes,
   },
   {
     name: "container_fs_inodes_free",
     type: "gauge",
-    help: "Number of available inodes of the file system holding the engine's data root.",
+    help: "Number of available inodes of the file system holding the container's writable layer.",
     value: (fs) => fs.inodesFree,
   },
 ];
 
-/** The data root's file system families, labelled `device` as cAdvisor labels them; no samples without a reading. */
-export function dataRootFamilies(reading: FileSystemReading | undefined): MetricFamily[] {
+/**
+ * The data root's file system families, a sample per container with its labels and `device`, as cAdvisor writes
+ * them for each container's root file system; no samples without a reading.
+ */
+export function dataRootFamilies(
+  containers: readonly ContainerRecord[],
+  reading: FileSystemReading | undefined,
+): MetricFamily[] {
+  const sorted = sortById(reading ? containers : []);
   return DATA_ROOT_METRICS.map(({ name, type, help, value }) =>
-    family(name, type, help, reading ? [{ labels: [["device", reading.device]], value: value(reading) }] : [])
+    groupedFamily(
+      name,
+      type,
+      help,
+      sorted,
+      (c) => [{ labels: labelsOf(c, reading!.device), value: value(reading!) }],
+      // Records and readings are replaced, never changed: the same ones give the same lines.
+      [reading, ...sorted],
+    )
   );
 }

@@ -7,7 +7,10 @@ import type { EngineSummary, ExporterStats } from "../engine/mod.ts";
 import { family } from "./families.ts";
 import type { ProcessSample } from "./process.ts";
 
-/** `server_hostname` and `docker_engine_info`; empty families while the engine was never reached. */
+/**
+ * `server_hostname`, `docker_engine_info`, and cAdvisor's `machine_cpu_cores` and `machine_memory_bytes` of the
+ * engine's host; empty families while the engine was never reached (or, for the machine's, did not say).
+ */
 export function engineFamilies(engine: EngineSummary | undefined): MetricFamily[] {
   return [
     family(
@@ -32,6 +35,18 @@ export function engineFamilies(engine: EngineSummary | undefined): MetricFamily[
           value: 1,
         }]
         : [],
+    ),
+    family(
+      "machine_cpu_cores",
+      "gauge",
+      "Number of logical CPU cores.",
+      engine?.cpus === undefined ? [] : [{ labels: [], value: engine.cpus }],
+    ),
+    family(
+      "machine_memory_bytes",
+      "gauge",
+      "Amount of memory installed on the machine.",
+      engine?.memoryBytes === undefined ? [] : [{ labels: [], value: engine.memoryBytes }],
     ),
   ];
 }

@@ -3,6 +3,7 @@
  * per container as it is formatted. Pure.
  */
 import { formatSampleGroup, labelSortKey, type MetricFamily, type Sample } from "./exposition.ts";
+import type { ContainerLabels } from "./labels.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -103,4 +104,27 @@ export function groupedFamily<T extends { readonly id: string }>(
     };
   }
   return family;
+}
+
+/**
+ * `samplesOf` with the container labels that go on every series (`ContainerLabels.series` of the item's container
+ * labels) appended to each sample, but for a label the sample already has (the compose labels of
+ * `start_time_seconds_container`). `samplesOf` itself when none go there.
+ */
+export function withSeriesLabels<T>(
+  samplesOf: (item: T) => Sample[],
+  labels: ContainerLabels,
+  containerLabelsOf: (item: T) => Readonly<Record<string, string>>,
+): (item: T) => Sample[] {
+  if (!labels.onAllSeries) return samplesOf;
+  return (item) => {
+    const samples = samplesOf(item);
+    const extra = labels.series(containerLabelsOf(item));
+    if (extra.length === 0) return samples;
+    return samples.map((sample) => {
+      const have = sample.labels;
+      const add = extra.filter(([name]) => !have.some(([existing]) => existing === name));
+      return { labels: [...have, ...add], value: sample.value };
+    });
+  };
 }

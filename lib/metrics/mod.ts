@@ -18,7 +18,7 @@ export {
   TEXT_CONTENT_TYPE,
 } from "./exposition.ts";
 export type { MetricFamily } from "./exposition.ts";
-export { exportedLabel, labelKeyMatcher } from "./labels.ts";
+export { ContainerLabels, exportedLabel, labelKeyMatcher, MAX_SERIES_LABEL_KEYS } from "./labels.ts";
 export { createProcessReader } from "./process.ts";
 export type { ProcessSample } from "./process.ts";
 export { resourceCollectorFamilies, resourceFamilies } from "./resource_families.ts";

@@ -4,8 +4,16 @@
  */
 import type { ContainerRecord } from "../engine/mod.ts";
 import type { MetricFamily, Sample } from "./exposition.ts";
-import { family, type FamilyRow, groupedFamily, sortById } from "./families.ts";
-import type { BlockIoUsage, ContainerUsage, NetworkUsage } from "../resources/mod.ts";
+import { family, type FamilyRow, groupedFamily, sortById, withSeriesLabels } from "./families.ts";
+import { ContainerLabels } from "./labels.ts";
+import type {
+  BlockIoUsage,
+  ContainerUsage,
+  LastSeen,
+  MemoryUsage,
+  NetworkUsage,
+  PressureStall,
+} from "../resources/mod.ts";
 
 type Labels = ReadonlyArray<readonly [string, string]>;
 
@@ -36,18 +44,97 @@ const NETWORK_COUNTERS: ReadonlyArray<readonly [keyof Omit<NetworkUsage, "interf
   ],
 ];
 
-const BLOCK_IO_COUNTERS: ReadonlyArray<readonly [keyof Omit<BlockIoUsage, "device">, string, string]> = [
+const BLOCK_IO_COUNTERS: ReadonlyArray<
+  readonly [keyof Pick<BlockIoUsage, "readBytes" | "writeBytes" | "reads" | "writes">, string, string]
+> = [
   ["readBytes", "container_fs_reads_bytes_total", "Cumulative count of bytes read."],
   ["writeBytes", "container_fs_writes_bytes_total", "Cumulative count of bytes written."],
   ["reads", "container_fs_reads_total", "Cumulative count of reads completed."],
   ["writes", "container_fs_writes_total", "Cumulative count of writes completed."],
 ];
 
+/** The iocost figures of cgroup v2's `io.stat`, as cAdvisor names them. */
+const IO_COST_COUNTERS: ReadonlyArray<readonly [keyof NonNullable<BlockIoUsage["cost"]>, string, string]> = [
+  ["usageSeconds", "container_fs_io_cost_usage_seconds_total", "Cumulative IOCost usage in seconds"],
+  ["waitSeconds", "container_fs_io_cost_wait_seconds_total", "Cumulative IOCost wait in seconds"],
+  ["indebtSeconds", "container_fs_io_cost_indebt_seconds_total", "Cumulative IOCost debt in seconds"],
+  ["indelaySeconds", "container_fs_io_cost_indelay_seconds_total", "Cumulative IOCost delay in seconds"],
+];
+
+/** One-number memory gauges and counters: the `MemoryUsage` field, cAdvisor's name, type and help. */
+const MEMORY_FIGURES: ReadonlyArray<readonly [keyof MemoryUsage, string, "gauge" | "counter", string]> = [
+  ["maxUsageBytes", "container_memory_max_usage_bytes", "gauge", "Maximum memory usage recorded in bytes"],
+  ["swapBytes", "container_memory_swap", "gauge", "Container swap usage in bytes."],
+  ["mappedFileBytes", "container_memory_mapped_file", "gauge", "Size of memory mapped files in bytes."],
+  ["kernelBytes", "container_memory_kernel_usage", "gauge", "Size of kernel memory allocated in bytes."],
+  ["activeFileBytes", "container_memory_total_active_file_bytes", "gauge", "Current total active file in bytes."],
+  ["inactiveFileBytes", "container_memory_total_inactive_file_bytes", "gauge", "Current total inactive file in bytes."],
+  [
+    "dirtyBytes",
+    "container_memory_file_dirty_bytes",
+    "gauge",
+    "Number of bytes of file cache that has been modified but not yet written back to disk.",
+  ],
+  [
+    "writebackBytes",
+    "container_memory_file_writeback_bytes",
+    "gauge",
+    "Number of bytes of file cache that is currently being written back to disk.",
+  ],
+  [
+    "pagesScanned",
+    "container_memory_pgscan_total",
+    "counter",
+    "Cumulative number of pages scanned by the page reclaim algorithm.",
+  ],
+  [
+    "pagesStolen",
+    "container_memory_pgsteal_total",
+    "counter",
+    "Cumulative number of pages reclaimed by the page reclaim algorithm.",
+  ],
+  [
+    "refaultsFile",
+    "container_memory_workingset_refault_file_total",
+    "counter",
+    "Cumulative number of refaults of previously evicted file pages.",
+  ],
+  [
+    "refaultsAnon",
+    "container_memory_workingset_refault_anon_total",
+    "counter",
+    "Cumulative number of refaults of previously evicted anonymous pages.",
+  ],
+  [
+    "highEvents",
+    "container_memory_events_high_total",
+    "counter",
+    "Cumulative count of memory.high throttle events for the container",
+  ],
+  [
+    "maxEvents",
+    "container_memory_events_max_total",
+    "counter",
+    "Cumulative count of memory.max limit hit events for the container",
+  ],
+];
+
+/** The pressure families: resource, `waiting` (some) or `stalled` (full), and cAdvisor's help. */
+const PRESSURE_COUNTERS: ReadonlyArray<readonly ["cpu" | "memory" | "io", keyof PressureStall, string]> = [
+  ["cpu", "stalledSeconds", "no tasks in the container could make progress due to CPU congestion."],
+  ["cpu", "waitingSeconds", "tasks in the container have waited due to CPU congestion."],
+  ["memory", "stalledSeconds", "no tasks in the container could make progress due to memory congestion."],
+  ["memory", "waitingSeconds", "tasks in the container have waited due to memory congestion."],
+  ["io", "stalledSeconds", "no tasks in the container could make progress due to IO congestion."],
+  ["io", "waitingSeconds", "tasks in the container have waited due to IO congestion."],
+];
+
 /**
  * A per-container resource family: a row of `RESOURCE_METRICS`. Each sample is labelled `id`, `name` and `image`,
- * then `labels`. `quota` is the container's CPU quota, 0 for none.
+ * then `labels`. `quota` is the container's CPU quota, 0 for none. `ofRecord` marks a row that reads the record
+ * alone, never the reading: its lines stay the same from one collection to the next, so a scrape cache keeps them.
  */
-export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, quota: number]>;
+export type ResourceMetric = FamilyRow<[c: ContainerRecord, u: ContainerUsage, quota: number]> & { ofRecord?: true };
 
 /** The labels every resource series starts with. */
 const labelsOf = (c: ContainerRecord): Labels => [["id", c.id], ["name", c.name], ["image", c.image]];
@@ -80,9 +167,35 @@ function perItem<T>(
 const networkOf = (c: ContainerRecord, u: ContainerUsage) => c.sharesNetwork ? [] : u.network;
 /** CFS periods are read only where a quota is set, as in cAdvisor. */
 const cfs = (u: ContainerUsage, quota: number) => quota > 0 && u.cpu?.periods !== undefined ? u.cpu : undefined;
+/** Whole seconds, as cAdvisor writes its times (`time.Time.Unix()`). */
+const wholeSeconds = (seconds: number | undefined) => seconds === undefined ? undefined : Math.floor(seconds);
+/** cAdvisor's `container_health_state`: 1 healthy, 0 starting or unhealthy, -1 without a health check. */
+const HEALTH_STATE = { healthy: 1, starting: 0, unhealthy: 0, none: -1 } as const;
 
 /** The resource families, as cAdvisor names, types and labels them. */
 export const RESOURCE_METRICS: readonly ResourceMetric[] = [
+  {
+    name: "container_start_time_seconds",
+    type: "gauge",
+    ofRecord: true,
+    help: "Start time of the container since unix epoch in seconds.",
+    // cAdvisor falls back to the creation time for a container that never started.
+    value: (c) => wholeSeconds(c.startedSeconds ?? c.createdSeconds),
+  },
+  {
+    name: "container_creation_time_seconds",
+    type: "gauge",
+    ofRecord: true,
+    help: "Container creation time since unix epoch in seconds.",
+    value: (c) => wholeSeconds(c.createdSeconds),
+  },
+  {
+    name: "container_health_state",
+    type: "gauge",
+    ofRecord: true,
+    help: "The result of the container's health check: 1 healthy, 0 starting or unhealthy, -1 without a health check.",
+    value: (c) => HEALTH_STATE[c.health],
+  },
   {
     name: "container_cpu_usage_seconds_total",
     type: "counter",
@@ -121,16 +234,38 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
     value: (_, u, quota) => cfs(u, quota) && (u.cpu?.throttledSeconds ?? 0),
   },
   {
+    name: "container_cpu_cfs_burst_periods_total",
+    type: "counter",
+    help: "Number of periods when burst occurs.",
+    value: (_, u, quota) => cfs(u, quota)?.bursts,
+  },
+  {
+    name: "container_cpu_cfs_burst_seconds_total",
+    type: "counter",
+    help: "Total time duration the container has been bursted.",
+    value: (_, u, quota) => cfs(u, quota)?.burstSeconds,
+  },
+  {
     name: "container_spec_cpu_quota",
     type: "gauge",
+    ofRecord: true,
     help: "CPU quota of the container, in microseconds per period.",
     value: (_, __, quota) => quota > 0 ? quota : undefined,
   },
   {
     name: "container_spec_cpu_period",
     type: "gauge",
+    ofRecord: true,
     help: "CPU period of the container, in microseconds.",
-    value: (c, _, quota) => quota > 0 ? c.cpuPeriodMicros ?? 0 : undefined,
+    // For every container, as cAdvisor writes it; only the quota is there for limited containers alone.
+    value: (c) => c.cpuPeriodMicros,
+  },
+  {
+    name: "container_spec_cpu_shares",
+    type: "gauge",
+    ofRecord: true,
+    help: "CPU share of the container.",
+    value: (c) => c.cpuShares,
   },
   {
     name: "container_memory_usage_bytes",
@@ -156,6 +291,12 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
     help: "Number of bytes of page cache memory.",
     value: (_, u) => u.memory?.cacheBytes,
   },
+  ...MEMORY_FIGURES.map(([field, name, type, help]): ResourceMetric => ({
+    name,
+    type,
+    help,
+    value: (_, u) => u.memory?.[field],
+  })),
   {
     name: "container_memory_failcnt",
     // A counter in cAdvisor; a gauge here because a counter's name must end in _total.
@@ -164,10 +305,45 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
     value: (_, u) => u.memory?.failcnt,
   },
   {
+    name: "container_memory_failures_total",
+    type: "counter",
+    help: "Cumulative count of memory allocation failures.",
+    labels: ["failure_type", "scope"],
+    // cAdvisor writes the cgroup's own page faults under both scopes; a container has no child cgroups to add.
+    samples: (c, u) => {
+      const m = u.memory;
+      if (m?.pageFaults === undefined || m.majorPageFaults === undefined) return [];
+      const samples: Sample[] = [];
+      for (const scope of ["container", "hierarchy"]) {
+        samples.push({ labels: [...labelsOf(c), ["failure_type", "pgfault"], ["scope", scope]], value: m.pageFaults });
+        samples.push({
+          labels: [...labelsOf(c), ["failure_type", "pgmajfault"], ["scope", scope]],
+          value: m.majorPageFaults,
+        });
+      }
+      return samples;
+    },
+  },
+  {
     name: "container_spec_memory_limit_bytes",
     type: "gauge",
+    ofRecord: true,
     help: "Memory limit for the container in bytes (0: unlimited).",
     value: (c) => c.memoryLimitBytes,
+  },
+  {
+    name: "container_spec_memory_reservation_limit_bytes",
+    type: "gauge",
+    ofRecord: true,
+    help: "Memory reservation limit for the container.",
+    value: (c) => c.memoryReservationBytes,
+  },
+  {
+    name: "container_spec_memory_swap_limit_bytes",
+    type: "gauge",
+    ofRecord: true,
+    help: "Memory swap limit for the container.",
+    value: (c) => c.memorySwapLimitBytes,
   },
   {
     name: "container_oom_events_total",
@@ -175,6 +351,12 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
     help: "Count of out of memory kills observed for the container.",
     value: (_, u) => u.memory?.oomKills,
   },
+  ...PRESSURE_COUNTERS.map(([resource, field, help]): ResourceMetric => ({
+    name: `container_pressure_${resource}_${field === "stalledSeconds" ? "stalled" : "waiting"}_seconds_total`,
+    type: "counter",
+    help: `Total time duration ${help}`,
+    value: (_, u) => u.pressure?.[resource]?.[field],
+  })),
   ...NETWORK_COUNTERS.map(([field, name, help]) => ({
     name,
     help,
@@ -185,6 +367,61 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
     help,
     ...perItem("device", (_, u) => u.blockIo, (io) => io.device, (io) => io[field]),
   })),
+  {
+    name: "container_blkio_device_usage_total",
+    type: "counter",
+    help: "Blkio Device bytes usage",
+    labels: ["device", "major", "minor", "operation"],
+    samples: (c, u) => {
+      const samples: Sample[] = [];
+      for (const io of u.blockIo) {
+        if (io.major === undefined || io.minor === undefined || !io.bytesByOperation) continue;
+        const device = [
+          ...labelsOf(c),
+          ["device", io.device],
+          ["major", String(io.major)],
+          ["minor", String(io.minor)],
+        ] as const;
+        for (const [operation, bytes] of Object.entries(io.bytesByOperation)) {
+          samples.push({ labels: [...device, ["operation", operation]], value: bytes });
+        }
+      }
+      return samples;
+    },
+  },
+  ...IO_COST_COUNTERS.map(([field, name, help]) => ({
+    name,
+    help,
+    ...perItem("device", (_, u) => u.blockIo, (io) => io.device, (io) => io.cost?.[field]),
+  })),
+  {
+    name: "container_processes",
+    type: "gauge",
+    help: "Number of processes running inside the container.",
+    value: (_, u) => u.processes?.count,
+  },
+  {
+    name: "container_file_descriptors",
+    type: "gauge",
+    help: "Number of open file descriptors for the container.",
+    value: (_, u) => u.processes?.fds,
+  },
+  {
+    name: "container_sockets",
+    type: "gauge",
+    help: "Number of open sockets for the container.",
+    value: (_, u) => u.processes?.sockets,
+  },
+  {
+    name: "container_ulimits_soft",
+    type: "gauge",
+    help: "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice",
+    labels: ["ulimit"],
+    samples: (c, u) =>
+      u.processes?.maxOpenFiles === undefined
+        ? []
+        : [{ labels: [...labelsOf(c), ["ulimit", "max_open_files"]], value: u.processes.maxOpenFiles }],
+  },
   {
     name: "container_threads",
     type: "gauge",
@@ -199,6 +436,12 @@ export const RESOURCE_METRICS: readonly ResourceMetric[] = [
   },
 ];
 
+/** The name and help of `container_last_seen`, which is not a row: it covers containers that are gone too. */
+export const LAST_SEEN = {
+  name: "container_last_seen",
+  help: "Last time a container was seen by the exporter",
+} as const;
+
 /** A container the resource families cover, with its reading. */
 interface Covered {
   id: string;
@@ -206,36 +449,82 @@ interface Covered {
   u: ContainerUsage;
 }
 
+/** What `resourceFamilies` is told besides the containers and their readings. */
+export interface ResourceFamiliesOptions {
+  /** The container labels that go on every series (`ContainerLabels.series`); by default none. */
+  labels?: ContainerLabels;
+  /** When the collector last read each container (`ResourceCollector.lastSeen`): `container_last_seen`. */
+  lastSeen?: ReadonlyMap<string, LastSeen>;
+}
+
+const NO_CONTAINER_LABELS = new ContainerLabels(() => false);
+
 /**
  * The resource families, one for each row of `RESOURCE_METRICS`, for the containers in `containers` that are
  * running or paused and have a reading in `usage` (a container that stopped since the last collection leaves at
- * once). Every series carries `id` (the full container id), `name` and `image` (`Config.Image`). The CFS series and
- * `container_spec_cpu_quota`/`_period` are there only for containers with a CPU quota, as in cAdvisor.
- * Each family is made a container at a time as it is formatted (see `groupedFamily`).
+ * once), then `container_last_seen`. Every series carries `id` (the full container id), `name` and `image`
+ * (`Config.Image`). The CFS series and `container_spec_cpu_quota` are there only for containers with a CPU quota,
+ * as in cAdvisor. Each family is made a container at a time as it is formatted (see `groupedFamily`).
+ *
+ * `container_last_seen` has a series for every container in `lastSeen`, running or not, labelled as its record in
+ * `containers` is, or as it was when last read once it is gone from there: the collector keeps a container there
+ * for a while after it was last read, so that `time() - container_last_seen > 60` fires for a container that
+ * stopped or went away, as it does on cAdvisor's last sample.
  */
 export function resourceFamilies(
   containers: readonly ContainerRecord[],
   usage: ReadonlyMap<string, ContainerUsage>,
+  options: ResourceFamiliesOptions = {},
 ): MetricFamily[] {
+  const labels = options.labels ?? NO_CONTAINER_LABELS;
   const covered: Covered[] = [];
+  const byId = options.lastSeen ? new Map<string, ContainerRecord>() : undefined;
   for (const c of containers) {
+    byId?.set(c.id, c);
     if (c.state !== "running" && c.state !== "paused") continue;
     const u = usage.get(c.id);
     if (u) covered.push({ id: c.id, c, u });
   }
   const sorted = sortById(covered);
   // Records and readings are replaced, never changed in place: the same ones in the same order give the same lines,
-  // so a scrape cache keeps these families while only containers' other series change.
-  const inputs = sorted.flatMap(({ c, u }) => [c, u]);
-  return RESOURCE_METRICS.map(({ name, type, help, value, samples }) => {
-    const samplesOf = value
+  // so a scrape cache keeps these families while only containers' other series change, and keeps those that read
+  // only the records across collections.
+  const inputs = [labels, ...sorted.flatMap(({ c, u }) => [c, u])];
+  const recordInputs = [labels, ...sorted.map(({ c }) => c)];
+  const families = RESOURCE_METRICS.map(({ name, type, help, value, samples, ofRecord }) => {
+    const own = value
       ? ({ c, u }: Covered): Sample[] => {
         const v = value(c, u, c.cpuQuotaMicros ?? 0);
         return v === undefined ? [] : [{ labels: labelsOf(c), value: v }];
       }
       : ({ c, u }: Covered) => samples(c, u, c.cpuQuotaMicros ?? 0);
-    return groupedFamily(name, type, help, sorted, samplesOf, inputs);
+    const samplesOf = withSeriesLabels(own, labels, ({ c }) => c.labels);
+    return groupedFamily(name, type, help, sorted, samplesOf, ofRecord ? recordInputs : inputs);
   });
+  if (options.lastSeen && byId) families.push(lastSeenFamily(options.lastSeen, byId, labels));
+  return families;
+}
+
+/** `container_last_seen`, for every container in `lastSeen`, labelled by its record in `byId` while it has one. */
+function lastSeenFamily(
+  lastSeen: ReadonlyMap<string, LastSeen>,
+  byId: ReadonlyMap<string, ContainerRecord>,
+  labels: ContainerLabels,
+): MetricFamily {
+  const seen = sortById(
+    Array.from(lastSeen, ([id, { record, seconds }]) => ({ id, c: byId.get(id) ?? record, seconds })),
+  );
+  const samplesOf = ({ c, seconds }: (typeof seen)[number]): Sample[] => [{ labels: labelsOf(c), value: seconds }];
+  // The readings' times and the records the labels come from.
+  const inputs = [labels, lastSeen, ...seen.map(({ c }) => c)];
+  return groupedFamily(
+    LAST_SEEN.name,
+    "gauge",
+    LAST_SEEN.help,
+    seen,
+    withSeriesLabels(samplesOf, labels, ({ c }) => c.labels),
+    inputs,
+  );
 }
 
 /** What the collector reports about itself. */

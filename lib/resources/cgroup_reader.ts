@@ -1,7 +1,8 @@
 /**
  * Reads a container's resource use straight from the kernel: its cgroup files (v1 and v2, under both the
- * cgroupfs layout `docker/<id>` and the systemd layout `system.slice/docker-<id>.scope`) and the network
- * counters of its namespace in `/proc/<pid>/net/dev`. No call to the engine.
+ * cgroupfs layout `docker/<id>` and the systemd layout `system.slice/docker-<id>.scope`), the network
+ * counters of its namespace in `/proc/<pid>/net/dev`, and its processes' open files in `/proc/<pid>/fd`. No call to
+ * the engine.
  *
  * The parsers are pure and take file text. `CgroupReader` reads through an injected synchronous
  * `FileSystem` rooted where the host's `/sys/fs/cgroup` and `/proc` are mounted, so tests point it at
@@ -15,7 +16,12 @@ import {
   deviceName,
   type MemoryUsage,
   type NetworkUsage,
+  type PressureStall,
+  type ProcessUsage,
+  putStatFigures,
   UNLIMITED_ABOVE,
+  V1_STAT_KEYS,
+  V2_STAT_KEYS,
 } from "./usage.ts";
 
 /** The file access the reader needs. Paths are absolute. */
@@ -24,12 +30,15 @@ export interface FileSystem {
   readTextFile(path: string): string;
   /** The names in a directory. */
   readDir(path: string): string[];
+  /** The target of a symbolic link (`socket:[4242]` for a socket in `/proc/<pid>/fd`). */
+  readLink(path: string): string;
 }
 
 /** Deno's synchronous file system calls. */
 export const DENO_FILE_SYSTEM: FileSystem = {
   readTextFile: (path) => Deno.readTextFileSync(path),
   readDir: (path) => Array.from(Deno.readDirSync(path), (entry) => entry.name),
+  readLink: (path) => Deno.readLinkSync(path),
 };
 
 /** Clock ticks per second of `cpuacct.stat` (USER_HZ): 100 on every Linux architecture Docker runs on. */
@@ -116,25 +125,48 @@ export function parsePartitions(text: string): Map<string, string> {
   return names;
 }
 
-/** A device's row: the cgroup files give all four figures. */
-function ioRow(rows: Map<string, Required<BlockIoUsage>>, device: string): Required<BlockIoUsage> {
-  let row = rows.get(device);
-  if (!row) rows.set(device, row = { device, readBytes: 0, writeBytes: 0, reads: 0, writes: 0 });
+/** A device's row as the cgroup files give it: all four figures, its numbers, and bytes by operation. */
+type IoRow = Required<Omit<BlockIoUsage, "cost">> & Pick<BlockIoUsage, "cost">;
+
+/** The row of device `major:minor`, made on first use. */
+function ioRow(rows: Map<string, IoRow>, devices: ReadonlyMap<string, string>, major: string, minor: string): IoRow {
+  const key = `${major}:${minor}`;
+  let row = rows.get(key);
+  if (!row) {
+    rows.set(
+      key,
+      row = {
+        device: deviceName(devices, major, minor),
+        major: Number(major),
+        minor: Number(minor),
+        readBytes: 0,
+        writeBytes: 0,
+        reads: 0,
+        writes: 0,
+        bytesByOperation: {},
+      },
+    );
+  }
   return row;
 }
 
 /**
  * Parses cgroup v1's `blkio.throttle.io_service_bytes[_recursive]` and `..._io_serviced[_recursive]`:
- * `major:minor Op value` lines (Read, Write, Sync, Async, Discard, Total) and a closing `Total n`.
+ * `major:minor Op value` lines (Read, Write, Sync, Async, Discard, Total) and a closing `Total n`. Every operation's
+ * bytes are kept in `bytesByOperation`; reads and writes also in their own fields.
  */
 export function parseV1Blkio(bytesText: string, iosText: string, devices: ReadonlyMap<string, string>): BlockIoUsage[] {
-  const rows = new Map<string, Required<BlockIoUsage>>();
+  const rows = new Map<string, IoRow>();
   const add = (text: string, read: "readBytes" | "reads", write: "writeBytes" | "writes") => {
     for (const line of text.split("\n")) {
       const [key, op, value] = line.trim().split(/\s+/);
       const device = /^(\d+):(\d+)$/.exec(key);
-      if (!device || (op !== "Read" && op !== "Write")) continue;
-      ioRow(rows, deviceName(devices, device[1], device[2]))[op === "Read" ? read : write] += Number(value) || 0;
+      if (!device || op === undefined) continue;
+      const row = ioRow(rows, devices, device[1], device[2]);
+      const n = Number(value) || 0;
+      if (read === "readBytes") row.bytesByOperation[op] = (row.bytesByOperation[op] ?? 0) + n;
+      if (op === "Read") row[read] += n;
+      else if (op === "Write") row[write] += n;
     }
   };
   add(bytesText, "readBytes", "writeBytes");
@@ -142,14 +174,18 @@ export function parseV1Blkio(bytesText: string, iosText: string, devices: Readon
   return [...rows.values()];
 }
 
-/** Parses cgroup v2's `io.stat`: `major:minor rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..` lines. */
+/**
+ * Parses cgroup v2's `io.stat`: `major:minor rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..` lines, with
+ * `cost.usage=.. cost.wait=.. cost.indebt=.. cost.indelay=..` (microseconds) where the iocost controller is on.
+ * `bytesByOperation` holds `Read` and `Write`, as runc and cAdvisor name `rbytes` and `wbytes`.
+ */
 export function parseIoStat(text: string, devices: ReadonlyMap<string, string>): BlockIoUsage[] {
-  const rows = new Map<string, Required<BlockIoUsage>>();
+  const rows = new Map<string, IoRow>();
   for (const line of text.split("\n")) {
     const [key, ...fields] = line.trim().split(/\s+/);
     const device = /^(\d+):(\d+)$/.exec(key);
     if (!device) continue;
-    const row = ioRow(rows, deviceName(devices, device[1], device[2]));
+    const row = ioRow(rows, devices, device[1], device[2]);
     for (const field of fields) {
       const [name, value] = field.split("=");
       const n = Number(value) || 0;
@@ -157,9 +193,49 @@ export function parseIoStat(text: string, devices: ReadonlyMap<string, string>):
       else if (name === "wbytes") row.writeBytes += n;
       else if (name === "rios") row.reads += n;
       else if (name === "wios") row.writes += n;
+      else if (name.startsWith("cost.")) {
+        row.cost ??= { usageSeconds: 0, waitSeconds: 0, indebtSeconds: 0, indelaySeconds: 0 };
+        const seconds = n / 1e6;
+        if (name === "cost.usage") row.cost.usageSeconds += seconds;
+        else if (name === "cost.wait") row.cost.waitSeconds += seconds;
+        else if (name === "cost.indebt") row.cost.indebtSeconds += seconds;
+        else if (name === "cost.indelay") row.cost.indelaySeconds += seconds;
+      }
     }
+    row.bytesByOperation.Read = row.readBytes;
+    row.bytesByOperation.Write = row.writeBytes;
   }
   return [...rows.values()];
+}
+
+/**
+ * Parses a cgroup v2 pressure file (`cpu.pressure`, `memory.pressure`, `io.pressure`):
+ * `some avg10=.. avg60=.. avg300=.. total=<µs>` and the same for `full`. A missing `full` line (the root cgroup's
+ * `cpu.pressure` before Linux 5.13) counts as 0.
+ * @example parsePressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n")?.waitingSeconds // 1.5
+ */
+export function parsePressure(text: string): PressureStall | undefined {
+  let some: number | undefined;
+  let full = 0;
+  for (const line of text.split("\n")) {
+    const total = /^(some|full) .*\btotal=(\d+)/.exec(line);
+    if (!total) continue;
+    if (total[1] === "some") some = Number(total[2]) / 1e6;
+    else full = Number(total[2]) / 1e6;
+  }
+  return some === undefined ? undefined : { waitingSeconds: some, stalledSeconds: full };
+}
+
+/**
+ * The soft limit on open files in `/proc/<pid>/limits` (`Max open files  1048576  1048576  files`); -1 for
+ * `unlimited`, as cAdvisor reports it; `undefined` when the line is not there.
+ */
+export function parseMaxOpenFiles(text: string): number | undefined {
+  const line = /^Max open files\s+(\S+)/m.exec(text);
+  if (!line) return undefined;
+  if (line[1] === "unlimited") return -1;
+  const value = Number(line[1]);
+  return Number.isFinite(value) ? value : undefined;
 }
 
 /**
@@ -176,6 +252,11 @@ export function parseProcCgroup(text: string): Map<string, string> {
     for (const controller of line.slice(first + 1, second).split(",")) paths.set(controller, path);
   }
   return paths;
+}
+
+/** Sets `target[key]` to `value` unless that is undefined: a figure the source lacks is left out, not set. */
+function put<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
+  if (value !== undefined) target[key] = value;
 }
 
 // ----------------------------------------------------------------------------------------------- layout
@@ -315,8 +396,60 @@ export class CgroupReader {
         // A process that just exited has no counters; anything else means /proc is not readable.
         if (!isGone(error)) this.#warnOnce("net", "no network metrics: cannot read /proc/<pid>/net/dev", error);
       }
+      if (usage.processes) put(usage.processes, "maxOpenFiles", this.#maxOpenFiles(pid));
     }
     return usage;
+  }
+
+  /**
+   * The processes listed in `procsFile` (a `cgroup.procs`), and their open files and sockets from `/proc/<pid>/fd`
+   * as cAdvisor counts them: a directory listing per process and a `readlink` per descriptor (about 5 µs each).
+   * Reading another user's descriptors takes root (or CAP_SYS_PTRACE); without it they are unknown, and said so once.
+   */
+  #readProcesses(procsFile: string): ProcessUsage | undefined {
+    const { fs, procRoot } = this.#options;
+    const text = unlessGone(() => fs.readTextFile(procsFile));
+    if (text === undefined) return undefined;
+    const pids = text.split("\n").filter((line) => line !== "");
+    const processes: ProcessUsage = { count: pids.length };
+    let fds = 0;
+    let sockets = 0;
+    let read = false;
+    for (const pid of pids) {
+      const dir = `${procRoot}/${pid}/fd`;
+      let names: string[];
+      try {
+        names = fs.readDir(dir);
+      } catch (error) {
+        // A process that exited since cgroup.procs was read has no descriptors to count.
+        if (isGone(error)) continue;
+        // Counting some processes' descriptors and not others' would give a figure that is neither.
+        this.#warnOnce("fd", "no container_file_descriptors or container_sockets: cannot read /proc/<pid>/fd", error);
+        return processes;
+      }
+      read = true;
+      fds += names.length;
+      for (const name of names) {
+        // A descriptor closed since the listing is simply not counted.
+        const target = unlessGone(() => fs.readLink(`${dir}/${name}`));
+        if (target?.startsWith("socket:")) sockets++;
+      }
+    }
+    if (read) {
+      processes.fds = fds;
+      processes.sockets = sockets;
+    }
+    return processes;
+  }
+
+  /** The init process's soft limit on open files, or `undefined` when it cannot be read. */
+  #maxOpenFiles(pid: number): number | undefined {
+    try {
+      return parseMaxOpenFiles(this.#options.fs.readTextFile(`${this.#options.procRoot}/${pid}/limits`));
+    } catch (error) {
+      if (!isGone(error)) this.#warnOnce("limits", "no container_ulimits_soft: cannot read /proc/<pid>/limits", error);
+      return undefined;
+    }
   }
 
   #readCgroup(id: string, pid: number): ContainerUsage | undefined {
@@ -377,20 +510,38 @@ export class CgroupReader {
         }
         : {}),
     };
+    // CFS burst, Linux 5.14+.
+    if (cfs?.has("nr_bursts")) {
+      cpu.bursts = cfs.get("nr_bursts")!;
+      cpu.burstSeconds = (cfs.get("burst_time") ?? 0) / 1e9;
+    }
     const memory = unlessGone((): MemoryUsage => {
       const usageBytes = parseNumber(fs.readTextFile(file("memory", "memory.usage_in_bytes")));
       const stat = parseKeyedValues(fs.readTextFile(file("memory", "memory.stat")));
       const failcnt = parseNumber(fs.readTextFile(file("memory", "memory.failcnt")));
       const oomKills = parseKeyedValues(fs.readTextFile(file("memory", "memory.oom_control"))).get("oom_kill");
-      return {
+      const memory: MemoryUsage = {
         usageBytes,
         workingSetBytes: Math.max(0, usageBytes - (stat.get("total_inactive_file") ?? 0)),
         rssBytes: stat.get("total_rss") ?? 0,
         cacheBytes: stat.get("total_cache") ?? 0,
         failcnt,
-        // `oom_kill` is there from Linux 4.13.
-        ...(oomKills !== undefined ? { oomKills } : {}),
       };
+      // `oom_kill` is there from Linux 4.13.
+      put(memory, "oomKills", oomKills);
+      put(
+        memory,
+        "maxUsageBytes",
+        unlessGone(() => parseNumber(fs.readTextFile(file("memory", "memory.max_usage_in_bytes")))),
+      );
+      // Kernel memory accounting can be compiled out, and the file with it.
+      put(
+        memory,
+        "kernelBytes",
+        unlessGone(() => parseNumber(fs.readTextFile(file("memory", "memory.kmem.usage_in_bytes")))),
+      );
+      putStatFigures(memory, V1_STAT_KEYS, (key) => stat.get(key));
+      return memory;
     });
     const blockIo = dirs.blkio === undefined ? undefined : unlessGone(() => {
       // The throttle files count every cgroup's I/O (the CFQ and BFQ ones only on devices using that scheduler);
@@ -409,6 +560,8 @@ export class CgroupReader {
     const tasksLimit = tasks === undefined
       ? undefined
       : unlessGone(() => limitValue(parseNumber(fs.readTextFile(file("pids", "pids.max")))));
+    // cAdvisor lists the processes of the cpu controller's cgroup.
+    const processes = this.#readProcesses(file(dirs.cpu === undefined ? "cpuacct" : "cpu", "cgroup.procs"));
     return {
       cpu,
       ...(memory ? { memory } : {}),
@@ -416,6 +569,7 @@ export class CgroupReader {
       blockIo: blockIo ?? [],
       ...(tasks !== undefined ? { tasks } : {}),
       ...(tasksLimit !== undefined ? { tasksLimit } : {}),
+      ...(processes ? { processes } : {}),
     };
   }
 
@@ -437,11 +591,15 @@ export class CgroupReader {
         }
         : {}),
     };
+    if (cpuStat.has("nr_bursts")) {
+      cpu.bursts = cpuStat.get("nr_bursts")!;
+      cpu.burstSeconds = (cpuStat.get("burst_usec") ?? 0) / 1e6;
+    }
     const memory = unlessGone((): MemoryUsage => {
       const usageBytes = parseNumber(fs.readTextFile(file("memory.current")));
       const stat = parseKeyedValues(fs.readTextFile(file("memory.stat")));
       const events = parseKeyedValues(fs.readTextFile(file("memory.events")));
-      return {
+      const memory: MemoryUsage = {
         usageBytes,
         workingSetBytes: Math.max(0, usageBytes - (stat.get("inactive_file") ?? 0)),
         rssBytes: stat.get("anon") ?? 0,
@@ -449,13 +607,26 @@ export class CgroupReader {
         // v2 has no failcnt; `max` counts the same thing: times usage was about to go over the limit.
         failcnt: events.get("max") ?? 0,
         oomKills: events.get("oom_kill") ?? 0,
+        highEvents: events.get("high") ?? 0,
+        maxEvents: events.get("max") ?? 0,
       };
+      // memory.peak from Linux 5.19; memory.swap.current only with swap accounting.
+      put(memory, "maxUsageBytes", unlessGone(() => parseNumber(fs.readTextFile(file("memory.peak")))));
+      put(memory, "swapBytes", unlessGone(() => parseNumber(fs.readTextFile(file("memory.swap.current")))));
+      putStatFigures(memory, V2_STAT_KEYS, (key) => stat.get(key));
+      return memory;
     });
     const blockIo = unlessGone(() => parseIoStat(fs.readTextFile(file("io.stat")), this.#devices));
     const tasks = unlessGone(() => parseNumber(fs.readTextFile(file("pids.current"))));
     const tasksLimit = tasks === undefined
       ? undefined
       : unlessGone(() => limitValue(parseNumber(fs.readTextFile(file("pids.max")))));
+    // The pressure files are there unless the kernel runs with psi=0.
+    const pressure: NonNullable<ContainerUsage["pressure"]> = {};
+    for (const resource of ["cpu", "memory", "io"] as const) {
+      put(pressure, resource, unlessGone(() => parsePressure(fs.readTextFile(file(`${resource}.pressure`)))));
+    }
+    const processes = this.#readProcesses(file("cgroup.procs"));
     return {
       cpu,
       ...(memory ? { memory } : {}),
@@ -463,6 +634,8 @@ export class CgroupReader {
       blockIo: blockIo ?? [],
       ...(tasks !== undefined ? { tasks } : {}),
       ...(tasksLimit !== undefined ? { tasksLimit } : {}),
+      ...(Object.keys(pressure).length > 0 ? { pressure } : {}),
+      ...(processes ? { processes } : {}),
     };
   }
 

@@ -16,20 +16,35 @@ import { collectEvery } from "./schedule.ts";
 export const RESOURCE_MODES = ["auto", "cgroup", "api", "off"] as const;
 export type ResourceMode = typeof RESOURCE_MODES[number];
 
-/** A container to read: its id and its init process on the host (0 when unknown). */
+/** A container to read: its id, its init process on the host (0 when unknown), and its record. */
 export interface ResourceTarget {
   id: string;
   pid: number;
+  record: ContainerRecord;
 }
 
 /** The containers whose resources are collected: running and paused ones (a paused one still holds memory). */
 export function resourceTargets(containers: readonly ContainerRecord[]): ResourceTarget[] {
   const targets: ResourceTarget[] = [];
   for (const c of containers) {
-    if (c.state === "running" || c.state === "paused") targets.push({ id: c.id, pid: c.pid ?? 0 });
+    if (c.state === "running" || c.state === "paused") targets.push({ id: c.id, pid: c.pid ?? 0, record: c });
   }
   return targets;
 }
+
+/** When a collection last read a container (whole Unix seconds, when that collection started), and its record then. */
+export interface LastSeen {
+  record: ContainerRecord;
+  seconds: number;
+}
+
+/**
+ * How long a container that is no longer read keeps its `lastSeen` entry: Prometheus's default lookback (5 minutes),
+ * for which a query still finds cAdvisor's last sample of a container that went away (cAdvisor writes
+ * `container_last_seen` with a timestamp, so no staleness marker ends it). `time() - container_last_seen > 60`, the
+ * usual "container killed" alert, fires in that window on both.
+ */
+export const LAST_SEEN_KEPT_MS = 5 * 60_000;
 
 /** Where readings come from. */
 export interface ResourceSource {
@@ -89,6 +104,7 @@ export interface CollectorOptions {
   /** How often to collect; unset, `DEFAULT_INTERVAL_MS` of the source in use. */
   intervalMs?: number;
   logger: Logger;
+  /** The wall clock in Unix milliseconds (`Date.now`): `lastSeen` holds its seconds. */
   now: () => number;
   /** Reads in flight at once; default: the source's own `concurrency`. */
   concurrency?: number;
@@ -116,6 +132,7 @@ export class ResourceCollector {
   readonly #options: CollectorOptions;
   #source: ResourceSource | undefined;
   #usage: ReadonlyMap<string, ContainerUsage> = new Map();
+  #lastSeen: ReadonlyMap<string, LastSeen> = new Map();
   #generation = 0;
   #emptyCycles = 0;
   #failing = false;
@@ -137,6 +154,14 @@ export class ResourceCollector {
   /** The last collection's readings, by container id. */
   get usage(): ReadonlyMap<string, ContainerUsage> {
     return this.#usage;
+  }
+
+  /**
+   * When each container was last read, by id: those the last collection read, and those read within
+   * `LAST_SEEN_KEPT_MS` before it. Replaced (never changed) with `usage`.
+   */
+  get lastSeen(): ReadonlyMap<string, LastSeen> {
+    return this.#lastSeen;
   }
 
   /** How often it collects: as set, else by its source (the stats API's until one is chosen). */
@@ -205,7 +230,11 @@ export class ResourceCollector {
     if (signal?.aborted) return;
 
     const failed = failures.length;
+    const seconds = Math.floor(started / 1000);
+    const seen = new Map<string, LastSeen>();
+    for (const target of targets) if (next.has(target.id)) seen.set(target.id, { record: target.record, seconds });
     this.#usage = next;
+    this.#lastSeen = this.#keptLastSeen(seen, started);
     this.errors += failed;
     this.lastDurationMs = now() - started;
     this.#generation++;
@@ -222,6 +251,14 @@ export class ResourceCollector {
     }
     this.#failing = failed > 0;
     this.#fallBackIfNothingFound(source, targets.length, next.size, failed);
+  }
+
+  /** `seen` with the entries of the last `lastSeen` it lacks that are younger than `LAST_SEEN_KEPT_MS` at `nowMs`. */
+  #keptLastSeen(seen: Map<string, LastSeen>, nowMs: number): Map<string, LastSeen> {
+    for (const [id, entry] of this.#lastSeen) {
+      if (!seen.has(id) && nowMs - entry.seconds * 1000 < LAST_SEEN_KEPT_MS) seen.set(id, entry);
+    }
+    return seen;
   }
 
   #open(): ResourceSource | undefined {

@@ -13,6 +13,9 @@ export interface CpuUsage {
   periods?: number;
   throttledPeriods?: number;
   throttledSeconds?: number;
+  /** CFS burst (Linux 5.14+): periods in which the cgroup ran on its burst allowance, and the time it did. */
+  bursts?: number;
+  burstSeconds?: number;
 }
 
 /** Memory, in bytes, as cAdvisor defines each figure. */
@@ -32,6 +35,52 @@ export interface MemoryUsage {
   failcnt?: number;
   /** Processes the kernel's OOM killer killed in the container (v1 `memory.oom_control`, v2 `memory.events`). */
   oomKills?: number;
+  /** The highest usage recorded: v1 `memory.max_usage_in_bytes`, v2 `memory.peak` (Linux 5.19+). */
+  maxUsageBytes?: number;
+  /** Swap in use: v1 `total_swap` (there only with swap accounting), v2 `memory.swap.current`. */
+  swapBytes?: number;
+  /** Memory-mapped files: v1 `total_mapped_file`, v2 `file_mapped`. */
+  mappedFileBytes?: number;
+  /** Kernel memory: v1 `memory.kmem.usage_in_bytes`, v2 `kernel` in `memory.stat` (Linux 5.18+). */
+  kernelBytes?: number;
+  /** File cache on the active and inactive LRU lists: v1 `total_(in)active_file`, v2 `(in)active_file`. */
+  activeFileBytes?: number;
+  inactiveFileBytes?: number;
+  /** Page cache waiting to be written back, and being written back: v1 `total_dirty`/`total_writeback`, v2 `file_*`. */
+  dirtyBytes?: number;
+  writebackBytes?: number;
+  /** Page faults, all and major ones (`pgfault`, `pgmajfault`). */
+  pageFaults?: number;
+  majorPageFaults?: number;
+  /** Pages scanned and reclaimed by page reclaim (v2 `pgscan`, `pgsteal`). */
+  pagesScanned?: number;
+  pagesStolen?: number;
+  /** Refaults of evicted file and anonymous pages: v1 `total_workingset_refault_*` (Linux 5.9+), v2 `workingset_*`. */
+  refaultsFile?: number;
+  refaultsAnon?: number;
+  /** v2 `memory.events`: times usage went over `memory.high`, and was about to go over `memory.max`. */
+  highEvents?: number;
+  maxEvents?: number;
+}
+
+/** Pressure stall information of one resource (cgroup v2 `*.pressure`), cumulative. */
+export interface PressureStall {
+  /** `some` total: time at least one task in the cgroup waited for the resource. */
+  waitingSeconds: number;
+  /** `full` total: time every non-idle task in the cgroup waited for it at once. */
+  stalledSeconds: number;
+}
+
+/** The processes in the container's cgroup, from `cgroup.procs` and each one's `/proc/<pid>`. */
+export interface ProcessUsage {
+  /** Processes (not threads) in the cgroup: the lines of `cgroup.procs`. */
+  count: number;
+  /** Open file descriptors of those processes; unknown when no process's `/proc/<pid>/fd` could be read. */
+  fds?: number;
+  /** Of those, the ones that are sockets. */
+  sockets?: number;
+  /** The init process's soft limit on open files (`Max open files` in `/proc/<pid>/limits`); -1 for unlimited. */
+  maxOpenFiles?: number;
 }
 
 /** One network interface's counters, from the container's network namespace. */
@@ -56,6 +105,16 @@ export interface BlockIoUsage {
   /** Operations; unknown through the stats API of a cgroup v2 engine, which leaves `io_serviced_recursive` null. */
   reads?: number;
   writes?: number;
+  /** The device's numbers, when known. */
+  major?: number;
+  minor?: number;
+  /**
+   * Bytes by operation as the kernel counts them: v1 `Read`, `Write`, `Sync`, `Async`, `Discard` and `Total`; v2 (as
+   * runc and cAdvisor name `io.stat`'s `rbytes` and `wbytes`) `Read` and `Write`.
+   */
+  bytesByOperation?: Record<string, number>;
+  /** The iocost controller's figures in v2 `io.stat` (`cost.usage`, `.wait`, `.indebt`, `.indelay`), when it is on. */
+  cost?: { usageSeconds: number; waitSeconds: number; indebtSeconds: number; indelaySeconds: number };
 }
 
 /** Everything one collection learned about one container. A part the source could not read is left out. */
@@ -68,6 +127,9 @@ export interface ContainerUsage {
   tasks?: number;
   /** `pids.max`; 0 when unlimited, as cAdvisor reports it. */
   tasksLimit?: number;
+  /** Pressure stall information, cgroup v2 only. */
+  pressure?: { cpu?: PressureStall; memory?: PressureStall; io?: PressureStall };
+  processes?: ProcessUsage;
 }
 
 /** Above this a memory or pids limit means "unlimited" (cgroup v1 writes ~2^63 rounded to a page). */
@@ -81,6 +143,50 @@ export function deviceName(names: ReadonlyMap<string, string>, major: number | s
 }
 
 const NS = 1e9;
+
+/** Which `memory.stat` key gives which optional memory figure. */
+type StatKeys = ReadonlyArray<readonly [keyof MemoryUsage, string]>;
+
+/**
+ * The cgroup v1 `memory.stat` keys behind the optional memory figures: the hierarchical (`total_`) ones, as for RSS
+ * and cache; `total_swap` is there only with swap accounting. A v1 engine's stats answer passes them on.
+ */
+export const V1_STAT_KEYS: StatKeys = [
+  ["swapBytes", "total_swap"],
+  ["mappedFileBytes", "total_mapped_file"],
+  ["activeFileBytes", "total_active_file"],
+  ["inactiveFileBytes", "total_inactive_file"],
+  ["dirtyBytes", "total_dirty"],
+  ["writebackBytes", "total_writeback"],
+  ["pageFaults", "total_pgfault"],
+  ["majorPageFaults", "total_pgmajfault"],
+  ["refaultsFile", "total_workingset_refault_file"],
+  ["refaultsAnon", "total_workingset_refault_anon"],
+];
+
+/** The same for cgroup v2 (`kernel` from Linux 5.18). */
+export const V2_STAT_KEYS: StatKeys = [
+  ["kernelBytes", "kernel"],
+  ["mappedFileBytes", "file_mapped"],
+  ["activeFileBytes", "active_file"],
+  ["inactiveFileBytes", "inactive_file"],
+  ["dirtyBytes", "file_dirty"],
+  ["writebackBytes", "file_writeback"],
+  ["pageFaults", "pgfault"],
+  ["majorPageFaults", "pgmajfault"],
+  ["pagesScanned", "pgscan"],
+  ["pagesStolen", "pgsteal"],
+  ["refaultsFile", "workingset_refault_file"],
+  ["refaultsAnon", "workingset_refault_anon"],
+];
+
+/** Sets the figures of `keys` that `stat` has on `memory`; leaves the others out. */
+export function putStatFigures(memory: MemoryUsage, keys: StatKeys, stat: (key: string) => number | undefined): void {
+  for (const [field, key] of keys) {
+    const value = stat(key);
+    if (typeof value === "number") memory[field] = value;
+  }
+}
 
 /**
  * Converts one `GET /containers/{id}/stats?stream=false&one-shot=true` answer, from a cgroup v1 or v2 host.
@@ -127,6 +233,10 @@ export function usageFromStats(
       // v1 engines leave failcnt out while it is 0; v2 has none.
       ...(v1 ? { failcnt: memory.failcnt ?? 0 } : {}),
     };
+    // The same memory.stat keys the cgroup files give, where the engine passes them on; v2 engines send no peak or
+    // swap, and neither sends kernel memory on v1.
+    putStatFigures(usage.memory, v1 ? V1_STAT_KEYS : V2_STAT_KEYS, (key) => s[key]);
+    if (v1 && typeof memory.max_usage === "number") usage.memory.maxUsageBytes = memory.max_usage;
   }
   for (const [name, net] of Object.entries(stats.networks ?? {})) {
     usage.network.push({
@@ -149,11 +259,16 @@ export function usageFromStats(
   ) => {
     // Only the figures an array is there for: a v2 engine sends no operation counts, which are unknown, not 0.
     for (const entry of entries ?? []) {
-      const op = entry.op.toLowerCase();
-      if (op !== "read" && op !== "write") continue;
       const device = deviceName(devices, entry.major, entry.minor);
       let row = io.get(device);
-      if (!row) io.set(device, row = { device });
+      if (!row) io.set(device, row = { device, major: entry.major, minor: entry.minor, bytesByOperation: {} });
+      const op = entry.op.toLowerCase();
+      if (read === "readBytes") {
+        // v2 engines write `read` and `write`; v1 engines and cAdvisor `Read`, `Write`, `Sync`, ...
+        const name = entry.op.charAt(0).toUpperCase() + entry.op.slice(1).toLowerCase();
+        row.bytesByOperation![name] = (row.bytesByOperation![name] ?? 0) + entry.value;
+      }
+      if (op !== "read" && op !== "write") continue;
       row[read] ??= 0;
       row[write] ??= 0;
       row[op === "read" ? read : write]! += entry.value;

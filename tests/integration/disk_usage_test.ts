@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { DockerProxy } from "../../bench/docker_proxy.ts";
-import { runCommand, waitFor } from "../support/docker.ts";
+import { ContainerScope, runCommand, waitFor } from "../support/docker.ts";
 import { type TestEngine, testEngines } from "../support/engines.ts";
 import { findSamples, type ParsedSample, sampleValue, startExporter } from "../support/exporter.ts";
 import { makeDiskWorkload, VOLUME_MIB, WRITABLE_LAYER_MIB } from "../support/disk_usage_workload.ts";
@@ -103,10 +103,12 @@ for (const { engine, ignore } of engines) {
   });
 
   Deno.test({
-    name: `[${engine.name}] the data root's file system is statfs of /info's DockerRootDir, named by major:minor`,
+    name: `[${engine.name}] each container's file system families are statfs of /info's DockerRootDir, by major:minor`,
     ignore,
     fn: async () => {
       await engine.prepare();
+      await using scope = new ContainerScope("dataroot", engine);
+      const { id } = await scope.create({ name: "on-the-data-root" });
       await using exporter = await startExporter({ dockerSocket: engine.socket });
       const root = engine.name === "docker"
         ? await engine.cli("info", "--format", "{{.DockerRootDir}}")
@@ -118,17 +120,20 @@ for (const { engine, ignore } of engines) {
         "sh",
         root,
       ])).split(/\s+/);
+      // On each container's series, as cAdvisor writes them: `container_fs_limit_bytes - container_fs_usage_bytes`
+      // then matches.
       const limit = await waitFor(
-        async () => findSamples(await exporter.samples(), "container_fs_limit_bytes")[0],
+        async () => findSamples(await exporter.samples(), "container_fs_limit_bytes", { id })[0],
         20_000,
         "container_fs_limit_bytes",
       );
-      assert.deepEqual(limit.labels, { device });
+      assert.equal(limit.labels.device, device);
       assert.equal(limit.value, Number(blocks) * Number(blockSize));
-      const samples = await exporter.samples();
-      assert.equal(sampleValue(samples, "container_fs_inodes_total", { device }), Number(inodes));
-      const free = sampleValue(samples, "container_fs_inodes_free", { device })!;
+      const samples = await afterFirstCollection(() => exporter.samples());
+      assert.equal(sampleValue(samples, "container_fs_inodes_total", { id, device }), Number(inodes));
+      const free = sampleValue(samples, "container_fs_inodes_free", { id, device })!;
       assert.ok(free > 0 && free <= Number(inodes), `${free} of ${inodes}`);
+      assert.equal(findSamples(samples, "container_fs_usage_bytes", { id })[0]?.labels.device, device);
       await exporter.stop();
     },
   });

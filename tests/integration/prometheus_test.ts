@@ -8,22 +8,7 @@ import assert from "node:assert/strict";
 import { ContainerScope, waitFor } from "../support/docker.ts";
 import { testEngines } from "../support/engines.ts";
 import { startExporter } from "../support/exporter.ts";
-import { PrometheusServer } from "../support/prometheus_server.ts";
-
-/** A Prometheus config scraping `target` (host:port) every second as the job `docker-exporter`. */
-function scrapeConfig(target: string): string {
-  return [
-    "global:",
-    "  scrape_interval: 1s",
-    "  scrape_timeout: 1s",
-    "  evaluation_interval: 1s",
-    "scrape_configs:",
-    "  - job_name: docker-exporter",
-    "    static_configs:",
-    `      - targets: ["${target}"]`,
-    "",
-  ].join("\n");
-}
+import { PrometheusServer, scrapeConfig } from "../support/prometheus_server.ts";
 
 /** The queries of the `promql` block of docs/metrics.md: lines that go on with an indent belong to the query above. */
 function documentedQueries(): string[] {
@@ -47,7 +32,9 @@ for (const { engine, ignore } of await testEngines("prometheus_test.ts")) {
       await using scope = new ContainerScope("prometheus", engine);
       await using exporter = await startExporter({ dockerSocket: engine.socket });
       const { id, name } = await scope.run({ labels: { "com.docker.compose.project": 'prom "q" \\ test' } });
-      await using prometheus = await PrometheusServer.start(scrapeConfig(`127.0.0.1:${exporter.port}`));
+      await using prometheus = await PrometheusServer.start(
+        scrapeConfig(`127.0.0.1:${exporter.port}`, "docker-exporter"),
+      );
       const instance = { instance: `127.0.0.1:${exporter.port}`, job: "docker-exporter" };
 
       // Prometheus's service discovery hands over its first targets only after about five seconds.

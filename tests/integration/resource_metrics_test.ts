@@ -10,46 +10,23 @@
  * A busybox CPU burner, a container holding 50 MB, one writing 8 MiB with `oflag=direct` and one whose
  * loopback carries three refused connections; every container runs with `--network none`.
  */
-import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { createDockerApi } from "../../lib/docker/api.ts";
 import { loadDockerode } from "../../lib/docker/dockerode.ts";
 import { ContainerScope, docker, dockerTestsIgnored, ensureTestImage, waitFor } from "../support/docker.ts";
-import {
-  Exporter,
-  findSamples,
-  freePort,
-  type ParsedSample,
-  REPO_ROOT,
-  sampleValue,
-  startExporter,
-  startTaskFlags,
-} from "../support/exporter.ts";
+import { type Exporter, findSamples, type ParsedSample, sampleValue, startExporter } from "../support/exporter.ts";
+import { startWithCgroupMounts, unshareProblem } from "../support/cgroup_exporter.ts";
 import { FakeEngine } from "../support/fake_engine.ts";
 import { HAVE_PROMTOOL, promtoolCheckMetrics } from "../support/golden.ts";
 
 const dockerIgnored = await dockerTestsIgnored("resource_metrics_test.ts");
-const unshareProblem = dockerIgnored ? undefined : await canUnshare();
-if (unshareProblem) {
-  console.warn(`resource_metrics_test.ts: ignoring the cgroup path test: ${unshareProblem}`);
+const mountProblem = dockerIgnored ? undefined : await unshareProblem();
+if (mountProblem) {
+  console.warn(`resource_metrics_test.ts: ignoring the cgroup path test: ${mountProblem}`);
 }
 
 /** How long to wait for something a collection every 500 ms should show. */
 const WAIT_MS = 10_000;
-
-/** Why a private mount namespace with bind mounts cannot be made here, or `undefined` when it can. */
-async function canUnshare(): Promise<string | undefined> {
-  try {
-    const { success, stderr } = await new Deno.Command("unshare", {
-      args: ["--mount", "--propagation", "private", "sh", "-c", "mount --bind /proc /mnt && umount /mnt"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return success ? undefined : `unshare --mount failed (needs root): ${new TextDecoder().decode(stderr).trim()}`;
-  } catch (error) {
-    return `cannot run unshare: ${(error as Error).message}`;
-  }
-}
 
 /** The containers every test reads, started once. */
 interface Workload {
@@ -107,75 +84,6 @@ async function run(command: string, ...args: string[]): Promise<string> {
   return decoder.decode(output.stdout).trim();
 }
 
-/**
- * Starts the exporter as a container deployment would run it: /proc and /sys/fs/cgroup mounted elsewhere
- * (here in a private mount namespace), EXPORTER_PROC_ROOT and EXPORTER_CGROUP_ROOT pointing there, and the
- * `start` task's permissions plus `--allow-read` for those two directories.
- */
-async function startWithCgroupMounts(mounts: string, env: Record<string, string>): Promise<Exporter> {
-  const proc = `${mounts}/proc`;
-  const cgroup = `${mounts}/cgroup`;
-  await Deno.mkdir(proc);
-  await Deno.mkdir(cgroup);
-  const flags = (await startTaskFlags()).map((flag) =>
-    flag.startsWith("--allow-read=") ? `${flag},${proc},${cgroup}` : flag
-  );
-  assert.ok(flags.some((flag) => flag.includes(cgroup)), "the start task has no --allow-read to extend");
-  const port = freePort();
-  const inherited = Deno.env.toObject();
-  for (const name of Object.keys(inherited)) {
-    if (name.startsWith("EXPORTER_") || name.startsWith("DOCKER_")) delete inherited[name];
-  }
-  const child = new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      'mount --bind /proc "$1" && mount --rbind /sys/fs/cgroup "$2" && shift 2 && exec "$@"',
-      "sh",
-      proc,
-      cgroup,
-      Deno.execPath(),
-      "run",
-      ...flags,
-      fileURLToPath(new URL("main.ts", REPO_ROOT)),
-    ],
-    cwd: fileURLToPath(REPO_ROOT),
-    clearEnv: true,
-    env: {
-      ...inherited,
-      NO_COLOR: "1",
-      ...env,
-      EXPORTER_PROC_ROOT: proc,
-      EXPORTER_CGROUP_ROOT: cgroup,
-      EXPORTER_HOST: "127.0.0.1",
-      EXPORTER_PORT: String(port),
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const exporter = new Exporter(child, port);
-  try {
-    await waitFor(
-      async () => {
-        if (exporter.status !== undefined) throw new Error(`exited with ${exporter.status.code}: ${exporter.stderr}`);
-        const response = await fetch(`${exporter.url}/readyz`);
-        await response.body?.cancel();
-        return response.status === 200;
-      },
-      15_000,
-      "the exporter to get ready",
-    );
-  } catch (error) {
-    await exporter.kill();
-    throw new Error(`${(error as Error).message}\nstderr:\n${exporter.stderr}`);
-  }
-  return exporter;
-}
-
 function value(samples: ParsedSample[], name: string, id: string, labels: Record<string, string> = {}): number {
   const found = findSamples(samples, name, { id, ...labels });
   assert.ok(found.length > 0, `no ${name} for ${id} ${JSON.stringify(labels)}`);
@@ -202,7 +110,7 @@ async function until(
 
 Deno.test({
   name: "the cgroup path: CPU seconds rise, held memory, direct writes and loopback traffic show, promtool passes",
-  ignore: dockerIgnored || unshareProblem !== undefined,
+  ignore: dockerIgnored || mountProblem !== undefined,
   async fn(t) {
     const workload = await startWorkload();
     const mounts = await Deno.makeTempDir({ prefix: "dexp-res-mounts-" });

@@ -1,7 +1,8 @@
 /**
  * Helpers for the integration tests that drive the real Docker engine at /var/run/docker.sock:
  * telling whether it answers, running the `docker` CLI, the offline busybox test image, containers
- * that are always `--network none` and always cleaned up, and polling. The image and the containers work
+ * that are `--network none` (or `--network host` when asked, binding only 127.0.0.1) and always cleaned up, and
+ * polling. The image and the containers work
  * the same through another engine's CLI (`ContainerEngine`; engines.ts has Podman).
  *
  * Test files register their Docker tests with `ignore: await dockerTestsIgnored("name_test.ts")`, so that
@@ -189,8 +190,13 @@ export interface ContainerEngine {
 /** The Docker engine at `DOCKER_SOCKET`, through the `docker` CLI. */
 export const DOCKER_ENGINE: ContainerEngine = { cli: docker, ensureImage: ensureTestImage, forceRemoveFlags: [] };
 
-/** What to run; every container gets `--network none` and its scope's name prefix and label. */
+/** What to run; every container gets `--network none` (unless asked for host) and its scope's name prefix and label. */
 export interface ContainerSpec {
+  /**
+   * `host` runs the container in the host's network namespace instead of none; it must then bind only 127.0.0.1,
+   * and never gets a bridge or an address of its own.
+   */
+  network?: "none" | "host";
   /** Appended to the scope's prefix to make the container name (default: a counter). */
   name?: string;
   /** Container labels (`--label key=value`). */
@@ -256,7 +262,7 @@ export class ContainerScope implements AsyncDisposable {
       verb,
       ...(verb === "run" ? ["--detach"] : []),
       "--network",
-      "none",
+      spec.network ?? "none",
       "--name",
       name,
       "--label",

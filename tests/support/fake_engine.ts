@@ -329,7 +329,12 @@ export class FakeEngine {
         }, this.keepAlive);
         return "done";
       case "info":
-        await this.#write(conn, 200, { Name: this.hostname, DockerRootDir: this.dataRoot }, this.keepAlive);
+        await this.#write(conn, 200, {
+          Name: this.hostname,
+          DockerRootDir: this.dataRoot,
+          NCPU: 4,
+          MemTotal: 8_343_298_048,
+        }, this.keepAlive);
         return "done";
       case "df":
         // Docker 20.10's shape: every container with an empty writable layer, no images, volumes or build cache.

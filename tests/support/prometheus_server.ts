@@ -21,6 +21,21 @@ export interface LoadedRule {
   lastError?: string;
 }
 
+/** A Prometheus config scraping `target` (host:port) every second as the job `job`. */
+export function scrapeConfig(target: string, job: string): string {
+  return [
+    "global:",
+    "  scrape_interval: 1s",
+    "  scrape_timeout: 1s",
+    "  evaluation_interval: 1s",
+    "scrape_configs:",
+    `  - job_name: ${job}`,
+    "    static_configs:",
+    `      - targets: ["${target}"]`,
+    "",
+  ].join("\n");
+}
+
 /** A running Prometheus. `await using` stops it and removes its files. */
 export class PrometheusServer implements AsyncDisposable {
   #stderr = "";

@@ -142,6 +142,17 @@ Deno.test("docs/metrics.md names every family of the golden scrapes", () => {
   assert.deepEqual(missing, []);
 });
 
+Deno.test("docs/metrics.md's table of cAdvisor's families says served of exactly the container_ families the exporter writes", () => {
+  const served: string[] = [];
+  for (const [families, here] of tableRows(read("docs/metrics.md"), "cAdvisor's container families")) {
+    if (!here.startsWith("served")) continue;
+    for (const [, name] of families.matchAll(/`(container_[a-z0-9_]+)`/g)) served.push(name);
+  }
+  const written = [...read("tests/testdata/resource_metrics.prom").matchAll(/^# TYPE (container_\S+) /gm)]
+    .map(([, name]) => name);
+  assert.deepEqual(served.toSorted(), written.toSorted());
+});
+
 Deno.test("every relative link of README.md and docs/ reaches a file, and a heading when it names one", () => {
   const broken: string[] = [];
   for (const page of pages()) {

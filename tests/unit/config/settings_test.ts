@@ -8,6 +8,7 @@ import {
   SETTINGS,
 } from "../../../lib/config/settings.ts";
 import { formatDuration, parseDuration } from "../../../lib/config/parsers.ts";
+import { MAX_SERIES_LABEL_KEYS } from "../../../lib/metrics/labels.ts";
 import { hostPort } from "../../../lib/shared/address.ts";
 import { parseDockerEndpoint } from "../../../lib/docker/endpoint.ts";
 
@@ -53,6 +54,7 @@ Deno.test("parseConfig() uses the documented defaults when nothing is set", () =
     containerLabels: [],
     includeContainers: [],
     excludeContainers: [],
+    containerLabelsOnAllSeries: false,
     webConfigFile: "",
     resourceMetrics: "auto",
     resourceIntervalMs: undefined,
@@ -75,6 +77,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
     EXPORTER_CONTAINER_LABELS: " com.example.* , team ,,",
     EXPORTER_INCLUDE_CONTAINERS: "shop-*, label:com.docker.compose.project=shop",
     EXPORTER_EXCLUDE_CONTAINERS: "label:team=*",
+    EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: " TRUE ",
     EXPORTER_WEB_CONFIG_FILE: "/etc/exporter/web.yml",
     EXPORTER_RESOURCE_METRICS: "API",
     EXPORTER_RESOURCE_INTERVAL: "30s",
@@ -97,6 +100,7 @@ Deno.test("parseConfig() reads every setting from its environment variable", () 
       { kind: "label", key: "com.docker.compose.project", valueGlob: "shop" },
     ],
     excludeContainers: [{ kind: "label", key: "team", valueGlob: "*" }],
+    containerLabelsOnAllSeries: true,
     webConfigFile: "/etc/exporter/web.yml",
     resourceMetrics: "api",
     resourceIntervalMs: 30_000,
@@ -310,6 +314,22 @@ Deno.test("parseConfig() rejects a container pattern that is neither a name glob
     'EXPORTER_INCLUDE_CONTAINERS has "a b"',
     "nor label:KEY=VALUE_GLOB",
   );
+});
+
+Deno.test("parseConfig() reads EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES as true or false, and names the cap in --help", () => {
+  assert.equal(runConfig(["--container-labels-on-all-series", "true"]).containerLabelsOnAllSeries, true);
+  assert.equal(runConfig([], { EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: "False" }).containerLabelsOnAllSeries, false);
+  for (const bad of ["yes", "1", "on"]) {
+    assertRejected(
+      [],
+      { EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES: bad },
+      "EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES",
+      "use true or false",
+    );
+  }
+  // lib/config may not import lib/metrics, so the help spells the cap out; this holds it to the constant.
+  const setting = SETTINGS.find((s) => s.env === "EXPORTER_CONTAINER_LABELS_ON_ALL_SERIES")!;
+  assert.match(setting.help, new RegExp(`at most ${MAX_SERIES_LABEL_KEYS} distinct label names`));
 });
 
 Deno.test("parseConfig() rejects an unknown argument and a flag without its value", () => {

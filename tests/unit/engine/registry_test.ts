@@ -344,6 +344,9 @@ Deno.test("recordFromInspect() reads a real inspect of a running container", () 
     memoryLimitBytes: 0,
     cpuQuotaMicros: 0,
     cpuPeriodMicros: 100_000,
+    cpuShares: 1024,
+    memoryReservationBytes: 0,
+    memorySwapLimitBytes: 0,
     sharesNetwork: false,
     events: NO_EVENTS,
   });

@@ -35,8 +35,8 @@ class EventQueue {
   }
 }
 
-/** `options` replace the tracker's defaults here. */
-function setup(options: Partial<TrackerOptions> = {}) {
+/** `options` replace the tracker's defaults here; `info` adds to what `/info` answers. */
+function setup(options: Partial<TrackerOptions> = {}, info: Record<string, unknown> = {}) {
   let clock = 1_000_000;
   const containers = new Map<string, ContainerInspect>();
   const calls: string[] = [];
@@ -53,7 +53,7 @@ function setup(options: Partial<TrackerOptions> = {}) {
   const api: DockerApi = {
     version: () => Promise.resolve({ Version: "1", ApiVersion: "1.41", Os: "linux", KernelVersion: "k" }),
     useApiVersion: () => {},
-    info: () => Promise.resolve({ Name: "host" }),
+    info: () => Promise.resolve({ Name: "host", ...info }),
     listContainers: async () => {
       calls.push("list");
       const snapshot = Array.from(
@@ -792,5 +792,29 @@ Deno.test("the events a reopened stream replays are counted once, and those it m
     assert.deepEqual(events.exits, { completed: 1, error: 3, oom: 0, stopped: 0 });
   } finally {
     await stop();
+  }
+});
+
+Deno.test("a connect keeps the engine host's CPUs and memory from /info, and leaves out what it lacks or garbles", async () => {
+  const table: [Record<string, unknown>, Record<string, unknown>][] = [
+    [{ NCPU: 8, MemTotal: 33_554_432_000 }, { cpus: 8, memoryBytes: 33_554_432_000 }],
+    [{}, {}],
+    [{ NCPU: "8", MemTotal: -1 }, {}],
+  ];
+  for (const [info, expected] of table) {
+    const { stats, start } = setup({}, info);
+    const stop = await start();
+    try {
+      assert.deepEqual(stats.engine, {
+        version: "1",
+        apiVersion: "1.41",
+        os: "linux",
+        kernelVersion: "k",
+        hostname: "host",
+        ...expected,
+      });
+    } finally {
+      await stop();
+    }
   }
 });

@@ -36,7 +36,10 @@ Deno.test("container_fs_usage_bytes is there for the tracked containers the read
 });
 
 Deno.test("before the first collection, and without a data root reading, the families have no samples", () => {
-  const families = [...diskUsageFamilies([containerRecord("a")], undefined, undefined), ...dataRootFamilies(undefined)];
+  const families = [
+    ...diskUsageFamilies([containerRecord("a")], undefined, undefined),
+    ...dataRootFamilies([containerRecord("a")], undefined),
+  ];
   assert.deepEqual(lines(families), []);
   assert.deepEqual(families.map((f) => f.name).sort(), [
     "container_fs_inodes_free",
@@ -56,7 +59,7 @@ Deno.test("container_fs_usage_bytes names the reading and the records as its inp
   const records = [containerRecord("a"), containerRecord("b")];
   const usage = diskUsageFamilies(records, READING, 1).find((f) => f.name === "container_fs_usage_bytes")!;
   // Compared by identity: a new collection or a changed record formats the family again, nothing else does.
-  assert.equal(usage.inputs!.length, 2);
+  assert.equal(usage.inputs!.length, 3);
   assert.equal(usage.inputs![0], READING);
-  assert.equal(usage.inputs![1], records[0]);
+  assert.equal(usage.inputs![2], records[0]);
 });

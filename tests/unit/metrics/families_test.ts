@@ -3,7 +3,13 @@ import { type ContainerRecord, ContainerRegistry } from "../../../lib/engine/reg
 import { countEvent, type EventCounts, NO_EVENTS } from "../../../lib/engine/event_counts.ts";
 import { formatText, type MetricFamily, type Sample } from "../../../lib/metrics/exposition.ts";
 import { ExporterStats } from "../../../lib/engine/stats.ts";
-import { composeLabel, exportedLabel, labelKeyMatcher, sanitizeLabelName } from "../../../lib/metrics/labels.ts";
+import {
+  composeLabel,
+  ContainerLabels,
+  exportedLabel,
+  labelKeyMatcher,
+  sanitizeLabelName,
+} from "../../../lib/metrics/labels.ts";
 import { CONTAINER_METRICS, containerFamilies, ContainerLines } from "../../../lib/metrics/container_families.ts";
 import { engineFamilies, exporterFamilies } from "../../../lib/metrics/exporter_families.ts";
 import { dataRootFamilies, diskUsageFamilies } from "../../../lib/metrics/disk_usage_families.ts";
@@ -32,6 +38,12 @@ function counted(
     healthTransitions: { ...NO_EVENTS.healthTransitions, ...changes.healthTransitions },
   };
 }
+
+/** No container label selected. */
+const NONE = new ContainerLabels(() => false);
+
+/** The container labels `globs` select, on docker_container_info only. */
+const selected = (globs: string[]) => new ContainerLabels(labelKeyMatcher(globs));
 
 /** The containers behind tests/testdata/scrape.prom: one of each kind a scrape must render. */
 const RECORDS: ContainerRecord[] = [
@@ -104,6 +116,8 @@ const ENGINE = {
   os: "linux",
   kernelVersion: "6.1.0-28-amd64",
   hostname: "docker-host-1",
+  cpus: 8,
+  memoryBytes: 33_554_432_000,
 };
 
 function fixedStats(): ExporterStats {
@@ -152,10 +166,15 @@ const DISK_USAGE: DiskUsageReading = {
 function wholeScrape(): string {
   const stats = fixedStats();
   return formatText([
-    ...containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"])),
+    ...containerFamilies(RECORDS, selected(["com.example.*", "team"])),
     ...engineFamilies(stats.engine),
-    ...diskUsageFamilies(RECORDS, DISK_USAGE, 1_532.25),
-    ...dataRootFamilies({ device: "/dev/vda", sizeBytes: 270_553_174_016, inodes: 16_777_216, inodesFree: 16_342_160 }),
+    ...diskUsageFamilies(RECORDS, DISK_USAGE, 1_532.25, "/dev/vda"),
+    ...dataRootFamilies(RECORDS, {
+      device: "/dev/vda",
+      sizeBytes: 270_553_174_016,
+      inodes: 16_777_216,
+      inodesFree: 16_342_160,
+    }),
     ...exporterFamilies(stats, RECORDS.length, BUILD, PROCESS),
   ]);
 }
@@ -185,14 +204,14 @@ Deno.test({
 });
 
 Deno.test("containerFamilies() writes start_time_seconds_container only for running, paused and restarting", () => {
-  const families = containerFamilies(RECORDS, () => false);
+  const families = containerFamilies(RECORDS, NONE);
   const compat = familyNamed(families, "start_time_seconds_container");
   assert.deepEqual(
     compat.samples.map((sample) => labelsOf(sample).name).sort(),
     ["crashloop", "flaky-api", "paused-worker", "shop-web-1"],
   );
   // A running container that somehow lacks a start time gets no series rather than a wrong one.
-  const noStart = containerFamilies([record("x", { startedSeconds: undefined })], () => false);
+  const noStart = containerFamilies([record("x", { startedSeconds: undefined })], NONE);
   assert.deepEqual(familyNamed(noStart, "start_time_seconds_container").samples, []);
 });
 
@@ -200,9 +219,9 @@ Deno.test("containerFamilies() writes start_time_seconds_container only for runn
 // `config_hash`, `container_number`, `project_config_files` and `project_working_dir` finds nothing, so those four
 // labels would always be empty on a real Compose container.
 Deno.test("containerFamilies() puts all ten compose labels on start_time_seconds_container, empty when missing", () => {
-  const [withCompose] = familyNamed(containerFamilies([RECORDS[0]], () => false), "start_time_seconds_container")
+  const [withCompose] = familyNamed(containerFamilies([RECORDS[0]], NONE), "start_time_seconds_container")
     .samples;
-  const [without] = familyNamed(containerFamilies([record("bare", {})], () => false), "start_time_seconds_container")
+  const [without] = familyNamed(containerFamilies([record("bare", {})], NONE), "start_time_seconds_container")
     .samples;
   const names = [
     "id",
@@ -257,7 +276,7 @@ Deno.test("containerFamilies() fills compose labels from podman-compose's io.pod
       [`${COMPOSE}.service`]: "web",
     },
   });
-  const families = containerFamilies([podmanCompose], () => false);
+  const families = containerFamilies([podmanCompose], NONE);
   assert.deepEqual(labelsOf(familyNamed(families, "start_time_seconds_container").samples[0]), {
     id: "p0dc0de1",
     name: "shop_web_1",
@@ -277,7 +296,7 @@ Deno.test("containerFamilies() fills compose labels from podman-compose's io.pod
   const onlyPodman = record("p0dc0de2", {
     labels: { "io.podman.compose.project": "shop", "io.podman.compose.service": "db" },
   });
-  const info = familyNamed(containerFamilies([onlyPodman], () => false), "docker_container_info").samples[0];
+  const info = familyNamed(containerFamilies([onlyPodman], NONE), "docker_container_info").samples[0];
   assert.deepEqual([labelsOf(info).compose_project, labelsOf(info).compose_service], ["shop", "db"]);
 });
 
@@ -307,12 +326,13 @@ Deno.test("containerFamilies() writes the same text from records that keep only 
   for (const globs of [[], ["com.example.*", "team"], ["*"]]) {
     const matches = labelKeyMatcher(globs);
     const exported = exportedLabel(matches);
+    const labels = new ContainerLabels(matches);
     const all = [...RECORDS, podman];
     const kept = all.map((r) => ({
       ...r,
       labels: Object.fromEntries(Object.entries(r.labels).filter(([key]) => exported(key))),
     }));
-    assert.equal(formatText(containerFamilies(kept, matches)), formatText(containerFamilies(all, matches)), `${globs}`);
+    assert.equal(formatText(containerFamilies(kept, labels)), formatText(containerFamilies(all, labels)), `${globs}`);
   }
 });
 
@@ -326,7 +346,7 @@ Deno.test("composeLabel() prefers Docker Compose's label, even an empty one, ove
 });
 
 Deno.test("containerFamilies() copies only the container labels the globs select onto docker_container_info", () => {
-  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  const families = containerFamilies(RECORDS, selected(["com.example.*"]));
   const info = familyNamed(families, "docker_container_info").samples.map(labelsOf);
   assert.deepEqual(info.find((labels) => labels.name === "shop-web-1"), {
     id: "c0ffee01",
@@ -345,14 +365,14 @@ Deno.test("containerFamilies() copies only the container labels the globs select
     compose_project: "",
     compose_service: "",
   });
-  const none = familyNamed(containerFamilies(RECORDS, labelKeyMatcher([])), "docker_container_info");
+  const none = familyNamed(containerFamilies(RECORDS, selected([])), "docker_container_info");
   assert.ok(none.samples.every((sample) => sample.labels.length === 6));
 });
 
 Deno.test("containerFamilies() lets the alphabetically first key win when selected keys sanitize alike", () => {
   const labels = { "a_b": "underscore", "a.b": "dot", "a-b": "dash", "a/b": "slash" };
   for (const order of [labels, Object.fromEntries(Object.entries(labels).reverse())]) {
-    const families = containerFamilies([record("x", { labels: order })], labelKeyMatcher(["a?b"]));
+    const families = containerFamilies([record("x", { labels: order })], selected(["a?b"]));
     const [sample] = familyNamed(families, "docker_container_info").samples;
     const extra = sample.labels.filter(([name]) => name.startsWith("container_label_"));
     // "a-b" < "a.b" < "a/b" < "a_b" in code-unit order.
@@ -361,7 +381,7 @@ Deno.test("containerFamilies() lets the alphabetically first key win when select
 });
 
 Deno.test("containerFamilies() writes one state series per state and one health series per health", () => {
-  const families = containerFamilies([RECORDS[3]], () => false);
+  const families = containerFamilies([RECORDS[3]], NONE);
   assert.deepEqual(
     familyNamed(families, "docker_container_state").samples.map((s) => [labelsOf(s).state, s.value]),
     [["created", 0], ["running", 1], ["paused", 0], ["restarting", 0], ["removing", 0], ["exited", 0], ["dead", 0]],
@@ -374,12 +394,12 @@ Deno.test("containerFamilies() writes one state series per state and one health 
     labels: [["id", "c0ffee04"], ["name", "flaky-api"]],
     value: 4,
   }]);
-  const noHealth = containerFamilies([record("x", {})], () => false);
+  const noHealth = containerFamilies([record("x", {})], NONE);
   assert.deepEqual(familyNamed(noHealth, "docker_container_health_failing_streak").samples, []);
 });
 
 Deno.test("containerFamilies() labels every sample id, name, then the labels its CONTAINER_METRICS row names", () => {
-  const families = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*", "team"]));
+  const families = containerFamilies(RECORDS, selected(["com.example.*", "team"]));
   assert.deepEqual(families.map((f) => f.name), CONTAINER_METRICS.map((metric) => metric.name));
   for (const [i, metric] of CONTAINER_METRICS.entries()) {
     const declared = ["id", "name", ...(metric.labels ?? [])];
@@ -397,10 +417,20 @@ Deno.test("containerFamilies() labels every sample id, name, then the labels its
 
 Deno.test("engineFamilies() is empty until the engine was reached", () => {
   const families = engineFamilies(undefined);
-  assert.deepEqual(families.map((f) => [f.name, f.samples.length]), [["server_hostname", 0], [
-    "docker_engine_info",
-    0,
-  ]]);
+  assert.deepEqual(families.map((f) => [f.name, f.samples.length]), [
+    ["server_hostname", 0],
+    ["docker_engine_info", 0],
+    ["machine_cpu_cores", 0],
+    ["machine_memory_bytes", 0],
+  ]);
+  // An engine whose /info has no NCPU or MemTotal: no machine series rather than zeros.
+  const { cpus: _, memoryBytes: __, ...withoutMachine } = ENGINE;
+  assert.deepEqual(engineFamilies(withoutMachine).map((f) => [f.name, f.samples.length]), [
+    ["server_hostname", 1],
+    ["docker_engine_info", 1],
+    ["machine_cpu_cores", 0],
+    ["machine_memory_bytes", 0],
+  ]);
 });
 
 Deno.test("exporterFamilies() leaves out fd counts it could not read", () => {
@@ -465,7 +495,7 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
   const ids = ["c0ffee02", "c0ffee0", "c0ffee0 1", "c0ffee01", 'c0"ffee', "c0\\ffee", "C0FFEE", "é0ffee", ""];
   const records = ids.map((id, i) => ({ ...RECORDS[i % RECORDS.length], id }));
   for (const input of [records, [...records].reverse()]) {
-    const families = containerFamilies(input, labelKeyMatcher(["*"]));
+    const families = containerFamilies(input, selected(["*"]));
     assert.ok(families.every((family) => family.groups !== undefined), "made a container at a time");
     const held = families.map(({ name, help, type, samples }) => ({ name, help, type, samples }));
     assert.equal(formatText(families), formatText(held));
@@ -474,11 +504,11 @@ Deno.test("containerFamilies() writes the same text as its samples held whole, w
 
 Deno.test("containerFamilies() with ContainerLines writes the same text, formatting again only replaced records", () => {
   let matched = 0;
-  const select = labelKeyMatcher(["com.example.*", "team"]);
-  const counting = (key: string) => {
+  const select = selected(["com.example.*", "team"]);
+  const counting = new ContainerLabels((key: string) => {
     matched++;
-    return select(key);
-  };
+    return select.matches(key);
+  });
   const lines = new ContainerLines();
   const textOf = (records: ContainerRecord[]) => formatText(containerFamilies(records, counting, lines));
   const records = [...RECORDS];
@@ -498,11 +528,10 @@ Deno.test("containerFamilies() with ContainerLines writes the same text, formatt
   assert.match(text, /container_label_team="checkout"/);
   assert.equal(matched, Object.keys(records[0].labels).length);
 
-  // Another label matcher: nothing kept for the old one is used.
-  const none = () => false;
+  // Other container labels: nothing kept for the old ones is used.
   assert.equal(
-    formatText(containerFamilies(records, none, lines)),
-    formatText(containerFamilies(records, none)),
+    formatText(containerFamilies(records, NONE, lines)),
+    formatText(containerFamilies(records, NONE)),
   );
 });
 
@@ -510,7 +539,7 @@ Deno.test("containerFamilies() with ContainerLines shows each counted event: cou
   const registry = new ContainerRegistry(60_000);
   registry.upsert(record("a", { name: "crash" }), 0);
   const lines = new ContainerLines();
-  const select = labelKeyMatcher([]);
+  const select = NONE;
   const starts = () => {
     const text = formatText(containerFamilies(registry.containers(), select, lines));
     assert.equal(text, formatText(containerFamilies(registry.containers(), select)), "the kept lines are right");
@@ -525,7 +554,7 @@ Deno.test("containerFamilies() with ContainerLines shows each counted event: cou
 });
 
 Deno.test("containerFamilies() counts every exit reason from 0, and health transitions only with a health check", () => {
-  const families = containerFamilies([record("plain"), record("checked", { health: "starting" })], () => false);
+  const families = containerFamilies([record("plain"), record("checked", { health: "starting" })], NONE);
   const series = (name: string) =>
     familyNamed(families, name).samples.map((s) => `${labelsOf(s).id} ${labelsOf(s).reason ?? labelsOf(s).to}`);
   assert.deepEqual(familyNamed(families, "docker_container_starts_total").samples.map((s) => s.value), [0, 0]);
@@ -546,7 +575,7 @@ Deno.test("containerFamilies() counts every exit reason from 0, and health trans
   ]);
   // A record from before its container's first check came to the record, but after the events gave it a health.
   const early = record("early", { events: counted({ health: "healthy", healthTransitions: { healthy: 1 } }) });
-  const [healthy] = familyNamed(containerFamilies([early], () => false), "docker_container_health_transitions_total")
+  const [healthy] = familyNamed(containerFamilies([early], NONE), "docker_container_health_transitions_total")
     .samples;
   assert.deepEqual([labelsOf(healthy).to, healthy.value], ["healthy", 1]);
   assert.ok(familyNamed(families, "docker_container_exits_total").samples.every((s) => s.value === 0));
@@ -554,10 +583,10 @@ Deno.test("containerFamilies() counts every exit reason from 0, and health trans
 
 Deno.test("ContainerLines keeps no lines for more containers than maxContainers, and drops those it kept", () => {
   let matched = 0;
-  const counting = () => {
+  const counting = new ContainerLabels(() => {
     matched++;
     return false;
-  };
+  });
   const keys = (records: ContainerRecord[]) => records.reduce((n, r) => n + Object.keys(r.labels).length, 0);
   const lines = new ContainerLines(RECORDS.length);
   formatText(containerFamilies(RECORDS, counting, lines));
@@ -567,7 +596,7 @@ Deno.test("ContainerLines keeps no lines for more containers than maxContainers,
 
   const more = [...RECORDS, record("extra", { labels: { team: "a" } })];
   matched = 0;
-  assert.equal(formatText(containerFamilies(more, counting, lines)), formatText(containerFamilies(more, () => false)));
+  assert.equal(formatText(containerFamilies(more, counting, lines)), formatText(containerFamilies(more, NONE)));
   assert.equal(matched, keys(more), "one more: every container's lines formatted");
   matched = 0;
   formatText(containerFamilies(RECORDS, counting, lines));
@@ -580,18 +609,77 @@ function sameInputs(a: MetricFamily, b: MetricFamily): boolean {
     a.inputs.every((input, i) => input === b.inputs![i]);
 }
 
-Deno.test("containerFamilies() gives inputs that stay the same while the records and label matcher do", () => {
+Deno.test("containerFamilies() gives inputs that stay the same while the records and container labels do", () => {
   // The scrape cache keeps a family's text while its inputs are the same; a wrong "same" would serve stale lines.
-  const matcher = labelKeyMatcher(["team"]);
+  const matcher = selected(["team"]);
   const before = containerFamilies(RECORDS, matcher);
   const again = containerFamilies([...RECORDS].reverse(), matcher);
   const changed = containerFamilies(RECORDS.map((r, i) => i === 1 ? { ...r } : r), matcher);
   const fewer = containerFamilies(RECORDS.slice(1), matcher);
-  const otherMatcher = containerFamilies(RECORDS, labelKeyMatcher(["com.example.*"]));
+  const otherMatcher = containerFamilies(RECORDS, selected(["com.example.*"]));
   for (const [i, family] of before.entries()) {
     assert.ok(sameInputs(family, again[i]), `${family.name}: same records in another order`);
     assert.ok(!sameInputs(family, changed[i]), `${family.name}: one record replaced`);
     assert.ok(!sameInputs(family, fewer[i]), `${family.name}: one record fewer`);
-    assert.ok(!sameInputs(family, otherMatcher[i]), `${family.name}: another label matcher`);
+    assert.ok(!sameInputs(family, otherMatcher[i]), `${family.name}: other container labels`);
   }
+});
+
+Deno.test("containerFamilies() puts the selected labels on every series with onAllSeries, but never twice", () => {
+  const labels = new ContainerLabels(labelKeyMatcher(["com.example.*", "team", "com.docker.compose.project"]), {
+    onAllSeries: true,
+  });
+  const families = containerFamilies(RECORDS, labels);
+  const shop = (name: string) =>
+    familyNamed(families, name).samples.filter((s) => labelsOf(s).id === "c0ffee01").map((s) => s.labels);
+  for (const family of families) {
+    for (const sample of shop(family.name)) {
+      const names = sample.map(([name]) => name);
+      assert.equal(new Set(names).size, names.length, `${family.name}: a label twice`);
+      assert.ok(names.includes("container_label_com_example_team"), family.name);
+      assert.ok(names.includes("container_label_com_docker_compose_project"), family.name);
+    }
+  }
+  assert.deepEqual(shop("docker_container_state")[0], [
+    ["id", "c0ffee01"],
+    ["name", "shop-web-1"],
+    ["state", "created"],
+    ["container_label_com_docker_compose_project", "shop"],
+    ["container_label_com_example_team", "storefront"],
+  ]);
+  // docker_container_info carries them as before, once.
+  assert.deepEqual(
+    formatText([familyNamed(families, "docker_container_info")]),
+    formatText([familyNamed(containerFamilies(RECORDS, new ContainerLabels(labels.matches)), "docker_container_info")]),
+  );
+  // ContainerLines keeps no line made with other container labels.
+  const lines = new ContainerLines();
+  const plain = selected(["com.example.*", "team", "com.docker.compose.project"]);
+  formatText(containerFamilies(RECORDS, plain, lines));
+  assert.equal(formatText(containerFamilies(RECORDS, labels, lines)), formatText(families));
+});
+
+Deno.test("ContainerLabels puts at most maxSeriesKeys label names on the series, the first met, for good, and says so once", () => {
+  const told: string[] = [];
+  const labels = new ContainerLabels(() => true, {
+    onAllSeries: true,
+    maxSeriesKeys: 2,
+    onLeftOff: (label, max) => told.push(`${label} ${max}`),
+  });
+  const names = (pairs: readonly (readonly [string, string])[]) => pairs.map(([name]) => name);
+  assert.deepEqual(names(labels.series({ b: "1", a: "2" })), ["container_label_a", "container_label_b"]);
+  // The cap is reached: c is left off every series, for good, and told once; a and b still go on.
+  assert.deepEqual(names(labels.series({ a: "x", c: "3" })), ["container_label_a"]);
+  assert.deepEqual(names(labels.series({ d: "4", c: "3", b: "y" })), ["container_label_b"]);
+  assert.deepEqual(told, ["container_label_c 2"]);
+  // docker_container_info has them all.
+  assert.deepEqual(names(labels.info({ d: "4", c: "3", b: "y" })), [
+    "container_label_b",
+    "container_label_c",
+    "container_label_d",
+  ]);
+  // The same labels object gives the same pairs, without matching again.
+  const kept = { a: "z" };
+  assert.equal(labels.series(kept), labels.series(kept));
+  assert.deepEqual(new ContainerLabels(() => true).series({ a: "1" }), [], "off by default");
 });

@@ -15,9 +15,11 @@ import {
   openCgroupReader,
   parseIoStat,
   parseKeyedValues,
+  parseMaxOpenFiles,
   parseNetDev,
   parseNumber,
   parsePartitions,
+  parsePressure,
   parseProcCgroup,
   parseV1Blkio,
 } from "../../../lib/resources/cgroup_reader.ts";
@@ -31,6 +33,7 @@ const V1_SYSTEMD = { id: "aff6f611e7e27b0f786f9345bbee0fb6b48cc9cdbdb15e200ba137
 const V2_CGROUPFS = { id: "3b48c32a5faf7bd129b2722a8ee23ca75c4274f64b4ab53114a229f02a5f76cc", pid: 4242 };
 const V2_CUSTOM_PARENT = { id: "1a0eb97a5dc92b2e1218da4f096c2f7340a8e72494bc8f415a1bc40135ca4d76", pid: 4300 };
 const V2_SYSTEMD = { id: "09a99e66f9095631316e315077353e59a29164f37ecc00032c1938dbb8ce90e0", pid: 5151 };
+const V1_PROCESSES = { id: "3f6861895479fa576677ad732608bb317e254a3d6d870874c77a035b6376f04f", pid: 4319 };
 
 function open(tree: string, fs: FileSystem = DENO_FILE_SYSTEM, onWarning?: (message: string) => void) {
   const reader = openCgroupReader({
@@ -43,12 +46,19 @@ function open(tree: string, fs: FileSystem = DENO_FILE_SYSTEM, onWarning?: (mess
 }
 
 function readOne(tree: string, target: { id: string; pid: number }): ContainerUsage | undefined {
-  const reader = open(tree);
+  return readOneWith(tree, DENO_FILE_SYSTEM, target);
+}
+
+function readOneWith(tree: string, fs: FileSystem, target: { id: string; pid: number }): ContainerUsage | undefined {
+  const reader = open(tree, fs);
   reader.beginCycle(new Set([target.id]));
   return reader.read(target.id, target.pid);
 }
 
 const zeroNet = { receiveErrors: 0, receiveDropped: 0, transmitErrors: 0, transmitDropped: 0 };
+
+/** The memory.stat figures that are 0 in every fixture but v2_cgroupfs's. */
+const NO_WRITEBACK_OR_REFAULTS = { dirtyBytes: 0, writebackBytes: 0, refaultsFile: 0, refaultsAnon: 0 };
 
 Deno.test("parseNetDev() reads every interface's receive and transmit counters", () => {
   const text = "Inter-|   Receive                                                |  Transmit\n" +
@@ -76,25 +86,83 @@ Deno.test("parsePartitions() maps major:minor to device names", () => {
   assert.deepEqual([...parsePartitions(text)], [["8:0", "sda"], ["253:0", "dm-0"]]);
 });
 
-Deno.test("parseV1Blkio() sums Read and Write per device and ignores Sync, Async, Discard and Total", () => {
+Deno.test("parseV1Blkio() sums Read and Write per device, and keeps every operation's bytes", () => {
   const bytes = "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 12288\n8:0 Async 0\n8:0 Discard 0\n8:0 Total 12288\n" +
     "8:16 Read 1\n8:16 Write 2\n8:16 Total 3\nTotal 12291\n";
   const ios = "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\n8:16 Read 5\n8:16 Write 6\nTotal 14\n";
   assert.deepEqual(parseV1Blkio(bytes, ios, new Map([["8:0", "sda"]])), [
-    { device: "/dev/sda", readBytes: 4096, writeBytes: 8192, reads: 1, writes: 2 },
-    { device: "8:16", readBytes: 1, writeBytes: 2, reads: 5, writes: 6 },
+    {
+      device: "/dev/sda",
+      major: 8,
+      minor: 0,
+      readBytes: 4096,
+      writeBytes: 8192,
+      reads: 1,
+      writes: 2,
+      bytesByOperation: { Read: 4096, Write: 8192, Sync: 12288, Async: 0, Discard: 0, Total: 12288 },
+    },
+    {
+      device: "8:16",
+      major: 8,
+      minor: 16,
+      readBytes: 1,
+      writeBytes: 2,
+      reads: 5,
+      writes: 6,
+      bytesByOperation: { Read: 1, Write: 2, Total: 3 },
+    },
   ]);
   assert.deepEqual(parseV1Blkio("Total 0\n", "Total 0\n", new Map()), []);
 });
 
-Deno.test("parseIoStat() reads rbytes, wbytes, rios and wios per device", () => {
-  const text =
-    "8:0 rbytes=1048576 wbytes=33554432 rios=24 wios=512 dbytes=0 dios=0\n253:0 rbytes=4096 wbytes=0 rios=1 wios=0\n";
+Deno.test("parseIoStat() reads rbytes, wbytes, rios and wios per device, and iocost's figures where they are", () => {
+  const text = "8:0 rbytes=1048576 wbytes=33554432 rios=24 wios=512 dbytes=0 dios=0 cost.vrate=100.00 " +
+    "cost.usage=2500000 cost.wait=125000 cost.indebt=0 cost.indelay=40000\n253:0 rbytes=4096 wbytes=0 rios=1 wios=0\n";
   assert.deepEqual(parseIoStat(text, new Map([["253:0", "dm-0"]])), [
-    { device: "8:0", readBytes: 1048576, writeBytes: 33554432, reads: 24, writes: 512 },
-    { device: "/dev/dm-0", readBytes: 4096, writeBytes: 0, reads: 1, writes: 0 },
+    {
+      device: "8:0",
+      major: 8,
+      minor: 0,
+      readBytes: 1048576,
+      writeBytes: 33554432,
+      reads: 24,
+      writes: 512,
+      bytesByOperation: { Read: 1048576, Write: 33554432 },
+      cost: { usageSeconds: 2.5, waitSeconds: 0.125, indebtSeconds: 0, indelaySeconds: 0.04 },
+    },
+    {
+      device: "/dev/dm-0",
+      major: 253,
+      minor: 0,
+      readBytes: 4096,
+      writeBytes: 0,
+      reads: 1,
+      writes: 0,
+      bytesByOperation: { Read: 4096, Write: 0 },
+    },
   ]);
   assert.deepEqual(parseIoStat("", new Map()), []);
+});
+
+Deno.test("parsePressure() reads the some and full totals in seconds; without full that is 0", () => {
+  const text =
+    "some avg10=1.25 avg60=0.80 avg300=0.33 total=2500000\nfull avg10=0.50 avg60=0.20 avg300=0.10 total=750000\n";
+  assert.deepEqual(parsePressure(text), { waitingSeconds: 2.5, stalledSeconds: 0.75 });
+  assert.deepEqual(parsePressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n"), {
+    waitingSeconds: 0.000042,
+    stalledSeconds: 0,
+  });
+  assert.equal(parsePressure(""), undefined);
+});
+
+Deno.test("parseMaxOpenFiles() reads the soft limit on open files of /proc/<pid>/limits; unlimited is -1", () => {
+  const limits = (soft: string) =>
+    "Limit                     Soft Limit           Hard Limit           Units     \n" +
+    "Max processes             unlimited            unlimited            processes \n" +
+    `Max open files            ${soft.padEnd(21)}1048576              files     \n`;
+  assert.equal(parseMaxOpenFiles(limits("1024")), 1024);
+  assert.equal(parseMaxOpenFiles(limits("unlimited")), -1);
+  assert.equal(parseMaxOpenFiles("Limit Soft Limit Hard Limit Units\n"), undefined);
 });
 
 Deno.test("parseKeyedValues(), parseNumber() and limitValue() read flat files and limits", () => {
@@ -156,7 +224,10 @@ Deno.test("CgroupReader reads a cgroup v1 cgroupfs container copied from a real 
       periods: 34,
       throttledPeriods: 30,
       throttledSeconds: 1.257939191,
+      bursts: 0,
+      burstSeconds: 0,
     },
+    // No memory.max_usage_in_bytes or memory.kmem.usage_in_bytes were copied: those two are left out.
     memory: {
       usageBytes: 13811712,
       workingSetBytes: 13811712 - 3407872,
@@ -164,6 +235,13 @@ Deno.test("CgroupReader reads a cgroup v1 cgroupfs container copied from a real 
       cacheBytes: 8388608,
       failcnt: 0,
       oomKills: 0,
+      swapBytes: 0,
+      mappedFileBytes: 0,
+      activeFileBytes: 4980736,
+      inactiveFileBytes: 3407872,
+      pageFaults: 4076,
+      majorPageFaults: 0,
+      ...NO_WRITEBACK_OR_REFAULTS,
     },
     network: [{
       interface: "lo",
@@ -173,9 +251,20 @@ Deno.test("CgroupReader reads a cgroup v1 cgroupfs container copied from a real 
       transmitPackets: 2,
       ...zeroNet,
     }],
-    blockIo: [{ device: "/dev/vda", readBytes: 8388608, writeBytes: 8388608, reads: 8, writes: 16 }],
+    blockIo: [{
+      device: "/dev/vda",
+      major: 254,
+      minor: 0,
+      readBytes: 8388608,
+      writeBytes: 8388608,
+      reads: 8,
+      writes: 16,
+      bytesByOperation: { Read: 8388608, Write: 8388608, Sync: 16777216, Async: 0, Discard: 0, Total: 16777216 },
+    }],
     tasks: 1,
     tasksLimit: 50,
+    // No /proc/<pid>/fd or limits were copied: the processes are counted, their files are unknown.
+    processes: { count: 1 },
   });
 });
 
@@ -188,8 +277,24 @@ Deno.test("CgroupReader reads a cgroup v1 systemd container under a shared cpu,c
       periods: 0,
       throttledPeriods: 0,
       throttledSeconds: 0,
+      bursts: 0,
+      burstSeconds: 0,
     },
-    memory: { usageBytes: 475136, workingSetBytes: 475136, rssBytes: 114688, cacheBytes: 0, failcnt: 0, oomKills: 0 },
+    memory: {
+      usageBytes: 475136,
+      workingSetBytes: 475136,
+      rssBytes: 114688,
+      cacheBytes: 0,
+      failcnt: 0,
+      oomKills: 0,
+      swapBytes: 0,
+      mappedFileBytes: 0,
+      activeFileBytes: 0,
+      inactiveFileBytes: 0,
+      pageFaults: 1345,
+      majorPageFaults: 0,
+      ...NO_WRITEBACK_OR_REFAULTS,
+    },
     network: [{
       interface: "lo",
       receiveBytes: 200,
@@ -198,13 +303,23 @@ Deno.test("CgroupReader reads a cgroup v1 systemd container under a shared cpu,c
       transmitPackets: 4,
       ...zeroNet,
     }],
-    blockIo: [{ device: "/dev/vda", readBytes: 0, writeBytes: 262144, reads: 0, writes: 64 }],
+    blockIo: [{
+      device: "/dev/vda",
+      major: 254,
+      minor: 0,
+      readBytes: 0,
+      writeBytes: 262144,
+      reads: 0,
+      writes: 64,
+      bytesByOperation: { Read: 0, Write: 262144, Sync: 262144, Async: 0, Discard: 0, Total: 262144 },
+    }],
     tasks: 2,
     tasksLimit: 0,
+    processes: { count: 2 },
   });
 });
 
-Deno.test("CgroupReader reads a cgroup v2 cgroupfs container: CFS, memory.events, io.stat, eth0 and lo", () => {
+Deno.test("CgroupReader reads a cgroup v2 cgroupfs container: CFS, memory, pressure, io.stat, processes, eth0 and lo", () => {
   const reader = open("v2_cgroupfs");
   assert.equal(reader.versionName, "v2");
   reader.beginCycle(new Set([V2_CGROUPFS.id]));
@@ -216,6 +331,8 @@ Deno.test("CgroupReader reads a cgroup v2 cgroupfs container: CFS, memory.events
       periods: 812,
       throttledPeriods: 97,
       throttledSeconds: 4.56789,
+      bursts: 3,
+      burstSeconds: 0.15,
     },
     memory: {
       usageBytes: 157286400,
@@ -224,6 +341,19 @@ Deno.test("CgroupReader reads a cgroup v2 cgroupfs container: CFS, memory.events
       cacheBytes: 41943040,
       failcnt: 12,
       oomKills: 1,
+      highEvents: 5,
+      maxEvents: 12,
+      maxUsageBytes: 188743680,
+      swapBytes: 4194304,
+      kernelBytes: 5242880,
+      mappedFileBytes: 8388608,
+      activeFileBytes: 20971520,
+      inactiveFileBytes: 20971520,
+      pageFaults: 120034,
+      majorPageFaults: 12,
+      pagesScanned: 0,
+      pagesStolen: 0,
+      ...NO_WRITEBACK_OR_REFAULTS,
     },
     network: [
       {
@@ -240,11 +370,37 @@ Deno.test("CgroupReader reads a cgroup v2 cgroupfs container: CFS, memory.events
       { interface: "lo", receiveBytes: 5120, receivePackets: 64, transmitBytes: 5120, transmitPackets: 64, ...zeroNet },
     ],
     blockIo: [
-      { device: "/dev/sda", readBytes: 1048576, writeBytes: 33554432, reads: 24, writes: 512 },
-      { device: "/dev/dm-0", readBytes: 4096, writeBytes: 0, reads: 1, writes: 0 },
+      {
+        device: "/dev/sda",
+        major: 8,
+        minor: 0,
+        readBytes: 1048576,
+        writeBytes: 33554432,
+        reads: 24,
+        writes: 512,
+        bytesByOperation: { Read: 1048576, Write: 33554432 },
+        cost: { usageSeconds: 2.5, waitSeconds: 0.125, indebtSeconds: 0, indelaySeconds: 0.04 },
+      },
+      {
+        device: "/dev/dm-0",
+        major: 253,
+        minor: 0,
+        readBytes: 4096,
+        writeBytes: 0,
+        reads: 1,
+        writes: 0,
+        bytesByOperation: { Read: 4096, Write: 0 },
+      },
     ],
     tasks: 7,
     tasksLimit: 512,
+    pressure: {
+      cpu: { waitingSeconds: 2.5, stalledSeconds: 0.75 },
+      memory: { waitingSeconds: 0.12, stalledSeconds: 0.08 },
+      io: { waitingSeconds: 3.4, stalledSeconds: 1.7 },
+    },
+    // Two processes: 5 and 6 descriptors, 1 and 2 of them sockets; the init process's soft limit on open files.
+    processes: { count: 2, fds: 11, sockets: 3, maxOpenFiles: 1048576 },
   });
 });
 
@@ -260,6 +416,7 @@ Deno.test("CgroupReader finds a container under a custom cgroup parent through /
     blockIo: [],
     tasks: 1,
     tasksLimit: 0,
+    processes: { count: 1 },
   });
 });
 
@@ -274,6 +431,17 @@ Deno.test("CgroupReader falls back to the systemd layout when /proc/<pid>/cgroup
       cacheBytes: 16777216,
       failcnt: 0,
       oomKills: 0,
+      highEvents: 0,
+      maxEvents: 0,
+      kernelBytes: 2097152,
+      mappedFileBytes: 0,
+      activeFileBytes: 4194304,
+      inactiveFileBytes: 62914560,
+      pageFaults: 5021,
+      majorPageFaults: 0,
+      pagesScanned: 0,
+      pagesStolen: 0,
+      ...NO_WRITEBACK_OR_REFAULTS,
     },
     network: [{
       interface: "lo",
@@ -286,7 +454,75 @@ Deno.test("CgroupReader falls back to the systemd layout when /proc/<pid>/cgroup
     blockIo: [],
     tasks: 3,
     tasksLimit: 0,
+    // No pressure files (a kernel booted with psi=0), no memory.peak (before Linux 5.19), no swap accounting.
+    processes: { count: 1 },
   });
+});
+
+Deno.test("CgroupReader counts a v1 container's processes, open files and sockets, copied from a real host", () => {
+  const usage = readOne("v1_cgroupfs_processes", V1_PROCESSES);
+  // sleep (the init process, holding /etc/hostname open) and two nc -l, each with a listening socket.
+  assert.deepEqual(usage?.processes, { count: 3, fds: 12, sockets: 2, maxOpenFiles: 20000 });
+  assert.equal(usage?.tasks, 3);
+  assert.deepEqual(usage?.memory, {
+    usageBytes: 589824,
+    workingSetBytes: 589824,
+    rssBytes: 155648,
+    cacheBytes: 0,
+    failcnt: 0,
+    oomKills: 0,
+    maxUsageBytes: 4079616,
+    kernelBytes: 434176,
+    swapBytes: 0,
+    mappedFileBytes: 0,
+    activeFileBytes: 0,
+    inactiveFileBytes: 0,
+    pageFaults: 1326,
+    majorPageFaults: 0,
+    ...NO_WRITEBACK_OR_REFAULTS,
+  });
+  assert.deepEqual(usage?.cpu, {
+    totalSeconds: 0.373608574,
+    userSeconds: 0.36,
+    systemSeconds: 0,
+    periods: 10,
+    throttledPeriods: 6,
+    throttledSeconds: 0.2780603,
+    bursts: 0,
+    burstSeconds: 0,
+  });
+});
+
+Deno.test("CgroupReader leaves file descriptors and sockets unknown when /proc/<pid>/fd is refused, and says so once", () => {
+  const warnings: string[] = [];
+  const refused: FileSystem = {
+    ...DENO_FILE_SYSTEM,
+    readDir: (path) => {
+      if (path.endsWith("/fd")) throw new Deno.errors.PermissionDenied(`Permission denied (os error 13): ${path}`);
+      return DENO_FILE_SYSTEM.readDir(path);
+    },
+  };
+  const reader = open("v1_cgroupfs_processes", refused, (message) => warnings.push(message));
+  for (let i = 0; i < 2; i++) {
+    reader.beginCycle(new Set([V1_PROCESSES.id]));
+    assert.deepEqual(reader.read(V1_PROCESSES.id, V1_PROCESSES.pid)?.processes, { count: 3, maxOpenFiles: 20000 });
+  }
+  assert.deepEqual(warnings, ["no container_file_descriptors or container_sockets: cannot read /proc/<pid>/fd"]);
+
+  // A process that exits between cgroup.procs and its fd directory, or a descriptor closed meanwhile, is not counted.
+  const exiting: FileSystem = {
+    ...DENO_FILE_SYSTEM,
+    readDir: (path) => {
+      if (path.includes("/4349/fd")) throw new Deno.errors.NotFound(path);
+      return DENO_FILE_SYSTEM.readDir(path);
+    },
+    readLink: (path) => {
+      if (path.endsWith("/4350/fd/3")) throw new Deno.errors.NotFound(path);
+      return DENO_FILE_SYSTEM.readLink(path);
+    },
+  };
+  const usage = readOneWith("v1_cgroupfs_processes", exiting, V1_PROCESSES);
+  assert.deepEqual(usage?.processes, { count: 3, fds: 8, sockets: 0, maxOpenFiles: 20000 });
 });
 
 Deno.test("CgroupReader returns undefined for a container that is not there, in every layout", () => {
@@ -315,6 +551,7 @@ Deno.test("CgroupReader throws for a file that is there but unreadable, and leav
   const warnings: string[] = [];
   const garbled: FileSystem = {
     readDir: (path) => DENO_FILE_SYSTEM.readDir(path),
+    readLink: (path) => DENO_FILE_SYSTEM.readLink(path),
     readTextFile: (path) => {
       if (path.includes("/proc/")) throw new Deno.errors.NotCapable(`Requires all access to "${path}"`);
       return path.endsWith("pids.current") ? "garbage\n" : DENO_FILE_SYSTEM.readTextFile(path);
@@ -326,6 +563,7 @@ Deno.test("CgroupReader throws for a file that is there but unreadable, and leav
 
   const noProc: FileSystem = {
     readDir: garbled.readDir,
+    readLink: garbled.readLink,
     readTextFile: (path) => path.endsWith("pids.current") ? "2\n" : garbled.readTextFile(path),
   };
   const second = open("v1_systemd", noProc, (message) => warnings.push(message));
@@ -340,6 +578,7 @@ Deno.test("CgroupReader throws for a file that is there but unreadable, and leav
     "block devices are labelled major:minor: cannot read their names",
     "block devices are labelled major:minor: cannot read their names",
     "no network metrics: cannot read /proc/<pid>/net/dev",
+    "no container_ulimits_soft: cannot read /proc/<pid>/limits",
   ]);
 });
 
@@ -351,6 +590,7 @@ Deno.test("openCgroupReader() says why a root cannot be used", async () => {
   );
   const denied: FileSystem = {
     readTextFile: () => "",
+    readLink: () => "",
     readDir: (path) => {
       throw new Deno.errors.NotCapable(`Requires all access to "${path}", run again with the --allow-all flag`);
     },

@@ -12,6 +12,7 @@ import { createLogger, type Logger, silentLogger } from "../../../lib/shared/log
 import {
   apiSource,
   type CollectorOptions,
+  LAST_SEEN_KEPT_MS,
   ResourceCollector,
   type ResourceSource,
   type ResourceTarget,
@@ -20,13 +21,19 @@ import {
 import { resourceCollectorFamilies, resourceFamilies } from "../../../lib/metrics/resource_families.ts";
 import { type ContainerUsage, usageFromStats } from "../../../lib/resources/usage.ts";
 import { ScrapeCache } from "../../../lib/http/scrape/cache.ts";
+import { containerRecord } from "../../support/records.ts";
 
 function usage(cpuSeconds: number): ContainerUsage {
   return { cpu: { totalSeconds: cpuSeconds, userSeconds: cpuSeconds, systemSeconds: 0 }, network: [], blockIo: [] };
 }
 
 function targets(n: number): ResourceTarget[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `c${i}`, pid: 100 + i }));
+  return Array.from({ length: n }, (_, i) => target(`c${i}`, 100 + i));
+}
+
+/** A target for a running container `id` whose init process is `pid`. */
+function target(id: string, pid = 0): ResourceTarget {
+  return { id, pid, record: containerRecord(id, { pid }) };
 }
 
 /** A source whose reads are counted and answered by `answer`. */
@@ -339,6 +346,38 @@ function record(id: string, changes: Partial<ContainerRecord> = {}): ContainerRe
   };
 }
 
+Deno.test("lastSeen holds the containers each collection read, at its start, and keeps one no longer read for 5 minutes", async () => {
+  let nowMs = 1_795_600_000_500;
+  let running = ["c0", "c1", "c2"];
+  const source = new ScriptedSource("cgroup", (t) => Promise.resolve(running.includes(t.id) ? usage(1) : undefined));
+  const all = targets(3);
+  const c = collector({ source, targets: () => all.filter((t) => running.includes(t.id)), now: () => nowMs });
+  await c.collect();
+  assert.deepEqual([...c.lastSeen].map(([id, seen]) => [id, seen.seconds, seen.record]), [
+    ["c0", 1_795_600_000, all[0].record],
+    ["c1", 1_795_600_000, all[1].record],
+    ["c2", 1_795_600_000, all[2].record],
+  ]);
+  // c1 stops: it keeps the second it was last read; the others move on.
+  const before = c.lastSeen;
+  running = ["c0", "c2"];
+  nowMs += 5_000;
+  await c.collect();
+  assert.notEqual(c.lastSeen, before, "replaced, not changed");
+  assert.deepEqual([...c.lastSeen].map(([id, seen]) => [id, seen.seconds]), [
+    ["c0", 1_795_600_005],
+    ["c2", 1_795_600_005],
+    ["c1", 1_795_600_000],
+  ]);
+  // Until LAST_SEEN_KEPT_MS after it was last read.
+  nowMs = 1_795_600_000_000 + LAST_SEEN_KEPT_MS - 1;
+  await c.collect();
+  assert.ok(c.lastSeen.has("c1"));
+  nowMs = 1_795_600_000_000 + LAST_SEEN_KEPT_MS;
+  await c.collect();
+  assert.deepEqual([...c.lastSeen.keys()], ["c0", "c2"]);
+});
+
 Deno.test("resourceTargets() takes running and paused containers, with their pid or 0", () => {
   const records = [
     record("run", { pid: 10 }),
@@ -349,9 +388,9 @@ Deno.test("resourceTargets() takes running and paused containers, with their pid
     record("again", { state: "restarting" }),
   ];
   assert.deepEqual(resourceTargets(records), [
-    { id: "run", pid: 10 },
-    { id: "pause", pid: 11 },
-    { id: "nopid", pid: 0 },
+    { id: "run", pid: 10, record: records[0] },
+    { id: "pause", pid: 11, record: records[1] },
+    { id: "nopid", pid: 0, record: records[2] },
   ]);
 });
 
@@ -374,6 +413,27 @@ Deno.test("recordFromInspect() keeps the pid and limits: --memory, --cpus and --
   assert.deepEqual([stopped.pid, stopped.memoryLimitBytes, stopped.cpuQuotaMicros], [0, 0, 0]);
 });
 
+Deno.test("recordFromInspect() keeps the CPU shares, memory reservation and swap limit, with cAdvisor's defaults", () => {
+  const inspect = JSON.parse(
+    Deno.readTextFileSync(new URL("../../testdata/inspect_running.json", import.meta.url)),
+  ) as ContainerInspect;
+  const spec = (r: ContainerRecord) => [r.cpuShares, r.memoryReservationBytes, r.memorySwapLimitBytes];
+  // Nothing set: the kernel's 1024 shares, no reservation, no swap limit.
+  assert.deepEqual(spec(recordFromInspect(inspect)), [1024, 0, 0]);
+  // `--cpu-shares 512 --memory 64m --memory-reservation 32m`, as the engine fills in --memory-swap (twice --memory).
+  const limited = recordFromInspect({
+    ...inspect,
+    HostConfig: { CpuShares: 512, Memory: 67108864, MemoryReservation: 33554432, MemorySwap: 134217728 },
+  });
+  assert.deepEqual(spec(limited), [512, 33554432, 134217728]);
+  // `--memory-swap -1`: unlimited swap, which cAdvisor reports as 0.
+  assert.deepEqual(spec(recordFromInspect({ ...inspect, HostConfig: { Memory: 67108864, MemorySwap: -1 } })), [
+    1024,
+    0,
+    0,
+  ]);
+});
+
 Deno.test("usageFromStats() converts a real one-shot stats answer from a cgroup v1 engine", () => {
   const stats = JSON.parse(
     Deno.readTextFileSync(new URL("../../testdata/stats_v1_oneshot.json", import.meta.url)),
@@ -387,16 +447,33 @@ Deno.test("usageFromStats() converts a real one-shot stats answer from a cgroup 
       throttledPeriods: 8,
       throttledSeconds: 0.400995303,
     },
-    // The engine leaves failcnt out while it is 0.
+    // The engine leaves failcnt out while it is 0, and total_swap without swap accounting.
     memory: {
       usageBytes: 8867840,
       workingSetBytes: 8867840 - 3407872,
       rssBytes: 114688,
       cacheBytes: 8392704,
       failcnt: 0,
+      maxUsageBytes: 9216000,
+      mappedFileBytes: 0,
+      activeFileBytes: 4984832,
+      inactiveFileBytes: 3407872,
+      dirtyBytes: 0,
+      writebackBytes: 0,
+      pageFaults: 1465,
+      majorPageFaults: 0,
     },
     network: [],
-    blockIo: [{ device: "/dev/vda", readBytes: 8388608, writeBytes: 8388608, reads: 6, writes: 16 }],
+    blockIo: [{
+      device: "/dev/vda",
+      major: 254,
+      minor: 0,
+      readBytes: 8388608,
+      writeBytes: 8388608,
+      reads: 6,
+      writes: 16,
+      bytesByOperation: { Read: 8388608, Write: 8388608, Sync: 16777216, Async: 0, Discard: 0, Total: 16777216 },
+    }],
     tasks: 2,
     tasksLimit: 50,
   });
@@ -411,7 +488,7 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
     memory_stats: {
       usage: 10_000_000,
       limit: 2 ** 34,
-      stats: { anon: 6_000_000, file: 3_000_000, inactive_file: 1_000_000 },
+      stats: { anon: 6_000_000, file: 3_000_000, inactive_file: 1_000_000, kernel: 400_000, pgfault: 77, pgscan: 5 },
     },
     networks: {
       eth0: {
@@ -443,7 +520,17 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
       throttledPeriods: 0,
       throttledSeconds: 0,
     },
-    memory: { usageBytes: 10_000_000, workingSetBytes: 9_000_000, rssBytes: 6_000_000, cacheBytes: 3_000_000 },
+    memory: {
+      usageBytes: 10_000_000,
+      workingSetBytes: 9_000_000,
+      rssBytes: 6_000_000,
+      cacheBytes: 3_000_000,
+      // The memory.stat keys the answer has, and none it lacks.
+      inactiveFileBytes: 1_000_000,
+      kernelBytes: 400_000,
+      pageFaults: 77,
+      pagesScanned: 5,
+    },
     network: [{
       interface: "eth0",
       receiveBytes: 10,
@@ -456,7 +543,15 @@ Deno.test("usageFromStats() reads a cgroup v2 engine's answer: v2 memory keys, l
       transmitDropped: 1,
     }],
     // A v2 engine leaves io_serviced_recursive null: the operation counts are unknown, not 0.
-    blockIo: [{ device: "8:0", readBytes: 4096, writeBytes: 8192 }],
+    // cAdvisor's operation names: Read and Write.
+    blockIo: [{
+      device: "8:0",
+      major: 8,
+      minor: 0,
+      readBytes: 4096,
+      writeBytes: 8192,
+      bytesByOperation: { Read: 4096, Write: 8192 },
+    }],
     tasks: 4,
     tasksLimit: 0,
   });
@@ -481,10 +576,10 @@ Deno.test("apiSource() reads through the stats call and treats a 404 (undefined)
     );
   });
   assert.equal(source.name, "api");
-  assert.deepEqual(await source.read({ id: "a", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
-  assert.equal(await source.read({ id: "gone", pid: 0 }), undefined);
-  assert.equal(await source.read({ id: "stopped", pid: 0 }), undefined, "stopped: no reading, not counters at 0");
-  assert.deepEqual(await source.read({ id: "odd", pid: 0 }), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
+  assert.deepEqual(await source.read(target("a")), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
+  assert.equal(await source.read(target("gone")), undefined);
+  assert.equal(await source.read(target("stopped")), undefined, "stopped: no reading, not counters at 0");
+  assert.deepEqual(await source.read(target("odd")), { network: [], blockIo: [], tasks: 3, tasksLimit: 0 });
   assert.deepEqual(asked, ["a", "gone", "stopped", "odd"]);
 });
 
