@@ -466,10 +466,10 @@ const NO_CONTAINER_LABELS = new ContainerLabels(() => false);
  * (`Config.Image`). The CFS series and `container_spec_cpu_quota` are there only for containers with a CPU quota,
  * as in cAdvisor. Each family is made a container at a time as it is formatted (see `groupedFamily`).
  *
- * `container_last_seen` has a series for every container in `lastSeen`, running or not, labelled as its record in
- * `containers` is, or as it was when last read once it is gone from there: the collector keeps a container there
- * for a while after it was last read, so that `time() - container_last_seen > 60` fires for a container that
- * stopped or went away, as it does on cAdvisor's last sample.
+ * `container_last_seen` has a series for every container of `containers` in `lastSeen`, running or not: the collector
+ * keeps a container there for a while after it was last read, so that `time() - container_last_seen > 60` fires for a
+ * container that stopped, as it does on cAdvisor's last sample. A container that is removed, or left out by the
+ * filters, goes with its other series.
  */
 export function resourceFamilies(
   containers: readonly ContainerRecord[],
@@ -505,14 +505,17 @@ export function resourceFamilies(
   return families;
 }
 
-/** `container_last_seen`, for every container in `lastSeen`, labelled by its record in `byId` while it has one. */
+/** `container_last_seen`, for every container in `lastSeen` that is still tracked (in `byId`), labelled by its record. */
 function lastSeenFamily(
   lastSeen: ReadonlyMap<string, LastSeen>,
   byId: ReadonlyMap<string, ContainerRecord>,
   labels: ContainerLabels,
 ): MetricFamily {
   const seen = sortById(
-    Array.from(lastSeen, ([id, { record, seconds }]) => ({ id, c: byId.get(id) ?? record, seconds })),
+    Array.from(lastSeen).flatMap(([id, { seconds }]) => {
+      const c = byId.get(id);
+      return c ? [{ id, c, seconds }] : [];
+    }),
   );
   const samplesOf = ({ c, seconds }: (typeof seen)[number]): Sample[] => [{ labels: labelsOf(c), value: seconds }];
   // The readings' times and the records the labels come from.

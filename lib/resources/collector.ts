@@ -40,9 +40,10 @@ export interface LastSeen {
 
 /**
  * How long a container that is no longer read keeps its `lastSeen` entry: Prometheus's default lookback (5 minutes),
- * for which a query still finds cAdvisor's last sample of a container that went away (cAdvisor writes
+ * for which a query still finds cAdvisor's last sample of a container that stopped (cAdvisor writes
  * `container_last_seen` with a timestamp, so no staleness marker ends it). `time() - container_last_seen > 60`, the
- * usual "container killed" alert, fires in that window on both.
+ * usual "container killed" alert, fires in that window on both. A removed container's entry is not shown (see
+ * `resourceFamilies`).
  */
 export const LAST_SEEN_KEPT_MS = 5 * 60_000;
 

@@ -404,7 +404,7 @@ Deno.test("resourceFamilies() writes cAdvisor's container figures: health -1/0/1
   ]);
 });
 
-Deno.test("resourceFamilies() writes container_last_seen for stopped and removed containers too, labelled by the current record", () => {
+Deno.test("resourceFamilies() writes container_last_seen for stopped containers too, not removed ones, labelled by the current record", () => {
   const renamed = RECORDS.map((r) => r.id === "c0ffee01" ? { ...r, name: "shop-web-renamed" } : r);
   const family = resourceFamilies(renamed, USAGE, { lastSeen: LAST_SEEN_AT }).find((f) => f.name === LAST_SEEN.name)!;
   assert.equal(family.type, "gauge");
@@ -413,7 +413,6 @@ Deno.test("resourceFamilies() writes container_last_seen for stopped and removed
     ["paused-worker", 1_795_600_300],
     ["stopped-since", 1_795_600_240],
     ['odd "name"\\x', 1_795_600_300],
-    ["removed-since", 1_795_600_200],
   ]);
   // Without the collector's lastSeen, no such family at all.
   assert.ok(!resourceFamilies(RECORDS, USAGE).some((f) => f.name === LAST_SEEN.name));
