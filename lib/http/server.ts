@@ -4,14 +4,16 @@
  * exporter down, and `Deno.serve` has no header or idle timeout, no connection cap, and ends for good on a failed
  * accept. Here:
  * - at most `maxConnections` connections are open; at the cap, a new one takes the place of the connection that has
- *   waited longest for a request, so that idle or slow clients cannot keep Prometheus out; when every open connection
- *   is being answered, the new one is refused at once (a 503 over plain HTTP);
+ *   waited longest for a request, so that idle or slow clients cannot keep Prometheus out; connections that have never
+ *   been given a successful answer go first, so that a flood of new connections (or of wrong passwords) does not close
+ *   the one Prometheus keeps alive between scrapes; when every open connection is being answered, the new one is
+ *   refused at once (a 503 over plain HTTP);
  * - a request head must arrive whole within `headerTimeoutMs` (of the connection opening, or of its first byte), and
  *   within `maxHeadBytes`; a kept-alive connection may wait `idleTimeoutMs` for its next request;
  * - a client that stops reading its answer for `writeTimeoutMs`, or takes longer than `responseTimeoutMs` for all of
  *   it, is cut off;
  * - a failed accept (out of file descriptors) is counted, logged at a bounded rate and survived: the connection that
- *   has waited longest is closed to free a descriptor, and the cap is lowered below where the process ran out, until
+ *   would be evicted is closed to free a descriptor, and the cap is lowered below where the process ran out, until
  *   accepts have gone well for a while;
  * - request bodies are not read: GET and HEAD with a body get 400, other methods their answer and a closed connection.
  * Everything turned away is counted in `stats.httpRefusals` by reason.
@@ -150,6 +152,8 @@ interface Connection {
   waitingSinceMs: number | undefined;
   /** Bytes of a head received while waiting (a kept-alive connection with none is idle). */
   headBytes: number;
+  /** Whether it has been given a successful (2xx or 3xx) answer: such a connection is evicted last. */
+  answered: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** When the answer being written must be written by, however steadily the client reads. */
   deadlineMs: number;
@@ -179,7 +183,7 @@ class Server implements HttpServer {
     this.#maxConnections = options.maxConnections;
     this.#acceptErrors = new RateLimitedLog(
       (msg, fields) => options.logger.warn(msg, fields),
-      "cannot accept a connection; closing the one that waited longest and pausing",
+      "cannot accept a connection; closing a waiting one and pausing",
       10_000,
       this.#now,
     );
@@ -228,7 +232,7 @@ class Server implements HttpServer {
 
   /**
    * Counts and logs a failed accept. Out of a resource (descriptors, buffers): frees one by closing the connection
-   * that has waited longest, lowers the cap below where it happened, and returns true so that accepting pauses. Any
+   * that would be evicted for a new one, lowers the cap below where it happened, and returns true so that accepting pauses. Any
    * other failure (a connection reset before it was taken) concerns that connection alone.
    */
   #acceptFailed(error: unknown): boolean {
@@ -241,7 +245,7 @@ class Server implements HttpServer {
       this.#maxConnections = lowered;
       this.#options.logger.warn("out of file descriptors: lowering the connection limit", { max_connections: lowered });
     }
-    const victim = this.#longestWaiting();
+    const victim = this.#evictionVictim();
     if (victim) this.#close(victim, "evicted");
     return true;
   }
@@ -255,7 +259,7 @@ class Server implements HttpServer {
       });
     }
     while (this.#open.size >= this.#maxConnections) {
-      const victim = this.#longestWaiting();
+      const victim = this.#evictionVictim();
       if (!victim) {
         this.#count("connection_limit");
         this.#refuse(conn);
@@ -267,6 +271,7 @@ class Server implements HttpServer {
       conn,
       waitingSinceMs: undefined,
       headBytes: 0,
+      answered: false,
       timer: undefined,
       deadlineMs: Infinity,
       closing: false,
@@ -277,12 +282,21 @@ class Server implements HttpServer {
     void this.#serve(connection).catch(() => this.#close(connection));
   }
 
-  /** The open connection that has waited longest for a request, if any waits. */
-  #longestWaiting(): Connection | undefined {
+  /**
+   * The waiting connection to close for a new one, if any waits: the one that has waited longest among those never
+   * given a successful answer, else the one that has waited longest. A client has to be served (and, with basic auth,
+   * to know the password) before its connection outranks a stranger's.
+   */
+  #evictionVictim(): Connection | undefined {
     let oldest: Connection | undefined;
     for (const connection of this.#open) {
       const since = connection.waitingSinceMs;
-      if (since !== undefined && (oldest === undefined || since < oldest.waitingSinceMs!)) oldest = connection;
+      if (since === undefined) continue;
+      if (
+        oldest === undefined ||
+        (oldest.answered && !connection.answered) ||
+        (oldest.answered === connection.answered && since < oldest.waitingSinceMs!)
+      ) oldest = connection;
     }
     return oldest;
   }
@@ -367,7 +381,9 @@ class Server implements HttpServer {
         response = plainResponse(500, "internal error\n");
       }
     }
-    return await this.#write(connection, response, head.method === "HEAD", keepOpen) && keepOpen;
+    const written = await this.#write(connection, response, head.method === "HEAD", keepOpen);
+    if (written && response.status < 400) connection.answered = true;
+    return written && keepOpen;
   }
 
   /**

@@ -151,6 +151,50 @@ Deno.test("at the connection cap a new connection takes the place of the one tha
   for (const conn of [...idle, newcomer]) conn.close();
 });
 
+Deno.test("at the connection cap a connection that was served outlasts strangers that waited less long", async () => {
+  await using harness = start(ok, { maxConnections: 3, limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 10_000 } });
+  const served = await connect(harness);
+  assert.equal(await get(served), "HTTP/1.1 200 OK");
+  const strangers = [];
+  for (let i = 0; i < 2; i++) {
+    strangers.push(await connect(harness));
+    await waitFor(() => harness.server.connections === i + 2, 2000, `stranger ${i + 1} to be accepted`);
+  }
+  // Two newcomers: each takes a stranger's place, though the served connection has waited longest of all.
+  const newcomers = [];
+  for (let i = 0; i < 2; i++) {
+    newcomers.push(await connect(harness));
+    await waitFor(() => harness.stats.httpRefusals.get("evicted") === i + 1, 2000, `eviction ${i + 1}`);
+  }
+  for (const stranger of strangers) assert.equal(await closedByServer(stranger, 1000), true, "a stranger stayed");
+  assert.equal(await get(served), "HTTP/1.1 200 OK", "the served connection was closed");
+  // With only newcomers that were never answered left beside it, the served one is still evicted last, not never.
+  const last = await connect(harness);
+  await waitFor(() => harness.stats.httpRefusals.get("evicted") === 3, 2000, "a third eviction");
+  assert.equal(await closedByServer(newcomers[0], 1000), true, "the longest-waiting stranger stayed");
+  assert.equal(await get(served), "HTTP/1.1 200 OK");
+  for (const conn of [served, ...newcomers, last]) conn.close();
+});
+
+Deno.test("a connection answered with an error (401, 404) is a stranger still, and goes first", async () => {
+  await using harness = start(
+    (request) =>
+      Promise.resolve(
+        new URL(request.url).pathname === "/" ? new Response("ok\n") : new Response("no\n", { status: 401 }),
+      ),
+    { maxConnections: 2, limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 10_000 } },
+  );
+  const served = await connect(harness);
+  assert.equal(await get(served), "HTTP/1.1 200 OK");
+  const refused = await connect(harness);
+  assert.equal(await get(refused, "/metrics"), "HTTP/1.1 401 Unauthorized");
+  const newcomer = await connect(harness);
+  await waitFor(() => harness.stats.httpRefusals.get("evicted") === 1, 2000, "an eviction");
+  assert.equal(await closedByServer(refused, 1000), true, "the connection answered 401 stayed");
+  assert.equal(await get(served), "HTTP/1.1 200 OK");
+  for (const conn of [served, refused, newcomer]) conn.close();
+});
+
 Deno.test("at the connection cap with every connection being answered, a new one gets 503 at once", async () => {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
