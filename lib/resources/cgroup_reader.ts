@@ -403,7 +403,7 @@ export class CgroupReader {
 
   /**
    * The processes listed in `procsFile` (a `cgroup.procs`), and their open files and sockets from `/proc/<pid>/fd`
-   * as cAdvisor counts them: a directory listing per process and a `readlink` per descriptor (about 5 µs each).
+   * as cAdvisor counts them: a directory listing per process and a `readlink` per descriptor.
    * Reading another user's descriptors takes root (or CAP_SYS_PTRACE); without it they are unknown, and said so once.
    */
   #readProcesses(procsFile: string): ProcessUsage | undefined {

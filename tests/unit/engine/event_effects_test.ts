@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ContainerEvent } from "../../../lib/docker/events.ts";
+import { type ContainerEvent, FOLLOWED_ACTIONS } from "../../../lib/docker/events.ts";
 import { type EventEffect, eventEffect } from "../../../lib/engine/event_effects.ts";
 
 const TIME_MS = 1_795_619_525_294;
@@ -191,22 +191,6 @@ for (const row of TABLE) {
 }
 
 Deno.test("eventEffect() table covers every followed action", () => {
-  const followed = [
-    "create",
-    "start",
-    "restart",
-    "die",
-    "stop",
-    "kill",
-    "oom",
-    "pause",
-    "unpause",
-    "health_status",
-    "rename",
-    "destroy",
-    "died",
-    "remove",
-  ];
   const covered = new Set(TABLE.map((row) => row.event.action));
-  for (const action of followed) assert.ok(covered.has(action), action);
+  for (const action of FOLLOWED_ACTIONS) assert.ok(covered.has(action), action);
 });
